@@ -1,0 +1,253 @@
+"""The consumer loop every service runs: poll -> decode -> handle -> produce -> store offsets.
+
+At-least-once: offsets are stored (auto-offset-store off) only after every output of the
+polled messages, dead letters included, has been acknowledged by Kafka; the periodic
+auto-commit and the commit on revoke/close only ever commit stored offsets. A process killed
+at any point re-reads from the last stored offset, so nothing is lost; consumers downstream
+are idempotent on (recording_id, seq).
+
+Errors are data: a message that cannot be decoded, or whose handler raises a non-retryable
+error, becomes a DeadLetter on ``<topic>.dlq`` and the loop continues. ``RetryableError`` is
+retried with exponential backoff up to ``max_retries`` times; the count is on ``Message`` and
+on the DeadLetter. ``on_error(exc, msg) -> bool`` may return False to stop the loop instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+
+from mesh.dlq import dead_letter
+from mesh.errors import RetryableError, SerializationError
+from mesh.health import Health, HealthServer
+from mesh.message import Message, Output
+from mesh.metrics import PrometheusSensor, Sensor
+from mesh.publisher import Publisher
+from mesh.serde import AvroSerde
+from mesh.settings import MeshSettings
+from mesh.trace import TraceContext, extract
+
+log = logging.getLogger(__name__)
+
+Result = Union[Sequence[Output], BaseException]
+MessageHandler = Callable[[Message], Sequence[Output]]
+BatchHandler = Callable[[list[Message]], Sequence[Result]]
+ErrorPolicy = Callable[[BaseException, Message | None], bool]
+
+
+def dead_letter_everything(exc: BaseException, msg: Message | None) -> bool:
+    return True
+
+
+class Processor:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        *,
+        service: str,
+        topics: Sequence[str],
+        group_id: str,
+        handler: MessageHandler | BatchHandler,
+        batch_size: int = 1,
+        batch_timeout_ms: int = 0,
+        poll_batch: int = 64,
+        on_error: ErrorPolicy = dead_letter_everything,
+        sensor: Sensor | None = None,
+        serde: AvroSerde | None = None,
+        consumer: Any = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.settings, self.service, self.topics = settings, service, list(topics)
+        self.handler, self.on_error = handler, on_error
+        self.batched = batch_size > 1
+        self.batch_size = batch_size if self.batched else poll_batch
+        self.batch_timeout_s = batch_timeout_ms / 1000
+        self.sensor: Sensor = sensor or PrometheusSensor(service)
+        self.serde = serde or AvroSerde(settings.schema_registry_url)
+        self.health = Health()
+        self._stop = threading.Event()
+        conf = {**settings.consumer_config(group_id), "client.id": f"{service}-consumer",
+                "stats_cb": self._on_stats}
+        self._consumer = consumer or Consumer(conf)
+        self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
+        self._server: HealthServer | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until ``stop()`` or SIGTERM/SIGINT; finish the message in hand, flush, commit."""
+        self._install_signal_handlers()
+        self._start_health_server()
+        self._consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self._stop.is_set():
+                self.health.beat()
+                raws = self._poll()
+                if raws:
+                    self._process(raws)
+        finally:
+            self._shutdown()
+
+    def stop(self, *_: object) -> None:
+        self._stop.set()
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self._server.port if self._server else None
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+
+    def _start_health_server(self) -> None:
+        port = self.settings.metrics_port
+        if port is not None and isinstance(self.sensor, PrometheusSensor):
+            self._server = HealthServer(
+                self.health, self.sensor.registry, self.settings.metrics_host, port
+            ).start()
+
+    def _shutdown(self) -> None:
+        self.health.stopped = True
+        try:
+            self.publisher.flush()
+        finally:
+            self._consumer.close()  # commits the stored offsets
+            if self._server:
+                self._server.stop()
+
+    # -- polling ----------------------------------------------------------------------------
+    def _poll(self) -> list[Any]:
+        first = self._consumer.poll(0.5)
+        if first is None:
+            return []
+        wait = self.batch_timeout_s if self.batched else 0
+        rest = self._consumer.consume(self.batch_size - 1, wait) if self.batch_size > 1 else []
+        return [m for m in [first, *rest] if self._usable(m)]
+
+    def _usable(self, raw: Any) -> bool:
+        err = raw.error()
+        if err is None:
+            return True
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", err)
+            if err.fatal():
+                raise KafkaException(err)
+        return False
+
+    # -- processing -------------------------------------------------------------------------
+    def _process(self, raws: list[Any]) -> None:
+        """Handle the polled messages; on stop, per-message mode ends after the one in hand."""
+        groups = [raws] if self.batched else [[raw] for raw in raws]
+        done: list[Any] = []
+        for group in groups:
+            if done and self._stop.is_set():
+                break
+            messages = []
+            for raw in group:
+                self.sensor.on_message_in(raw.topic())
+                msg = self._decode(raw)
+                if msg is not None:
+                    messages.append((raw, msg))
+            if messages:
+                self._handle(messages)
+            done.extend(group)
+        self.publisher.flush()
+        for raw in done:  # everything derived from these is acknowledged now
+            self._consumer.store_offsets(message=raw)
+
+    def _decode(self, raw: Any) -> Message | None:
+        try:
+            schema, value = self.serde.decode(raw.value(), raw.headers())
+        except SerializationError as exc:
+            self._fail(raw, None, exc)
+            return None
+        headers = list(raw.headers() or [])
+        trace = extract(headers) or TraceContext.new(value.get("trace_id"))
+        msg = Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), schema, value,
+                      headers, trace, raw.timestamp()[1])
+        self.sensor.on_queue_time(raw.topic(), time.time() - msg.produced_at_ms / 1000)
+        return msg
+
+    def _handle(self, messages: list[tuple[Any, Message]]) -> None:
+        pending = list(range(len(messages)))
+        results: list[Result] = [()] * len(messages)
+        for attempt in range(self.settings.max_retries + 1):
+            if self._stop.is_set() and attempt > 0:
+                break
+            for i, result in zip(pending, self._invoke([messages[i][1] for i in pending]), strict=True):
+                results[i] = result
+            pending = [i for i in pending if isinstance(results[i], RetryableError)]
+            if not pending or attempt == self.settings.max_retries:
+                break
+            time.sleep(self.settings.retry_backoff_ms / 1000 * 2**attempt)
+            for i in pending:
+                messages[i][1].retries += 1
+                self.sensor.on_retry(messages[i][1].topic)
+        for (raw, msg), result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                self._fail(raw, msg, result)
+            else:
+                self._emit(msg, result)
+
+    def _invoke(self, msgs: list[Message]) -> list[Result]:
+        started = time.perf_counter()
+        try:
+            if self.batched:
+                results = list(self.handler(msgs))  # type: ignore[arg-type]
+                if len(results) != len(msgs):
+                    raise TypeError(f"batch handler returned {len(results)} results for {len(msgs)}")
+                return results
+            return [self._call_one(m) for m in msgs]
+        except Exception as exc:
+            return [exc] * len(msgs)
+        finally:
+            self.sensor.on_handler_done(time.perf_counter() - started, len(msgs))
+
+    def _call_one(self, msg: Message) -> Result:
+        try:
+            return list(self.handler(msg))  # type: ignore[arg-type]
+        except Exception as exc:
+            return exc
+
+    def _emit(self, msg: Message, outputs: Sequence[Output]) -> None:
+        for out in outputs:
+            if "trace_id" in out.value and not out.value["trace_id"]:
+                out.value["trace_id"] = msg.trace_id
+            self.publisher.send(out, msg.trace.child())
+
+    def _fail(self, raw: Any, msg: Message | None, exc: BaseException) -> None:
+        self.sensor.on_error(raw.topic(), type(exc).__name__)
+        if not self.on_error(exc, msg):
+            raise exc
+        retries = msg.retries if msg else 0
+        if isinstance(exc, RetryableError):
+            exc = RetryableError(f"retries exhausted after {retries}: {exc}")
+        log.warning("dead-lettering %s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), exc)
+        self.publisher.send(dead_letter(raw, exc, self.service, retries))
+        self.sensor.on_dead_letter(raw.topic(), type(exc).__name__)
+
+    # -- callbacks --------------------------------------------------------------------------
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self.health.ready = True
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("commit on revoke failed: %s", exc)
+
+    def _on_stats(self, stats_json: str) -> None:
+        stats = json.loads(stats_json)
+        for topic, tstats in stats.get("topics", {}).items():
+            for part, pstats in tstats.get("partitions", {}).items():
+                lag = pstats.get("consumer_lag", -1)
+                if part != "-1" and lag >= 0:
+                    self.sensor.on_lag(topic, int(part), lag)
