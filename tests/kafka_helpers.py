@@ -50,3 +50,18 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, every_s: fl
             return True
         time.sleep(every_s)
     return predicate()
+
+
+def read_all_raw(bootstrap: str, topic: str, timeout_s: float = 3.0) -> list[bytes]:
+    """Every value on a topic right now (no Avro)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    out: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is not None and msg.error() is None:
+            out.append(msg.value())
+    consumer.close()
+    return out

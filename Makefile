@@ -1,0 +1,59 @@
+# stt-mesh: `make run` transcribes a real call through a local Kafka; `make test` runs the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+APT_PACKAGES := espeak-ng sox pocketsphinx-testdata
+# Wheels that must not pull their own dependencies (they pin old torch / audio stacks):
+# whisperx only ships the offline pyannote segmentation weights, resemblyzer the GE2E encoder.
+NO_DEPS := whisperx==3.8.6 resemblyzer==0.1.4
+
+.PHONY: help install system-deps kafka run test test-unit test-integration lint bench clean
+
+help:
+	@echo "make run    transcribe pyannote's sample call end to end through a local Kafka"
+	@echo "make test   unit + integration + end-to-end tests (starts its own Kafka)"
+	@echo "make lint | bench | clean"
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
+	$(UV) pip install --quiet -p $(VENV) -c constraints.txt -e '.[all,dev]'
+	$(UV) pip install --quiet -p $(VENV) --no-deps $(NO_DEPS)
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v java >/dev/null && command -v mvn >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null)
+
+kafka: install system-deps
+	$(PY) -m stt_mesh.cli infra fetch
+
+run: install system-deps
+	$(PY) -m stt_mesh.cli demo
+
+test: install system-deps kafka
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install system-deps kafka
+	$(PY) bench/mesh_overhead.py
+
+clean:
+	-$(PY) -m stt_mesh.cli infra down
+	rm -rf .stt-mesh

@@ -1,0 +1,187 @@
+"""Labelled multi-speaker recordings built at run time from Debian's pocketsphinx-testdata.
+
+No audio is committed: everything is assembled from the package's public-domain speech
+(``apt-get install pocketsphinx-testdata``) while the reference RTTM is written from the same
+placement decisions, so the labels are exact by construction.
+
+Three real speakers are in that package:
+
+* ``reader``: the LibriVox reader of Sense and Sensibility ch. 1 (5 utterances, 24.7 s)
+* ``cards``: the speaker of ``cards/00[1-5].wav`` (5 utterances, 9.6 s)
+* ``dhd``: the speaker of ``goforward.raw``, ``numbers.raw``, ``something.raw`` and
+  ``tidigits/dhd.2934z.raw`` (4 utterances, 12.2 s; GE2E puts them together, 0.13-0.27 cosine
+  distance, against 0.28-0.59 to the other two)
+
+Pseudo-speakers for tuning are made by shifting a real speaker's pitch and formants with sox
+(``pitch`` effect, +-400 cents): same words, same channel, a different-sounding voice.
+Tuning uses only such shifted voices; the test conversation uses only the unshifted speakers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path("/usr/share/pocketsphinx/test/data")
+SR = 16000
+
+SOURCES = {
+    "reader": sorted((DATA / "librivox").glob("*.wav")) if (DATA / "librivox").exists() else [],
+    "cards": sorted((DATA / "cards").glob("*.wav")) if (DATA / "cards").exists() else [],
+    "dhd": [DATA / "goforward.raw", DATA / "numbers.raw", DATA / "something.raw",
+            DATA / "tidigits" / "dhd.2934z.raw"],
+}
+
+
+def available() -> bool:
+    return all(p.exists() for paths in SOURCES.values() for p in paths) and bool(
+        SOURCES["reader"]
+    )
+
+
+def _read(path: Path) -> np.ndarray:
+    raw = path.read_bytes()
+    if path.suffix == ".wav":
+        raw = raw[raw.index(b"data") + 8 :]  # 16 kHz mono s16le RIFF: skip the header
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def _trim(wav: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
+    """Cut leading/trailing silence (30 ms frames below peak-relative floor_db)."""
+    frame = 480
+    n = len(wav) // frame
+    energy = 10 * np.log10(np.mean(wav[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-10)
+    loud = np.where(energy > energy.max() + floor_db)[0]
+    if len(loud) == 0:
+        return wav
+    return wav[max(0, loud[0] - 2) * frame : min(n, loud[-1] + 3) * frame]
+
+
+def utterances(speaker: str) -> list[np.ndarray]:
+    return [_trim(_read(p)) for p in SOURCES[speaker]]
+
+
+def sox(wav: np.ndarray, *effects: str) -> np.ndarray:
+    """Run sox effects on a float mono 16 kHz signal."""
+    fmt = ["-t", "raw", "-r", str(SR), "-e", "signed", "-b", "16", "-c", "1"]
+    pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
+    out = subprocess.run(
+        ["sox", *fmt, "-", *fmt, "-", *effects], input=pcm, capture_output=True, check=True
+    ).stdout
+    return np.frombuffer(out, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def telephone(wav: np.ndarray) -> np.ndarray:
+    """Narrow-band call channel: 300-3400 Hz band, 8 kHz round trip."""
+    return sox(wav, "sinc", "300-3400", "rate", "8000", "rate", str(SR))
+
+
+@dataclass
+class Recording:
+    uri: str
+    audio: np.ndarray
+    turns: list[tuple[float, float, str]]  # reference (start, end, speaker)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SR
+
+    def rttm(self) -> str:
+        return "".join(
+            f"SPEAKER {self.uri} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n"
+            for s, e, spk in self.turns
+        )
+
+
+def conversation(
+    voices: dict[str, list[np.ndarray]],
+    duration_s: float,
+    seed: int,
+    uri: str = "mix",
+    overlap_prob: float = 0.1,
+    channel: str = "clean",
+) -> Recording:
+    """Speakers take turns (1-3 utterances each) with pauses and occasional overlaps.
+
+    Each reuse of an utterance gets a random tempo (0.9-1.1) and gain (-6..+3 dB), so repeated
+    material is never sample-identical.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(voices)
+    total = int(duration_s * SR)
+    audio = np.zeros(total + 30 * SR, dtype=np.float32)
+    turns: list[tuple[float, float, str]] = []
+    pos, last = int(0.5 * SR), None
+    while pos < total:
+        choices = [n for n in names if n != last] or names
+        speaker = choices[rng.integers(len(choices))]
+        for _ in range(int(rng.integers(1, 4))):
+            pool = voices[speaker]
+            utt = pool[rng.integers(len(pool))]
+            utt = sox(utt, "tempo", "-s", f"{rng.uniform(0.9, 1.1):.3f}")
+            utt = utt * np.float32(10 ** (rng.uniform(-6, 3) / 20))
+            audio[pos : pos + len(utt)] += utt
+            turns.append((pos / SR, (pos + len(utt)) / SR, speaker))
+            pos += len(utt) + int(rng.uniform(0.15, 0.6) * SR)
+        if rng.random() < overlap_prob and turns:
+            pos -= int(rng.uniform(0.6, 1.2) * SR)  # next speaker barges in
+        else:
+            pos += int(rng.uniform(0.2, 1.2) * SR)
+        last = speaker
+    end = int(max(e for _, e, _ in turns) * SR) + SR // 2
+    audio = audio[:end]
+    if channel == "telephone":
+        audio = telephone(audio)[:end]
+    audio += np.float32(10 ** (-60 / 20)) * rng.standard_normal(len(audio)).astype(np.float32)
+    peak = float(np.max(np.abs(audio)))
+    if peak > 0.99:
+        audio *= np.float32(0.99 / peak)
+    return Recording(uri=uri, audio=audio, turns=_merge(turns))
+
+
+def _merge(turns: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    merged: list[tuple[float, float, str]] = []
+    for s, e, spk in sorted(turns):
+        if merged and merged[-1][2] == spk and s <= merged[-1][1] + 1e-6:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]), spk)
+        else:
+            merged.append((s, e, spk))
+    return merged
+
+
+def real_voices() -> dict[str, list[np.ndarray]]:
+    return {name: utterances(name) for name in SOURCES}
+
+
+def shifted_voices(cents: tuple[int, ...] = (-400, 400)) -> dict[str, list[np.ndarray]]:
+    """Pseudo-speakers: every real speaker at several pitch/formant shifts."""
+    out: dict[str, list[np.ndarray]] = {}
+    for name in SOURCES:
+        utts = utterances(name)
+        for c in cents:
+            out[f"{name}{c:+d}"] = [sox(u, "pitch", str(c)) for u in utts]
+    return out
+
+
+def three_speaker_call(seed: int = 7, duration_s: float = 90.0) -> Recording:
+    """The held-out test case: the three unshifted real speakers talking for ~90 s."""
+    return conversation(real_voices(), duration_s, seed=seed, uri="three_speakers",
+                        overlap_prob=0.1)
+
+
+def tuning_set(seed: int = 100) -> list[Recording]:
+    """Mixes of 1-4 pseudo-speakers, clean and telephone-band, 40-120 s each."""
+    voices = shifted_voices()
+    names = sorted(voices)
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i, k in enumerate([1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 4, 4]):
+        picks = rng.choice(len(names), size=k, replace=False)
+        chosen = {names[j]: voices[names[j]] for j in picks}
+        channel = "telephone" if i % 2 else "clean"
+        recs.append(conversation(chosen, float(rng.uniform(40, 120)), seed=seed + i,
+                                 uri=f"tune{i:02d}_{k}spk_{channel}", channel=channel))
+    return recs

@@ -1,0 +1,1 @@
+"""The ``stt-mesh`` command: local stack, publishing, running services, the demo."""

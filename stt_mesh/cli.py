@@ -1,0 +1,118 @@
+"""``stt-mesh``: one command for the local stack, producers and services.
+
+    stt-mesh infra up|down|status      a real single-node Kafka on 127.0.0.1 + the v1 topics
+    stt-mesh publish FILE...           publish recordings to the raw topic (progress bar)
+    stt-mesh serve SERVICE [ARGS...]   run one service (ingest, asr, diarize, redact, ...)
+    stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from mesh import MeshSettings
+
+SERVICES = ("ingest", "asr", "diarize", "redact", "quality", "sink")
+
+
+def local_kafka(args: argparse.Namespace):
+    from infra.local import LocalKafka
+
+    return LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
+
+
+def cmd_infra(args: argparse.Namespace) -> int:
+    from infra.local import create_topics, topic_specs
+
+    broker = local_kafka(args)
+    if args.action == "up":
+        broker.start()
+        created = create_topics(broker.bootstrap, topic_specs())
+        print(f"{broker.status()}; {len(created)} topics created")
+    elif args.action == "down":
+        broker.stop()
+        print(broker.status())
+    elif args.action == "fetch":
+        print(f"kafka jars in {broker.fetch()}")
+    else:
+        print(broker.status())
+        return 0 if broker.running() else 3
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from mesh import Publisher
+    from services.ingest.cli import publish_files
+
+    publisher = Publisher(MeshSettings(), service="cli")
+    hints = {"language": args.language, "num_speakers": args.num_speakers,
+             "min_speakers": args.min_speakers, "max_speakers": args.max_speakers,
+             "channel_roles": args.channel_roles.split(",") if args.channel_roles else []}
+    results = publish_files([Path(p) for p in args.files], publisher, tenant=args.tenant,
+                            priority=args.priority, hints=hints, split_channels=args.split_channels)
+    for recording_id, trace_id in results:
+        print(f"{recording_id}\ttrace_id={trace_id}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    app = importlib.import_module(f"services.{args.service}.app")
+    return int(app.main(args.args) or 0)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stt_mesh.demo import main as demo
+
+    return demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stt-mesh", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="local Kafka broker")
+    infra.add_argument("action", choices=["up", "down", "status", "fetch"])
+    infra.add_argument("--home", default=".stt-mesh/kafka")
+    infra.add_argument("--port", type=int, default=9092)
+    infra.set_defaults(func=cmd_infra)
+
+    pub = sub.add_parser("publish", help="publish recordings to the raw topic")
+    pub.add_argument("files", nargs="+")
+    pub.add_argument("--tenant", default="default")
+    pub.add_argument("--priority", choices=["realtime", "batch"], default="batch")
+    pub.add_argument("--language")
+    pub.add_argument("--num-speakers", type=int)
+    pub.add_argument("--min-speakers", type=int)
+    pub.add_argument("--max-speakers", type=int)
+    pub.add_argument("--split-channels", action="store_true")
+    pub.add_argument("--channel-roles", help="comma separated, e.g. agent,customer")
+    pub.set_defaults(func=cmd_publish)
+
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("args", nargs=argparse.REMAINDER)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="transcribe a real call end to end through Kafka")
+    demo.add_argument("--home", default=".stt-mesh/kafka")
+    demo.add_argument("--port", type=int, default=9092)
+    demo.add_argument("--keep-running", action="store_true", help="leave Kafka up afterwards")
+    demo.add_argument("files", nargs="*", help="recordings (default: pyannote's sample call)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
