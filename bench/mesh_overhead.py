@@ -102,14 +102,16 @@ def main() -> None:
     try:
         run_id = uuid.uuid4().hex[:8]
         mesh_topic, bare_topic = f"bench-mesh-{run_id}", f"bench-bare-{run_id}"
-        create_topics(args.bootstrap, [{"name": t, "partitions": 3, "config": {}} for t in (mesh_topic, bare_topic)])
+        specs = [{"name": t, "partitions": 3, "config": {}} for t in (mesh_topic, bare_topic)]
+        create_topics(args.bootstrap, specs)
         settings = MeshSettings(bootstrap_servers=args.bootstrap, metrics_port=None)
         n = args.messages
         bare = run_bare(args.bootstrap, bare_topic, n)
         mesh = run_mesh(settings, mesh_topic, n)
         print(f"messages: {n} x {PAYLOAD // 1024} KB payload, 3 partitions, one broker on loopback")
         print(f"bare confluent-kafka produce+consume: {bare / n * 1000:.3f} ms/message")
-        print(f"mesh (Avro encode + produce + consume + decode + store offset): {mesh / n * 1000:.3f} ms/message")
+        print("mesh (Avro encode + produce + consume + decode + store offset): "
+              f"{mesh / n * 1000:.3f} ms/message")
         print(f"mesh / bare: {mesh / bare:.2f}x; mesh overhead: {(mesh - bare) / n * 1000:.3f} ms/message")
     finally:
         if broker:

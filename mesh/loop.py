@@ -6,6 +6,12 @@ auto-commit and the commit on revoke/close only ever commit stored offsets. A pr
 at any point re-reads from the last stored offset, so nothing is lost; consumers downstream
 are idempotent on (recording_id, seq).
 
+Stateful services (reassembling a recording's parts or chunks) call ``msg.hold()`` on a
+message whose content lives only in their memory, and ``msg.release_key()`` on the message
+that completes the key's work; offsets are stored only up to the first held message of each
+partition, so a crash replays exactly what the lost memory held. ``tick`` runs in the loop
+thread every ``tick_interval_s`` for timeouts and may ``release`` keys.
+
 Errors are data: a message that cannot be decoded, or whose handler raises a non-retryable
 error, becomes a DeadLetter on ``<topic>.dlq`` and the loop continues. ``RetryableError`` is
 retried with exponential backoff up to ``max_retries`` times; the count is on ``Message`` and
@@ -20,9 +26,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from mesh.dlq import dead_letter
 from mesh.errors import RetryableError, SerializationError
@@ -36,7 +42,7 @@ from mesh.trace import TraceContext, extract
 
 log = logging.getLogger(__name__)
 
-Result = Union[Sequence[Output], BaseException]
+Result = Sequence[Output] | BaseException
 MessageHandler = Callable[[Message], Sequence[Output]]
 BatchHandler = Callable[[list[Message]], Sequence[Result]]
 ErrorPolicy = Callable[[BaseException, Message | None], bool]
@@ -63,6 +69,8 @@ class Processor:
         serde: AvroSerde | None = None,
         consumer: Any = None,
         publisher: Publisher | None = None,
+        tick: Callable[[Processor], Sequence[Output]] | None = None,
+        tick_interval_s: float = 1.0,
     ) -> None:
         self.settings, self.service, self.topics = settings, service, list(topics)
         self.handler, self.on_error = handler, on_error
@@ -78,6 +86,11 @@ class Processor:
         self._consumer = consumer or Consumer(conf)
         self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
         self._server: HealthServer | None = None
+        self._held: dict[tuple[str, int], dict[bytes | None, list[int]]] = {}
+        self._next_offset: dict[tuple[str, int], int] = {}
+        self._stored: dict[tuple[str, int], int] = {}
+        self.tick, self.tick_interval_s = tick, tick_interval_s
+        self._next_tick = time.monotonic() + tick_interval_s
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -91,6 +104,7 @@ class Processor:
                 raws = self._poll()
                 if raws:
                     self._process(raws)
+                self._maybe_tick()
         finally:
             self._shutdown()
 
@@ -145,22 +159,49 @@ class Processor:
     def _process(self, raws: list[Any]) -> None:
         """Handle the polled messages; on stop, per-message mode ends after the one in hand."""
         groups = [raws] if self.batched else [[raw] for raw in raws]
-        done: list[Any] = []
+        done: list[tuple[Any, Message | None]] = []
         for group in groups:
             if done and self._stop.is_set():
                 break
-            messages = []
-            for raw in group:
-                self.sensor.on_message_in(raw.topic())
-                msg = self._decode(raw)
-                if msg is not None:
-                    messages.append((raw, msg))
+            decoded = [(raw, self._decode(raw)) for raw in group]
+            messages = [(raw, msg) for raw, msg in decoded if msg is not None]
             if messages:
                 self._handle(messages)
-            done.extend(group)
-        self.publisher.flush()
-        for raw in done:  # everything derived from these is acknowledged now
-            self._consumer.store_offsets(message=raw)
+            done.extend(decoded)
+        self.publisher.flush()  # everything derived from `done` is acknowledged after this
+        self._commit(done)
+
+    def _commit(self, done: list[tuple[Any, Message | None]]) -> None:
+        """Store offsets up to the first message still held on each partition."""
+        for raw, msg in done:
+            tp, key = (raw.topic(), raw.partition()), raw.key()
+            held = self._held.setdefault(tp, {})
+            if msg is not None and msg.releases_key:
+                held.pop(key, None)
+            elif msg is not None and msg.held:
+                held.setdefault(key, []).append(raw.offset())
+            self._next_offset[tp] = raw.offset() + 1
+        self._store()
+
+    def _store(self) -> None:
+        offsets = []
+        for (topic, partition), next_offset in self._next_offset.items():
+            held = [o for keyed in self._held.get((topic, partition), {}).values() for o in keyed]
+            offset = min([next_offset, *held])
+            if offset != self._stored.get((topic, partition)):
+                offsets.append(TopicPartition(topic, partition, offset))
+                self._stored[(topic, partition)] = offset
+        if offsets:
+            self._consumer.store_offsets(offsets=offsets)
+            try:
+                self._consumer.commit(asynchronous=True)
+            except KafkaException as exc:  # nothing new to commit is not an error
+                if exc.args[0].code() != KafkaError._NO_OFFSET:
+                    raise
+
+    def release(self, topic: str, partition: int, key: bytes | None) -> None:
+        """Release a key's held messages from a ``tick`` (e.g. a timed-out recording)."""
+        self._held.get((topic, partition), {}).pop(key, None)
 
     def _decode(self, raw: Any) -> Message | None:
         try:
@@ -200,7 +241,7 @@ class Processor:
         started = time.perf_counter()
         try:
             if self.batched:
-                results = list(self.handler(msgs))  # type: ignore[arg-type]
+                results: list[Result] = list(self.handler(msgs))  # type: ignore[arg-type]
                 if len(results) != len(msgs):
                     raise TypeError(f"batch handler returned {len(results)} results for {len(msgs)}")
                 return results
@@ -237,7 +278,20 @@ class Processor:
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         self.health.ready = True
 
+    def _maybe_tick(self) -> None:
+        """Call ``tick`` (timeouts of stateful services) in the loop thread, then commit."""
+        if self.tick is None or time.monotonic() < self._next_tick:
+            return
+        self._next_tick = time.monotonic() + self.tick_interval_s
+        for out in self.tick(self):
+            self.publisher.send(out)
+        self.publisher.flush()
+        self._store()
+
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:  # the next owner re-reads held messages from the committed offset
+            for state in (self._held, self._next_offset, self._stored):
+                state.pop((tp.topic, tp.partition), None)
         try:
             consumer.commit(asynchronous=False)
         except KafkaException as exc:

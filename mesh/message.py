@@ -20,6 +20,19 @@ class Message:
     trace: TraceContext
     timestamp_ms: int
     retries: int = 0
+    held: bool = False
+    releases_key: bool = False
+
+    def hold(self) -> None:
+        """Keep this message uncommitted: state built from it lives only in memory until
+        ``release_key`` (a later message of the same key completes the work). After a crash the
+        broker redelivers it, so the state is rebuilt instead of lost."""
+        self.held = True
+
+    def release_key(self) -> None:
+        """The work for this message's key is complete and its outputs are in this round:
+        every held message of the key (on this partition) may be committed."""
+        self.releases_key = True
 
     @property
     def trace_id(self) -> str:

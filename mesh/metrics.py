@@ -59,8 +59,10 @@ class PrometheusSensor:
             "stt_queue_seconds", "Now minus the event's produced time", [*svc, "topic"],
             buckets=_SECONDS, registry=r,
         )
-        self._errors = Counter("stt_errors", "Handler or decode errors", [*svc, "topic", "error_type"], registry=r)
-        self._dlq = Counter("stt_dead_letters", "Messages sent to a DLQ", [*svc, "topic", "reason"], registry=r)
+        self._errors = Counter("stt_errors", "Handler or decode errors", [*svc, "topic", "error_type"],
+                               registry=r)
+        self._dlq = Counter("stt_dead_letters", "Messages sent to a DLQ", [*svc, "topic", "reason"],
+                            registry=r)
         self._retries = Counter("stt_retries", "Handler retries", [*svc, "topic"], registry=r)
         self._lag = Gauge("stt_consumer_lag", "Consumer lag", [*svc, "topic", "partition"], registry=r)
         self._custom: dict[str, Histogram | Counter] = {}
@@ -92,10 +94,12 @@ class PrometheusSensor:
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         metric = self._metric(name, labels, Histogram)
-        metric.labels(self.service, *labels.values()).observe(value)  # type: ignore[union-attr]
+        assert isinstance(metric, Histogram), f"{name} is a counter"
+        metric.labels(self.service, *labels.values()).observe(value)
 
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
         metric = self._metric(name, labels, Counter)
+        assert isinstance(metric, Counter), f"{name} is a histogram"
         metric.labels(self.service, *labels.values()).inc(amount)
 
     def _metric(self, name: str, labels: dict[str, str], kind: type) -> Histogram | Counter:

@@ -51,7 +51,7 @@ class Publisher:
     def send_raw(self, topic: str, data: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         self._produce(topic, data, key, headers)
 
-    def _produce(self, topic: str, data: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+    def _produce(self, topic: str, data: bytes, key: bytes | None, headers: list[Any]) -> None:
         while True:
             try:
                 self._producer.produce(topic, data, key, headers=headers, on_delivery=self._on_delivery)

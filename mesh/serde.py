@@ -47,7 +47,8 @@ class AvroSerde:
             self._by_fingerprint[schemas.fingerprint(parsed)] = _Known(name, parsed)
         for path in sorted(schemas.HISTORY_DIR.glob("*.avsc")):
             parsed = schemas.load_json(path)
-            self._by_fingerprint.setdefault(schemas.fingerprint(parsed), _Known(parsed["name"], parsed))
+            name = json.loads(path.read_text())["name"]
+            self._by_fingerprint.setdefault(schemas.fingerprint(parsed), _Known(name, parsed))
         self._registry = registry if registry is not None else _registry_client(registry_url)
         self._ids: dict[str, int] = {}
         self._by_id: dict[int, _Known] = {}
@@ -118,11 +119,11 @@ class AvroSerde:
     def _schema_by_id(self, schema_id: int) -> _Known:
         if schema_id not in self._by_id:
             try:
-                text = self._registry.get_schema(schema_id).schema_str
-                parsed = fastavro.parse_schema(json.loads(text), _force=True)
+                doc = json.loads(self._registry.get_schema(schema_id).schema_str)
+                parsed = fastavro.parse_schema(doc, _force=True)
             except Exception as exc:
                 raise SerializationError(f"cannot fetch schema id {schema_id}: {exc}") from exc
-            self._by_id[schema_id] = _Known(parsed["name"], parsed)
+            self._by_id[schema_id] = _Known(doc["name"], parsed)
         return self._by_id[schema_id]
 
 

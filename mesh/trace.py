@@ -43,7 +43,8 @@ class TraceContext:
 
     @classmethod
     def new(cls, trace_id: str | None = None) -> TraceContext:
-        return cls(trace_id if is_trace_id(trace_id) else new_trace_id(), new_span_id())
+        valid = trace_id if trace_id is not None and is_trace_id(trace_id) else new_trace_id()
+        return cls(valid, new_span_id())
 
     def child(self) -> TraceContext:
         return TraceContext(self.trace_id, new_span_id(), self.sampled)

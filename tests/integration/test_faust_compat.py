@@ -42,8 +42,9 @@ APP = textwrap.dedent('''
 
 
 def start_worker(path: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    log = path.parent / f"worker-{port}.log"  # kept in the test's tmp dir for diagnosis
     return subprocess.Popen([sys.executable, str(path), "worker", "-l", "warn", "--web-port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=(Path(env["FT_DATADIR"]).parent / f"worker-{port}.log").open("wb"))
+                            env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
 
 
 def test_faust_agent_and_table_work_and_the_table_restores_after_restart(

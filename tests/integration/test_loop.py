@@ -201,3 +201,91 @@ def test_when_stop_is_requested_then_run_returns_and_commits(mesh_settings, make
     proc2.stop()
     thread2.join(30)
     assert again == [], "offsets committed on stop: a restart must not reprocess"
+
+
+def part(i: int, of: int, rid: str = "rec-held") -> dict:
+    return {**outcome(i), "recording_id": rid, "task": f"part {i} of {of}"}
+
+
+def assembler(sink: str, state: dict[str, list[int]]):
+    """Collects parts per recording in memory and emits once all have arrived."""
+
+    def handle(msg: Message) -> list[Output]:
+        rid = msg.value["recording_id"]
+        i, of = (int(x) for x in msg.value["task"].split()[1::2])
+        parts = state.setdefault(rid, [])
+        if i not in parts:
+            parts.append(i)
+        if len(parts) < of:
+            msg.hold()
+            return []
+        msg.release_key()
+        return [Output(sink, "LlmOutcome", {**msg.value, "task": ",".join(map(str, sorted(parts)))})]
+
+    return handle
+
+
+def test_when_a_stateful_consumer_stops_mid_recording_then_held_parts_are_replayed(
+    mesh_settings, make_topics, unique
+):
+    source, sink = make_topics(f"in-{unique}", f"out-{unique}")
+    publish(mesh_settings, source, [part(0, 4), part(1, 4), {**outcome(9), "task": "part 0 of 1"},
+                                    part(2, 4)])
+    first_state: dict[str, list[int]] = {}
+    first = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
+                      handler=assembler(sink, first_state))
+    thread = run_in_thread(first.run)
+    assert wait_for(lambda: len(first_state.get("rec-held", [])) == 3, 30)
+    first.stop()
+    thread.join(30)
+    # the process is gone with its memory; the last part arrives for a fresh one
+    publish(mesh_settings, source, [part(3, 4)])
+    second_state: dict[str, list[int]] = {}
+    second = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
+                       handler=assembler(sink, second_state))
+    thread = run_in_thread(second.run)
+    try:
+        out = read_all(mesh_settings.bootstrap_servers, sink, expect=3)
+    finally:
+        second.stop()
+        thread.join(30)
+    held = [v["task"] for _, v, _ in out if v["recording_id"] == "rec-held"]
+    assert held == ["0,1,2,3"], "the parts held by the first process must be replayed to the second"
+
+
+def test_a_tick_can_release_a_key_that_timed_out(mesh_settings, make_topics, unique):
+    source, sink = make_topics(f"in-{unique}", f"out-{unique}")
+    publish(mesh_settings, source, [part(0, 2, "rec-stuck"), outcome(1)])
+    state: dict[str, list[int]] = {}
+    released: list[str] = []
+
+    def tick(proc: Processor) -> list[Output]:
+        if "rec-stuck" in state and not released:
+            proc.release(source, 0, b"rec-stuck")
+            released.append("rec-stuck")
+            return [Output(sink, "LlmOutcome", {**part(0, 2, "rec-stuck"), "task": "timed out"})]
+        return []
+
+    def handle(msg: Message) -> list[Output]:
+        if msg.value["recording_id"] == "rec-stuck":
+            state["rec-stuck"] = [0]
+            msg.hold()
+        return []
+
+    proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
+                     handler=handle, tick=tick, tick_interval_s=0.2)
+    thread = run_in_thread(proc.run)
+    try:
+        out = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
+    finally:
+        proc.stop()
+        thread.join(30)
+    assert [v["task"] for _, v, _ in out] == ["timed out"]
+    again: list[str] = []
+    proc2 = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
+                      handler=copier(sink, again))
+    thread2 = run_in_thread(proc2.run)
+    time.sleep(5)
+    proc2.stop()
+    thread2.join(30)
+    assert again == [], "a released key's offsets are committed"
