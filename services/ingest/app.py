@@ -1,0 +1,194 @@
+"""Wiring of the ingest service: the raw-topic consumer and the HTTP intake around one worker.
+
+Kafka path: RecordingParts -> reassembly -> IngestWorker -> RecordingMetadata (or
+RecordingFailed) on the recordings topic and AudioChunks on the priority's chunk topic. A
+timer thread fails recordings whose parts stopped arriving, because the consumer loop only
+runs the handler when a message comes in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from mesh import MeshSettings, Message, Output, Processor, Publisher, topics
+from services.ingest.config import IngestSettings
+from services.ingest.events import IngestRequest, hints_from, is_trace_id
+from services.ingest.reassembly import Complete, PartAssembler, Rejected
+from services.ingest.worker import IngestResult, IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+def outputs_for(result: IngestResult) -> list[Output]:
+    """The events of one ingest result, metadata (or failure) first."""
+    if result.failed is not None:
+        return [Output(topic=topics.RECORDINGS, schema="RecordingFailed", value=result.failed)]
+    assert result.metadata is not None
+    chunk_topic = topics.chunks_topic(result.priority)
+    return [
+        Output(topic=topics.RECORDINGS, schema="RecordingMetadata", value=result.metadata),
+        *(Output(topic=chunk_topic, schema="AudioChunk", value=c) for c in result.chunks),
+    ]
+
+
+def request_from_part(header: dict[str, Any], trace_id: str | None = None) -> IngestRequest:
+    """An IngestRequest from a RecordingPart's fields; the part's own trace id wins if valid."""
+    own = header.get("trace_id")
+    return IngestRequest(
+        recording_id=header["recording_id"],
+        trace_id=own if is_trace_id(own) else trace_id,
+        tenant=header.get("tenant") or "default",
+        source=header.get("source") or "kafka",
+        filename=header.get("filename"),
+        content_type=header.get("content_type"),
+        priority=header.get("priority") or "batch",
+        split_channels=bool(header.get("split_channels")),
+        hints=hints_from(header.get("hints")),
+        metadata=dict(header.get("metadata") or {}),
+        submitted_at_ms=header.get("produced_at_ms"),
+    )
+
+
+class RawHandler:
+    """Handler of the raw topic: buffer parts, ingest complete recordings."""
+
+    def __init__(self, worker: IngestWorker, assembler: PartAssembler) -> None:
+        self.worker = worker
+        self.assembler = assembler
+
+    def __call__(self, msg: Message) -> list[Output]:
+        outcome = self.assembler.add(msg.value)
+        if isinstance(outcome, Complete):
+            request = request_from_part(outcome.header, msg.trace_id)
+            return outputs_for(self.worker.ingest(outcome.data, request))
+        if isinstance(outcome, Rejected):
+            return self._failed(outcome, msg.trace_id)
+        return []
+
+    def expired(self) -> list[Output]:
+        return [out for rejected in self.assembler.expire() for out in self._failed(rejected)]
+
+    def _failed(self, rejected: Rejected, trace_id: str | None = None) -> list[Output]:
+        request = request_from_part({"recording_id": rejected.recording_id, **rejected.header},
+                                    trace_id)
+        result = self.worker.fail(request, rejected.error_type, rejected.reason,
+                                  size_bytes=rejected.received_bytes)
+        return outputs_for(result)
+
+
+class Sweeper:
+    """Timer thread publishing failures of recordings whose parts stopped arriving."""
+
+    def __init__(self, handler: RawHandler, publisher: Publisher, interval_s: float) -> None:
+        self.handler, self.publisher, self.interval_s = handler, publisher, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ingest-sweeper", daemon=True)
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                for out in self.handler.expired():
+                    self.publisher.send(out)
+                self.publisher.flush()
+            except Exception:
+                log.exception("publishing expired recordings failed")
+
+
+def build(settings: IngestSettings) -> tuple[IngestWorker, PartAssembler]:
+    assembler = PartAssembler(
+        max_buffered_bytes=settings.max_buffered_bytes,
+        max_recording_bytes=settings.max_upload_bytes,
+        timeout_s=settings.part_timeout_s,
+    )
+    return IngestWorker(settings), assembler
+
+
+def main() -> None:
+    """Consume the raw topic until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    mesh_settings, settings = MeshSettings(), IngestSettings()
+    handler = RawHandler(*build(settings))
+    proc = Processor(mesh_settings, service="ingest", topics=[topics.RAW], group_id="stt-ingest",
+                     handler=handler)
+    sweeper = Sweeper(handler, Publisher(mesh_settings, service="ingest"),
+                      settings.expiry_interval_s).start()
+    try:
+        proc.run()
+    finally:
+        sweeper.stop()
+
+
+def serve_http() -> None:
+    """Run the HTTP intake (uvicorn), publishing through a Kafka producer."""
+    import uvicorn
+
+    from services.ingest.http import create_app
+    from services.ingest.status import StatusStore
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    mesh_settings, settings = MeshSettings(), IngestSettings()
+    worker, _ = build(settings)
+    publish = kafka_publish(Publisher(mesh_settings, service="ingest-http"))
+    app = create_app(worker, publish, StatusStore(settings.status_capacity), settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host, port=settings.http_port))
+    stop = health_beat(mesh_settings, server)
+    try:
+        server.run()
+    finally:
+        stop()
+
+
+def kafka_publish(
+    publisher: Publisher, flush_timeout_s: float = 30.0
+) -> Callable[[IngestResult], None]:
+    """A ``publish`` for the HTTP intake: send every event, wait for Kafka's acknowledgement.
+    Serialised, so a delivery failure is reported to the request that caused it."""
+    lock = threading.Lock()
+
+    def publish(result: IngestResult) -> None:
+        with lock:
+            for out in outputs_for(result):
+                publisher.send(out)
+            publisher.flush(timeout_s=flush_timeout_s)
+
+    return publish
+
+
+def health_beat(settings: MeshSettings, server: Any) -> Callable[[], None]:
+    """Serve /healthz and /readyz on the metrics port while uvicorn runs; returns a stopper."""
+    from prometheus_client import CollectorRegistry
+
+    from mesh.health import Health, HealthServer
+
+    if settings.metrics_port is None:
+        return lambda: None
+    health = Health()
+    probe = HealthServer(health, CollectorRegistry(), settings.metrics_host,
+                         settings.metrics_port).start()
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(5.0):
+            if server.started and not server.should_exit:
+                health.beat()
+                health.ready = True
+
+    threading.Thread(target=beat, name="ingest-health", daemon=True).start()
+
+    def stop() -> None:
+        done.set()
+        health.stopped = True
+        probe.stop()
+
+    return stop
