@@ -71,5 +71,14 @@ def fingerprint(parsed: Any) -> str:
 
 
 def expanded(name: str) -> dict[str, Any]:
-    """The current schema with every reference inlined: a self-contained JSON document."""
-    return json.loads(canonical(load(name)))
+    """The current schema as one self-contained JSON document (each named type defined at its
+    first use), with defaults and docs kept: what a release stores and compatibility reads."""
+    return _public(load(name))
+
+
+def _public(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _public(v) for k, v in node.items() if not k.startswith("__")}
+    if isinstance(node, list):
+        return [_public(v) for v in node]
+    return node

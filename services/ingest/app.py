@@ -1,9 +1,10 @@
 """Wiring of the ingest service: the raw-topic consumer and the HTTP intake around one worker.
 
 Kafka path: RecordingParts -> reassembly -> IngestWorker -> RecordingMetadata (or
-RecordingFailed) on the recordings topic and AudioChunks on the priority's chunk topic. A
-timer thread fails recordings whose parts stopped arriving, because the consumer loop only
-runs the handler when a message comes in.
+RecordingFailed) on the recordings topic and AudioChunks on the priority's chunk topic.
+Buffered parts live only in memory, so their messages are held (uncommitted) until the
+recording completes or fails: a crash replays them instead of losing the recording. The
+loop's tick fails recordings whose parts stopped arriving and releases their messages.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from mesh import MeshSettings, Message, Output, Processor, Publisher, topics
 from services.ingest.config import IngestSettings
 from services.ingest.events import IngestRequest, hints_from, is_trace_id
-from services.ingest.reassembly import Complete, PartAssembler, Rejected
+from services.ingest.reassembly import Complete, PartAssembler, Pending, Rejected
 from services.ingest.worker import IngestResult, IngestWorker
 
 log = logging.getLogger(__name__)
@@ -58,18 +59,34 @@ class RawHandler:
     def __init__(self, worker: IngestWorker, assembler: PartAssembler) -> None:
         self.worker = worker
         self.assembler = assembler
+        self._where: dict[str, tuple[str, int, bytes | None]] = {}  # pending recording -> its key
 
     def __call__(self, msg: Message) -> list[Output]:
         outcome = self.assembler.add(msg.value)
+        rid = msg.value["recording_id"]
         if isinstance(outcome, Complete):
+            msg.release_key()
+            self._where.pop(rid, None)
             request = request_from_part(outcome.header, msg.trace_id)
             return outputs_for(self.worker.ingest(outcome.data, request))
         if isinstance(outcome, Rejected):
+            msg.release_key()
+            self._where.pop(rid, None)
             return self._failed(outcome, msg.trace_id)
+        if isinstance(outcome, Pending):
+            msg.hold()
+            self._where[rid] = (msg.topic, msg.partition, msg.key)
         return []
 
-    def expired(self) -> list[Output]:
-        return [out for rejected in self.assembler.expire() for out in self._failed(rejected)]
+    def tick(self, proc: Processor) -> list[Output]:
+        """Fail recordings whose parts stopped arriving; commit past their messages."""
+        outputs = []
+        for rejected in self.assembler.expire():
+            where = self._where.pop(rejected.recording_id, None)
+            if where is not None:
+                proc.release(*where)
+            outputs += self._failed(rejected)
+        return outputs
 
     def _failed(self, rejected: Rejected, trace_id: str | None = None) -> list[Output]:
         request = request_from_part({"recording_id": rejected.recording_id, **rejected.header},
@@ -77,32 +94,6 @@ class RawHandler:
         result = self.worker.fail(request, rejected.error_type, rejected.reason,
                                   size_bytes=rejected.received_bytes)
         return outputs_for(result)
-
-
-class Sweeper:
-    """Timer thread publishing failures of recordings whose parts stopped arriving."""
-
-    def __init__(self, handler: RawHandler, publisher: Publisher, interval_s: float) -> None:
-        self.handler, self.publisher, self.interval_s = handler, publisher, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ingest-sweeper", daemon=True)
-
-    def start(self) -> Sweeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.interval_s + 5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                for out in self.handler.expired():
-                    self.publisher.send(out)
-                self.publisher.flush()
-            except Exception:
-                log.exception("publishing expired recordings failed")
 
 
 def build(settings: IngestSettings) -> tuple[IngestWorker, PartAssembler]:
@@ -114,19 +105,17 @@ def build(settings: IngestSettings) -> tuple[IngestWorker, PartAssembler]:
     return IngestWorker(settings), assembler
 
 
-def main() -> None:
-    """Consume the raw topic until SIGTERM/SIGINT."""
+def main(argv: list[str] | None = None) -> None:
+    """Consume the raw topic until SIGTERM/SIGINT (``http`` as argument: the HTTP intake)."""
+    if argv and argv[0] == "http":
+        serve_http()
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     mesh_settings, settings = MeshSettings(), IngestSettings()
     handler = RawHandler(*build(settings))
     proc = Processor(mesh_settings, service="ingest", topics=[topics.RAW], group_id="stt-ingest",
-                     handler=handler)
-    sweeper = Sweeper(handler, Publisher(mesh_settings, service="ingest"),
-                      settings.expiry_interval_s).start()
-    try:
-        proc.run()
-    finally:
-        sweeper.stop()
+                     handler=handler, tick=handler.tick, tick_interval_s=settings.expiry_interval_s)
+    proc.run()
 
 
 def serve_http() -> None:

@@ -54,6 +54,8 @@ def test_parts_become_metadata_then_chunks_on_the_priority_topic(handler, kit):
     messages = part_messages(data, 400_000, priority="realtime")
     outputs = [handler(m) for m in messages]
     assert all(o == [] for o in outputs[:-1])
+    assert all(m.held and not m.releases_key for m in messages[:-1]), "buffered parts stay uncommitted"
+    assert messages[-1].releases_key
     final = outputs[-1]
     assert (final[0].topic, final[0].schema) == (topics.RECORDINGS, "RecordingMetadata")
     assert {o.topic for o in final[1:]} == {topics.CHUNKS_REALTIME}
@@ -72,12 +74,22 @@ def test_when_reassembled_bytes_are_not_audio_then_recording_failed_is_emitted(h
     assert validate(out.value, schemas.load("RecordingFailed"))
 
 
+class FakeProcessor:
+    def __init__(self) -> None:
+        self.released: list[tuple] = []
+
+    def release(self, topic, partition, key) -> None:
+        self.released.append((topic, partition, key))
+
+
 def test_when_parts_stop_arriving_then_expiry_emits_missing_parts(handler, clock, kit):
     messages = part_messages(kit.encode(kit.tone(440, 5.0), SR, "wav", "pcm_s16le"), 50_000)
     handler(messages[0])
-    assert handler.expired() == []
+    proc = FakeProcessor()
+    assert handler.tick(proc) == []
     clock.now += 31
-    [out] = handler.expired()
+    [out] = handler.tick(proc)
+    assert proc.released == [(messages[0].topic, messages[0].partition, messages[0].key)]
     assert out.schema == "RecordingFailed"
     assert out.value["error_type"] == "missing_parts"
     assert (out.value["tenant"], out.value["filename"], out.value["trace_id"]) == (
