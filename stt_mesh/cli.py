@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mesh import MeshSettings
 
-SERVICES = ("ingest", "asr", "diarize", "redact", "quality", "sink")
+SERVICES = ("ingest", "asr", "diarize", "redact")
 
 
 def local_kafka(args: argparse.Namespace):
@@ -48,12 +48,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from mesh import Publisher
     from services.ingest.cli import publish_files
 
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        print(f"no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     publisher = Publisher(MeshSettings(), service="cli")
-    hints = {"language": args.language, "num_speakers": args.num_speakers,
-             "min_speakers": args.min_speakers, "max_speakers": args.max_speakers,
-             "channel_roles": args.channel_roles.split(",") if args.channel_roles else []}
-    results = publish_files([Path(p) for p in args.files], publisher, tenant=args.tenant,
-                            priority=args.priority, hints=hints, split_channels=args.split_channels)
+    results = publish_files(
+        args.files, publisher, tenant=args.tenant, priority=args.priority, language=args.language,
+        num_speakers=args.num_speakers, min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers, split_channels=args.split_channels,
+        channel_roles=args.channel_roles.split(",") if args.channel_roles else (),
+    )
     for recording_id, trace_id in results:
         print(f"{recording_id}\ttrace_id={trace_id}")
     return 0
@@ -102,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--home", default=".stt-mesh/kafka")
     demo.add_argument("--port", type=int, default=9092)
     demo.add_argument("--keep-running", action="store_true", help="leave Kafka up afterwards")
+    demo.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
     demo.add_argument("files", nargs="*", help="recordings (default: pyannote's sample call)")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -1,0 +1,171 @@
+"""``make run``: a real call through the whole mesh on the embedded defaults.
+
+Starts the local Kafka, runs each service as its own process (as a deployment would: ingest,
+the two ASR pools, diarize, redact), publishes the recording(s) the way a producer does
+(RecordingParts on the raw topic), then follows the recording's events by trace and prints
+the speaker-attributed, redacted transcript with the model, realtime factors and queue times.
+Service logs go to ``.stt-mesh/logs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from infra.local import LocalKafka, create_topics, topic_specs
+from mesh import MeshSettings, Publisher, topics
+from mesh.serde import AvroSerde
+
+SERVICES: list[list[str]] = [
+    ["ingest"],
+    ["asr", "--pool", "realtime"],
+    ["asr", "--pool", "batch"],
+    ["diarize"],
+    ["redact"],
+]
+WATCHED = [topics.RECORDINGS, topics.TRANSCRIPTS, topics.DIARIZATION, topics.REDACTED]
+
+
+def sample_call() -> Path:
+    return Path(str(importlib.resources.files("pyannote.audio") / "sample" / "sample.wav"))
+
+
+def start_services(bootstrap: str, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap, "STT_METRICS_PORT": "0",
+           "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
+    procs = []
+    for argv in SERVICES:
+        log = (log_dir / f"{'-'.join(argv).replace('--pool-', '')}.log").open("ab")
+        procs.append(subprocess.Popen([sys.executable, "-m", f"services.{argv[0]}", *argv[1:]],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+    return procs
+
+
+def stop_services(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Follower:
+    """Collects the events of a set of recordings from the watched topics."""
+
+    def __init__(self, bootstrap: str, recording_ids: set[str]) -> None:
+        self.ids = recording_ids
+        self.serde = AvroSerde()
+        self.events: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{uuid.uuid4()}",
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer.subscribe(WATCHED)
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            msg = self.consumer.poll(0.2)
+            if msg is None or msg.error() is not None:
+                continue
+            schema, value = self.serde.decode(msg.value(), msg.headers())
+            if value.get("recording_id") in self.ids:
+                self.events[value["recording_id"]][schema.rsplit(".", 1)[1]].append(value)
+
+    def done(self, rid: str) -> bool:
+        ev = self.events[rid]
+        final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"]
+        return bool(final) or bool(ev["RecordingFailed"])
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def fmt_time(seconds: float) -> str:
+    return f"{int(seconds // 60):02d}:{seconds % 60:05.2f}"
+
+
+def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> None:
+    if ev["RecordingFailed"]:
+        failed = ev["RecordingFailed"][0]
+        print(f"recording {rid} failed: {failed['error_type']}: {failed['reason']}")
+        return
+    meta = ev["RecordingMetadata"][0]
+    chunks = sorted({c["seq"]: c for c in ev["ChunkTranscript"]}.values(), key=lambda c: c["seq"])
+    final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"][-1]
+    print(f"\nrecording {rid}  trace {meta['trace_id']}")
+    print(f"  audio: {meta['duration_s']:.1f} s, {meta['codec']}, {meta['original_sample_rate']} Hz, "
+          f"{meta['channels']} ch, SNR {meta['stats']['snr_db']:.1f} dB, {meta['chunk_count']} chunk(s)")
+    for c in chunks:
+        m = c["model"]
+        print(f"  asr chunk {c['seq']}: model {m['name']} {m['version']} sha256 {m['sha256'][:12]} "
+              f"({m['device']}/{m['compute_type']}), RTF {c['rtf']:.3f}, queue {c['queue_ms']:.0f} ms, "
+              f"language {c['language']} ({c['language_probability']:.2f})"
+              + (f", fallback: {c['fallback_reason']}" if c["fallback_used"] else ""))
+    for d in ev["SpeakerTurns"][-1:]:
+        print(f"  diarization: {d['num_speakers']} speakers ({d['mode']}, {d['pipeline']}), "
+              f"RTF {d['rtf']:.3f}{', partial' if d['partial'] else ''}")
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(final["entity_counts"].items())) or "none"
+    print(f"  redaction: policy {final['policy_name']} v{final['policy_version']}, entities: {counts}")
+    print(f"  end to end: {elapsed_s:.1f} s wall\n")
+    for seg in final["segments"]:
+        speaker = seg.get("speaker") or "?"
+        print(f"  [{fmt_time(seg['start_s'])} - {fmt_time(seg['end_s'])}] {speaker}: {seg['text']}")
+    print()
+
+
+def main(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files] or [sample_call()]
+    broker = LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
+    print(f"starting {broker.status().split(':')[0]} on {broker.bootstrap} ...", flush=True)
+    broker.start()
+    create_topics(broker.bootstrap, topic_specs())
+    procs = start_services(broker.bootstrap, Path(args.home).parent / "logs")
+    try:
+        return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout)
+    finally:
+        stop_services(procs)
+        if not args.keep_running:
+            broker.stop()
+
+
+def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[bytes]],
+             timeout_s: float) -> int:
+    from services.ingest.cli import publish_files
+
+    settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
+    started = time.monotonic()
+    published = publish_files(files, Publisher(settings, service="demo"), tenant="demo",
+                              priority="realtime", progress=False)
+    ids = {rid for rid, _ in published}
+    print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
+    follower = Follower(bootstrap, ids)
+    try:
+        while not all(follower.done(rid) for rid in ids):
+            if time.monotonic() - started > timeout_s:
+                print(f"timed out after {timeout_s:.0f} s; events seen: "
+                      f"{ {rid: {k: len(v) for k, v in ev.items()} for rid, ev in follower.events.items()} }")
+                return 1
+            dead = [p.args for p in procs if p.poll() is not None]
+            if dead:
+                print(f"a service exited: {dead}; see .stt-mesh/logs/")
+                return 1
+            follower.poll(1.0)
+        for rid, _ in published:
+            report(rid, follower.events[rid], time.monotonic() - started)
+    finally:
+        follower.close()
+    return 0
