@@ -41,15 +41,18 @@ def sample_call() -> Path:
     return Path(str(importlib.resources.files("pyannote.audio") / "sample" / "sample.wav"))
 
 
-def start_services(bootstrap: str, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_services(bootstrap: str, log_dir: Path, services: list[list[str]] | None = None,
+                   env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+    """Each service in its own process, logging to ``log_dir``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap, "STT_METRICS_PORT": "0",
-           "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
+           "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1", **(env or {})}
     procs = []
-    for argv in SERVICES:
+    for argv in services or SERVICES:
         log = (log_dir / f"{'-'.join(argv).replace('--pool-', '')}.log").open("ab")
         procs.append(subprocess.Popen([sys.executable, "-m", f"services.{argv[0]}", *argv[1:]],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+                                      env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      cwd=Path(__file__).resolve().parents[1]))
     return procs
 
 

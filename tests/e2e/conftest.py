@@ -1,0 +1,98 @@
+"""The whole mesh, each service in its own process, against the session's real broker.
+
+Services use the contract's fixed topic names, so e2e tests share one stack (started once
+per module that asks for it) and tell their recordings apart by recording_id.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer
+
+from mesh import MeshSettings, Publisher
+from mesh.serde import AvroSerde
+
+E2E_ENV = {
+    # tiny.en keeps the suite inside CI's budget on 2 cores; `make run` uses the defaults.
+    "STT_ASR_MODEL": "tiny.en",
+    "STT_ASR_FALLBACK_MODEL": "tiny.en",
+}
+
+
+def sample_dir() -> Path:
+    return Path(str(importlib.resources.files("pyannote.audio") / "sample"))
+
+
+def stm_text(path: Path) -> str:
+    return " ".join(line.split(None, 5)[5] for line in path.read_text().splitlines() if line.strip())
+
+
+@pytest.fixture(scope="session")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from infra.local import create_topics, topic_specs
+    from stt_mesh.demo import SERVICES, start_services, stop_services
+
+    create_topics(kafka_bootstrap, topic_specs())
+    logs = tmp_path_factory.mktemp("service-logs")
+    procs = start_services(kafka_bootstrap, logs, SERVICES, E2E_ENV)
+    try:
+        yield kafka_bootstrap
+    finally:
+        stop_services(procs)
+        codes = {" ".join(map(str, p.args[2:])): p.returncode for p in procs}
+        bad = {name: code for name, code in codes.items() if code not in (0, -15)}
+        assert not bad, f"services did not stop cleanly: {bad}; logs in {logs}"
+
+
+@pytest.fixture
+def publisher(stack: str) -> Publisher:
+    return Publisher(MeshSettings(bootstrap_servers=stack, metrics_port=None), service="e2e")
+
+
+class Events:
+    """Events of some recordings, read from the start of the watched topics."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self.serde = AvroSerde()
+        self.by_id: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        self.raw: list[tuple[str, bytes]] = []
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-{time.time_ns()}",
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer.subscribe(topics)
+
+    def wait(self, done, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = self.consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                self.raw.append((msg.topic(), msg.value()))
+                schema, value = self.serde.decode(msg.value(), msg.headers())
+                rid = value.get("recording_id") or value.get("source_key", b"").decode(errors="replace")
+                self.by_id[rid][schema.rsplit(".", 1)[1]].append(value)
+            if done(self):
+                return True
+        return done(self)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture
+def events(stack: str):
+    opened: list[Events] = []
+
+    def open_(*topics: str) -> Events:
+        ev = Events(stack, list(topics))
+        opened.append(ev)
+        return ev
+
+    yield open_
+    for ev in opened:
+        ev.close()
