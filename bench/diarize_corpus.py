@@ -60,6 +60,24 @@ def _trim(wav: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
     return wav[max(0, loud[0] - 2) * frame : min(n, loud[-1] + 3) * frame]
 
 
+def speech_spans(wav: np.ndarray, floor_db: float = -35.0, bridge_s: float = 0.3,
+                 min_s: float = 0.1) -> list[tuple[float, float]]:
+    """Where an isolated utterance has speech: 10 ms frames within floor_db of its loudest
+    frame, pauses shorter than bridge_s bridged (the usual convention of RTTM references)."""
+    frame = SR // 100
+    n = len(wav) // frame
+    energy = 10 * np.log10(np.mean(wav[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-10)
+    loud = energy > energy.max() + floor_db
+    spans: list[list[float]] = []
+    for i in np.where(loud)[0]:
+        t = i * frame / SR
+        if spans and t - spans[-1][1] < bridge_s:
+            spans[-1][1] = t + frame / SR
+        else:
+            spans.append([t, t + frame / SR])
+    return [(a, b) for a, b in spans if b - a >= min_s]
+
+
 def utterances(speaker: str) -> list[np.ndarray]:
     return [_trim(_read(p)) for p in SOURCES[speaker]]
 
@@ -124,7 +142,7 @@ def conversation(
             utt = sox(utt, "tempo", "-s", f"{rng.uniform(0.9, 1.1):.3f}")
             utt = utt * np.float32(10 ** (rng.uniform(-6, 3) / 20))
             audio[pos : pos + len(utt)] += utt
-            turns.append((pos / SR, (pos + len(utt)) / SR, speaker))
+            turns += [(pos / SR + a, pos / SR + b, speaker) for a, b in speech_spans(utt)]
             pos += len(utt) + int(rng.uniform(0.15, 0.6) * SR)
         if rng.random() < overlap_prob and turns:
             pos -= int(rng.uniform(0.6, 1.2) * SR)  # next speaker barges in
@@ -143,13 +161,14 @@ def conversation(
 
 
 def _merge(turns: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Join a speaker's turns separated by less than 0.3 s (pauses between utterances too)."""
     merged: list[tuple[float, float, str]] = []
-    for s, e, spk in sorted(turns):
-        if merged and merged[-1][2] == spk and s <= merged[-1][1] + 1e-6:
+    for s, e, spk in sorted(turns, key=lambda t: (t[2], t[0])):
+        if merged and merged[-1][2] == spk and s <= merged[-1][1] + 0.3:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]), spk)
         else:
             merged.append((s, e, spk))
-    return merged
+    return sorted(merged)
 
 
 def real_voices() -> dict[str, list[np.ndarray]]:

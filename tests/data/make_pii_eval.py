@@ -14,9 +14,12 @@ Labelling guideline (what a reviewer checks):
 * Numbers that are not PII (order, tracking, model, ticket numbers, prices, counts) are not
   labelled; utterances made only of such numbers are the negatives.
 
-Split: templates alternate between "dev" and "test" and so do the name, city and street
-pools, so no test sentence shape or test name was seen while tuning on dev. The free-form
-utterances at the end alternate too.
+Splits: "dev" holds three template sets, each with its own name/city/street pools and
+free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
+template set, a fourth set of pools and its own free-form lines, written after the tuning
+was finished, so no test sentence shape, name, city or street was seen while tuning. (The
+second and third dev sets were each first written as the held-out split; once their results
+had been inspected they were moved to dev and a new test split was written.)
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ STATE = ["Texas", "Ohio", "California", "Florida", "Oregon", "Georgia", "Illinoi
 STREET = ["Elm", "Maple", "Oak", "Cedar", "Pine", "Washington", "Lincoln", "Park", "Lake",
           "Hill", "Sunset", "Highland", "River", "Church", "Mill", "Spring"]
 STREET_TYPE = ["Street", "Avenue", "Road", "Lane", "Drive", "Boulevard", "Court", "Way"]
-# Pools used only by the test split.
+# Pools of the second dev set.
 FIRST_T = ["Rosa", "Nikhil", "Zoe", "Kenji", "Amara", "Lucas", "Ifeoma", "Noah", "Camila",
            "Arjun", "Mia", "Omar", "Harper", "Sven", "Lucia", "Ethan", "Nadia", "Diego",
            "Ava", "Tomasz", "Zainab", "Oliver", "Mariam", "Kofi", "Isla", "Mateo", "Chiara",
@@ -411,8 +414,8 @@ TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-# Held-out templates: written separately from the dev ones, never used for tuning.
-TEST_TEMPLATES: dict[str, list[str]] = {
+# Second dev set: written as a held-out split, then inspected after its first evaluation.
+DEV2_TEMPLATES: dict[str, list[str]] = {
     "person": [
         "Good morning, you've reached {FIRST} at the help desk.",
         "I'm trying to reach {PERSON}, is she available?",
@@ -536,7 +539,7 @@ TEST_TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-FREEFORM_TEST = [
+FREEFORM_DEV2 = [
     "[PERSON: Beatriz] is my caseworker, she's the one who set this up.",
     "can you read back the number, I said [PHONE_NUMBER: seven oh three, two two two, "
     "one nine one nine]",
@@ -564,13 +567,357 @@ FREEFORM_TEST = [
     "Her birthday is [DATE_TIME: June ninth].",
     "Social: [US_SSN: 078-05-1120].",
     "Dial [PHONE_NUMBER: plus four four, two oh, seven nine four six, oh nine five eight] for "
-    "the London office.",
+    "the [LOCATION: London] office.",
     "I ordered two of the blue ones and one red.",
     "That's [PERSON: Kowalczyk], [PERSON: K O W A L C Z Y K].",
     "Sure, my IP is [IP_ADDRESS: 10.0.0.12].",
     "My name's [PERSON: Dev], short for [PERSON: Devendra].",
     "They charged my card twice on the fifth.",
     "the router is at [IP_ADDRESS: 192.168.0.1]",
+]
+
+# Third dev set: the second set written as a held-out split, inspected after its first
+# evaluation and then moved to dev.
+FIRST_H = ["Gloria", "Hamid", "Yasmin", "Connor", "Priyanka", "Andrei", "Naomi", "Tobias",
+           "Esther", "Rafael", "Leona", "Jin", "Adaeze", "Malik", "Bianca", "Stefan", "Rania",
+           "Owen", "Marisol", "Kai", "Daria", "Emeka", "Vivian", "Hugo", "Soraya", "Declan",
+           "Ines", "Jasper", "Fiona", "Arnav"]
+LAST_H = ["Alvarado", "Nwosu", "Brennan", "Takahashi", "Kovac", "Mahmoud", "Lindgren",
+          "Ferreira", "Walsh", "Chaudhry", "Novotny", "Esposito", "Quinn", "Bauer", "Oyelaran",
+          "Sato", "Ramos", "Gallagher", "Petrov", "Mendez", "Holloway", "Achebe", "Dubois",
+          "Jensen", "Karimi", "Whitaker"]
+CITY_H = ["Spokane", "Savannah", "Lexington", "Fresno", "Rochester", "Des Moines", "Anchorage",
+          "Knoxville", "Halifax", "Little Rock", "El Paso", "Jacksonville", "Scranton", "Duluth",
+          "Green Bay", "Santa Fe"]
+STATE_H = ["Iowa", "Alaska", "Maine", "Montana", "Oklahoma", "South Carolina", "Vermont",
+           "Idaho"]
+STREET_H = ["Sycamore", "Hawthorne", "Prospect", "Cherry", "Juniper", "Laurel", "Aspen",
+            "Beacon", "Cypress", "Dogwood", "Hickory", "Poplar"]
+
+DEV3_TEMPLATES: dict[str, list[str]] = {
+    "person": [
+        "Hi there, {FIRST} speaking, how can I help?",
+        "I need to cancel the card for {PERSON}, she passed away last month.",
+        "Who am I speaking with? {PERSON}.",
+        "Can you transfer me to {FIRST} in claims?",
+        "The technician was a guy called {FIRST}, he was great.",
+        "So my landlord, {PERSON}, says the bill is in his name.",
+        "{FIRST} and I both use this account.",
+        "Okay, I have it under {LAST}, first name {FIRST}?",
+        "I'm {FIRST}, I'm the daughter of the account holder.",
+        "Please ask for {PERSON} when you call back.",
+        "My mom's name is {PERSON}.",
+        "Sorry, was that {FIRST} or something else?",
+        "Yes this is {PERSON} returning a missed call.",
+        "Mr. {LAST} is out of the office today.",
+        "The package was signed for by {PERSON}.",
+        "Just so you know, {FIRST} is my nickname.",
+        "{LAST}, that's {SPELLED}.",
+        "Could I get your name please? Yeah, it's {PERSON}.",
+        "Thanks for your patience, {FIRST}.",
+        "I was helped by {FIRST} last time and she was lovely.",
+    ],
+    "phone": [
+        "What's a good number for you? {PHONE}.",
+        "The number I'm calling from is {PHONE}.",
+        "Put down {PHONE} as the contact number.",
+        "Alternatively my husband can be reached on {PHONE}.",
+        "okay the phone on the account is {PHONE}",
+        "Hmm, try {PHONE}, that should work.",
+        "Her cell number is {PHONE}, but she rarely answers.",
+        "I got a text from {PHONE} saying my account was locked.",
+        "You can leave a voicemail at {PHONE}.",
+        "That's {PHONE}, right?",
+    ],
+    "card": [
+        "I'd like to pay the balance with {CARD}.",
+        "The card number is {CARD}, and the expiry is oh nine twenty eight.",
+        "Okay, here it is: {CARD}.",
+        "It's a Discover card, {CARD}.",
+        "Um, {CARD}, did you get that?",
+        "Can you refund it to {CARD} instead?",
+        "The Visa ending in, well, it's {CARD}.",
+        "Let me read the number off the card, {CARD}.",
+    ],
+    "ssn": [
+        "My social security number? It's {SSN}.",
+        "You need the SSN, okay, {SSN}.",
+        "The last four are in there, the full one is {SSN}.",
+        "For identity verification, {SSN}.",
+        "social, uh, {SSN}",
+        "Her social is {SSN}.",
+        "I'll give you my social, {SSN}, is that enough?",
+        "My son's social security number is {SSN}.",
+    ],
+    "email": [
+        "Can you send the invoice to {EMAIL}?",
+        "Sure, the email is {EMAIL}.",
+        "I registered with {EMAIL}.",
+        "Try {EMAIL}, that's my personal one.",
+        "Change the email to {EMAIL} please.",
+        "My email, {EMAIL}, hasn't received anything.",
+        "please cc {EMAIL}",
+        "It should be {EMAIL}, with no capitals.",
+    ],
+    "location": [
+        "We're located at {ADDR}, {CITY}.",
+        "My old address was {ADDR}.",
+        "Our office is in {CITY}, {STATE}.",
+        "I'm calling from a hotel in {CITY}.",
+        "Please mail the new card to {ADDR}.",
+        "The outage is on {ADDR}, the whole block is dark.",
+        "We're relocating to {CITY} next month.",
+        "My parents live in {CITY}.",
+    ],
+    "date": [
+        "My DOB is {DATE}.",
+        "Date of birth is {DATE}.",
+        "I opened the account on {DATE}.",
+        "The payment is due {DATE}.",
+        "Our anniversary is {DATE}, that's the date I used.",
+        "She was born on {DATE}.",
+    ],
+    "other": [
+        "The IBAN on the transfer was {IBAN}.",
+        "The IP address it shows is {IP}.",
+    ],
+    "mixed": [
+        "This is {PERSON}, my number is {PHONE} and my email is {EMAIL}.",
+        "{PERSON}, born {DATE}, living at {ADDR}.",
+        "Social is {SSN}, card is {CARD}.",
+        "Send it to {FIRST} at {EMAIL} or call {PHONE}.",
+        "Hi, it's {FIRST} from {CITY}, my card {CARD} was declined.",
+    ],
+    "negative": [
+        "Can you call me back around three?",
+        "The confirmation code is Q 7 X 2.",
+        "Model number A 3 1 0 0.",
+        "I have three accounts with you.",
+        "It's twenty nine ninety nine a month.",
+        "Press nine to speak to an agent.",
+        "Your reference number is {SAY9}.",
+        "The ticket number is {SAY10}.",
+        "The order ID is {N10}.",
+        "I waited about forty minutes.",
+        "That was like five years ago.",
+        "My bill went up by fifteen dollars.",
+        "Error four oh four when I log in.",
+        "Gate twelve, terminal two.",
+        "It's the second option in the menu.",
+        "The invoice number is {N9}.",
+        "Please hold for one moment.",
+        "I'll be available after four thirty.",
+        "We talked on Wednesday afternoon.",
+        "My Samsung TV won't connect.",
+        "I bought it on Amazon.",
+        "Your membership number is {N7}.",
+        "It's about thirty kilometers away.",
+        "I use Google Pay mostly.",
+        "Dial extension two one five.",
+        "That comes to one hundred and five dollars.",
+    ],
+}
+
+FREEFORM_DEV3 = [
+    "So [PERSON: Elif] from your team promised me a callback.",
+    "yeah it's [PHONE_NUMBER: nine one seven, five five five, two six one eight], that's my cell",
+    "I'm driving up from [LOCATION: Provo] this weekend.",
+    "My social, ready? [US_SSN: three two one, six six, oh four four seven].",
+    "Email is [EMAIL_ADDRESS: t dot nguyen eighty eight at yahoo dot com].",
+    "Card is [CREDIT_CARD: 5555 5555 5555 4444].",
+    "We moved into [LOCATION: 19 Foxglove Lane] last spring.",
+    "I think [PERSON: Marguerite] handled my last claim.",
+    "My date of birth, [DATE_TIME: the twelfth of February, nineteen ninety].",
+    "Is this [PERSON: Ms. Abernathy]?",
+    "The promo code is SAVE twenty.",
+    "It was like four or five hundred bucks.",
+    "My work email is [EMAIL_ADDRESS: j.kowal@northwind.io].",
+    "Call [PHONE_NUMBER: 202-555-0143] and ask for [PERSON: Terrence].",
+    "The account holder is [PERSON: Oluwaseun Adeyemi-Brown].",
+    "Ship to [LOCATION: Saskatoon], [LOCATION: Canada].",
+    "Okay, [CREDIT_CARD: six zero one one, one one one one, one one one one, one one one seven].",
+    "I'm not sure, maybe seven or eight times.",
+    "My daughter [PERSON: Keziah] set up the account for me.",
+    "Social is [US_SSN: 457-55-5462].",
+    "It's [PERSON: Bartholomew], but everyone calls me [PERSON: Bart].",
+    "We were at the [LOCATION: Denver] office until last year.",
+    "My birthday is [DATE_TIME: November 3rd].",
+    "the server is [IP_ADDRESS: 172.16.4.20]",
+    "Plus it costs ten dollars extra.",
+    "Dial [PHONE_NUMBER: plus three five three, one, two three four, five six seven eight] for "
+    "the [LOCATION: Dublin] office.",
+]
+
+# Held-out test split: templates, pools and free-form lines written after all tuning on
+# the dev sets was finished, and evaluated once.
+FIRST_3 = ["Beatrice", "Oleksandr", "Chidi", "Mirela", "Sanjay", "Ayumi", "Patrick",
+           "Lindiwe", "Teodor", "Rosalind", "Farid", "Ingeborg", "Tamar", "Quentin", "Nalani",
+           "Wojciech", "Cormac", "Esperanza", "Dwayne", "Annika", "Babajide", "Yusuf",
+           "Celeste", "Gwen", "Meera", "Thiago", "Ruth", "Kwabena"]
+LAST_3 = ["Okonjo", "Harrington", "Vasquez", "Szabo", "Ndlovu", "Pereira", "Lundqvist", "Tran",
+          "O'Sullivan", "Banerjee", "Mazur", "Abiodun", "Fontaine", "Haugen", "Gutierrez",
+          "Ishikawa", "Papadopoulos", "Sokolov", "McBride", "Varga", "Nakashima", "Delacroix",
+          "Mwangi", "Stewart", "Yilmaz", "Castellanos", "Becker"]
+CITY_3 = ["Tacoma", "Chattanooga", "Boulder", "Wichita", "Modesto", "Providence", "Syracuse",
+          "Lansing", "Winnipeg", "Reno", "Birmingham", "Columbus", "Fort Worth", "Baton Rouge",
+          "Ann Arbor", "Charleston"]
+STATE_3 = ["Nebraska", "Delaware", "Arkansas", "Louisiana", "Minnesota", "Hawaii", "Kansas",
+           "Missouri"]
+STREET_3 = ["Alder", "Birchwood", "Clover", "Elmwood", "Fairview", "Glenwood", "Redwood",
+            "Ivy", "Kingsley", "Linden", "Mulberry", "Northgate"]
+
+TEST_TEMPLATES: dict[str, list[str]] = {
+    "person": [
+        "Hello, my name's {PERSON} and I'm calling about a charge.",
+        "Is {FIRST} there? I was told to ask for her.",
+        "You were speaking to {FIRST} earlier, she had to step away.",
+        "The beneficiary should be {PERSON}.",
+        "I'm the executor for {PERSON}'s estate.",
+        "Put it under my partner's name, {PERSON}.",
+        "{FIRST} handled the installation and did a great job.",
+        "Could you tell {FIRST} to call me back?",
+        "We have two people on the lease, me and {PERSON}.",
+        "Hi, {FIRST}? It's about your appointment.",
+        "Surname {LAST}, given name {FIRST}.",
+        "{FIRST} here from accounts, is now a good time?",
+        "My brother {PERSON} co-signed the loan.",
+        "I'm not {FIRST}, I'm her sister.",
+        "Okay so that's {LAST} with a capital letter, {SPELLED}.",
+        "Yeah, {PERSON} is the one who set it up.",
+        "The doctor's name is Dr. {LAST}.",
+        "Last week I talked to {FIRST} and she said to call back.",
+        "Your agent today is {FIRST}.",
+        "Good afternoon {FIRST}, what can I do for you?",
+    ],
+    "phone": [
+        "Reach me at {PHONE} during the day.",
+        "The callback number on file is {PHONE}?",
+        "My new number is {PHONE}, please update it.",
+        "Someone called me from {PHONE} claiming to be you.",
+        "Work number, {PHONE}.",
+        "I'll give you my landline instead, {PHONE}.",
+        "uh yeah so {PHONE} is my cell",
+        "Contact her on {PHONE} after six.",
+        "If I'm not there, try {PHONE}.",
+        "It's {PHONE}, extension four.",
+    ],
+    "card": [
+        "Please charge {CARD}.",
+        "The new card is {CARD}.",
+        "I'll use my Mastercard, it's {CARD}.",
+        "{CARD}, that's the one.",
+        "Card on file should be {CARD}.",
+        "Okay, reading it out, {CARD}, security code later.",
+        "The Amex number is {CARD}.",
+        "Put the deposit on {CARD}.",
+    ],
+    "ssn": [
+        "SSN, {SSN}.",
+        "My social's {SSN}.",
+        "Sure, social security number {SSN}.",
+        "For the background check you'll need {SSN}, that's my social.",
+        "It's my husband's social, {SSN}.",
+        "Okay, {SSN} is the SSN.",
+        "the social is {SSN}",
+        "Can you verify {SSN} is on the account?",
+    ],
+    "email": [
+        "Email address: {EMAIL}.",
+        "I'll spell the email, {EMAIL}.",
+        "Send a copy to {EMAIL} as well.",
+        "Is it {EMAIL}? That's what I have.",
+        "My login email is {EMAIL}.",
+        "Reply to {EMAIL}, not the old one.",
+        "hmm it's {EMAIL} I think",
+        "Forward everything to {EMAIL}.",
+    ],
+    "location": [
+        "I live on {ADDR}.",
+        "Deliver it to {ADDR}, {CITY}, {STATE}.",
+        "We're based in {CITY}.",
+        "My son lives in {CITY}, {STATE}.",
+        "The store at {ADDR} was rude to me.",
+        "I'm staying in {CITY} this week.",
+        "It shipped to {ADDR} instead of my place.",
+        "I grew up in {CITY}.",
+    ],
+    "date": [
+        "Birthday's {DATE}.",
+        "My date of birth would be {DATE}.",
+        "The contract ends {DATE}.",
+        "I was born {DATE}, if that helps.",
+        "Can we do {DATE} for the visit?",
+        "It started on {DATE}.",
+    ],
+    "other": [
+        "IBAN: {IBAN}.",
+        "The device IP is {IP}.",
+    ],
+    "mixed": [
+        "{PERSON} here, my social is {SSN}.",
+        "My name is {PERSON}, you can email {EMAIL}.",
+        "The card {CARD} belongs to {PERSON}.",
+        "{FIRST} lives at {ADDR} in {CITY}.",
+        "Call {PHONE} or write to {EMAIL}, ask for {FIRST}.",
+    ],
+    "negative": [
+        "I'll call back at two.",
+        "The code on the screen is B 4 4 Z.",
+        "It's part number C 2 0 9.",
+        "We have four kids and a dog.",
+        "The plan is thirty nine ninety nine.",
+        "Press three for billing.",
+        "Your case number is {SAY9}.",
+        "The booking reference is {SAY10}.",
+        "Tracking number {N10}.",
+        "It took about two weeks.",
+        "I've had it for six years.",
+        "They charged me eighty dollars.",
+        "It says error code seven seven.",
+        "Seat fourteen B.",
+        "Option four didn't work.",
+        "The claim number is {N9}.",
+        "Give me a second please.",
+        "Let's say around five thirty.",
+        "I called on Thursday morning.",
+        "My Dell laptop keeps crashing.",
+        "I ordered it from Walmart.",
+        "Your account ID is {N7}.",
+        "It's maybe ten miles from here.",
+        "I usually pay with Apple Pay.",
+        "Room three twelve.",
+        "That's one hundred and ten percent.",
+    ],
+}
+
+FREEFORM_TEST = [
+    "[PERSON: Ottoline] from the front desk gave me this number.",
+    "it's [PHONE_NUMBER: three one two, eight eight eight, four two four two], my cell",
+    "I'm flying out of [LOCATION: Tallahassee] tonight.",
+    "My social is [US_SSN: two two two, three three, four four four four].",
+    "Email is [EMAIL_ADDRESS: k m u r p h y at icloud dot com].",
+    "The Amex is [CREDIT_CARD: 3782 822463 10005].",
+    "We're at [LOCATION: 880 Larkspur Court] now.",
+    "I think her name was [PERSON: Philippa].",
+    "Date of birth [DATE_TIME: the fourth of July, nineteen sixty eight].",
+    "Can I talk to [PERSON: Mr. Whitcombe]?",
+    "The coupon code is WINTER ten.",
+    "About six or seven hundred dollars, I think.",
+    "My email's [EMAIL_ADDRESS: p.osei@fabrikam.org].",
+    "Text [PHONE_NUMBER: 415-555-0199] and say it's for [PERSON: Grainne].",
+    "The loan is in [PERSON: Adaeze Okafor-Smith]'s name.",
+    "Send it to [LOCATION: Regina], [LOCATION: Saskatchewan].",
+    "Okay, [CREDIT_CARD: four zero one two, eight eight eight eight, eight eight eight eight, "
+    "one eight eight one].",
+    "Maybe three or four times a week.",
+    "My nephew [PERSON: Tobiah] uses the account too.",
+    "SSN [US_SSN: 512-44-7382].",
+    "I'm [PERSON: Maximilian], [PERSON: Max] for short.",
+    "My anniversary is [DATE_TIME: September 14th].",
+    "the camera is on [IP_ADDRESS: 10.1.1.45]",
+    "Also, the fee is twenty bucks.",
+    "Please call [PHONE_NUMBER: plus six one, two, nine three seven four, four one two three] "
+    "for the [LOCATION: Sydney] team.",
 ]
 
 # Free-form utterances written by hand; [TYPE: text] marks a label.
@@ -688,26 +1035,34 @@ def main() -> None:
     rng = random.Random(20261121)
     pools = {
         "dev": {"first": FIRST, "last": LAST, "city": CITY, "street": STREET, "state": STATE},
-        "test": {"first": FIRST_T, "last": LAST_T, "city": CITY_T, "street": STREET_T,
+        "dev2": {"first": FIRST_T, "last": LAST_T, "city": CITY_T, "street": STREET_T,
                  "state": STATE_T},
+        "dev3": {"first": FIRST_H, "last": LAST_H, "city": CITY_H, "street": STREET_H,
+                 "state": STATE_H},
+        "test": {"first": FIRST_3, "last": LAST_3, "city": CITY_3, "street": STREET_3,
+                 "state": STATE_3},
     }
     repeats = {"person": 4, "phone": 6, "card": 7, "ssn": 8, "email": 8, "location": 5,
                "date": 5, "other": 4, "mixed": 4, "negative": 2}
     rows = []
-    for split, templates_by_group in (("dev", TEMPLATES), ("test", TEST_TEMPLATES)):
+    sets = (("dev", TEMPLATES), ("dev2", DEV2_TEMPLATES), ("dev3", DEV3_TEMPLATES),
+            ("test", TEST_TEMPLATES))
+    for name, templates_by_group in sets:
+        split = "test" if name == "test" else "dev"
         for group, templates in templates_by_group.items():
             for t_idx, template in enumerate(templates):
                 for r in range(repeats[group]):
-                    text, labels = fill(template, rng, dict(pools[split]))
+                    text, labels = fill(template, rng, dict(pools[name]))
                     if group != "negative" and rng.random() < 0.1:
                         text = text.lower()
-                    rows.append({"id": f"{split}-{group}-{t_idx:02d}-{r}", "split": split,
+                    rows.append({"id": f"{name}-{group}-{t_idx:02d}-{r}", "split": split,
                                  "group": group, "text": text, "labels": labels})
-    for split, lines in (("dev", FREEFORM), ("test", FREEFORM_TEST)):
+    for name, lines in (("dev", FREEFORM), ("dev2", FREEFORM_DEV2), ("dev3", FREEFORM_DEV3),
+                        ("test", FREEFORM_TEST)):
         for k, line in enumerate(lines):
             text, labels = parse_freeform(line)
-            rows.append({"id": f"{split}-free-{k:02d}", "split": split, "group": "free",
-                         "text": text, "labels": labels})
+            rows.append({"id": f"{name}-free-{k:02d}", "split": "test" if name == "test" else "dev",
+                         "group": "free", "text": text, "labels": labels})
     seen, unique = set(), []
     for row in rows:
         if row["text"] not in seen:

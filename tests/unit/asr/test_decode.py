@@ -1,4 +1,4 @@
-"""Token-level decoding steps: segments from timestamps, retry rule, prompts, settings map."""
+"""Token-level decoding steps: window segment, retry rule, prompts, settings map."""
 
 from __future__ import annotations
 
@@ -11,33 +11,19 @@ from services.asr.decode import (
     compression_ratio,
     needs_retry,
     prompt_for,
-    split_segments,
+    window_segment,
 )
 
-EOT, TS = 50256, 50363  # timestamp_begin: <|0.00|>; TS + 50 = <|1.00|>
-TOKENIZER = SimpleNamespace(eot=EOT, timestamp_begin=TS, sot=50257, sot_prev=50360,
+EOT = 50256
+TOKENIZER = SimpleNamespace(eot=EOT, sot=50257, sot_prev=50360,
                             no_timestamps=50362, sot_sequence=[50257],
                             encode=lambda text: [ord(c) for c in text])
 
 
-def test_segments_are_cut_at_timestamp_pairs():
-    tokens = [TS, 1, 2, TS + 50, TS + 60, 3, TS + 100]
-    assert split_segments(tokens, TOKENIZER, 5.0) == [
-        {"start": 0.0, "end": 1.0, "tokens": [1, 2]},
-        {"start": 1.2, "end": 2.0, "tokens": [3]},
-    ]
-
-
-def test_text_after_the_last_timestamp_is_kept_until_the_end_of_the_audio():
-    # One window is all there is: nothing may be left "for the next window".
-    tokens = [TS, 1, TS + 50, TS + 50, 2, 3]
-    segments = split_segments(tokens, TOKENIZER, 4.2)
-    assert segments[-1] == {"start": 1.0, "end": 4.2, "tokens": [2, 3]}
-
-
-def test_without_timestamps_the_window_is_one_segment():
-    assert split_segments([1, 2, 3, EOT], TOKENIZER, 3.0) == [
+def test_a_window_is_one_segment_of_its_text_tokens():
+    assert window_segment([1, 2, 3, EOT], TOKENIZER, 3.0) == [
         {"start": 0.0, "end": 3.0, "tokens": [1, 2, 3]}]
+    assert window_segment([EOT], TOKENIZER, 3.0) == []
 
 
 def attempt(logprob=-0.3, no_speech=0.1, ratio=1.5, temperature=0.0) -> Attempt:
@@ -61,10 +47,9 @@ def test_best_attempt_prefers_a_passing_one_else_the_likeliest_fluent_one():
 
 
 def test_prompt_puts_hotwords_and_prompt_before_the_start_of_transcript():
-    opts = DecodeOptions(without_timestamps=True)
-    prompt = prompt_for(TOKENIZER, opts, "ab", "z")
+    prompt = prompt_for(TOKENIZER, "ab", "z")
     assert prompt == [50360, ord(" "), ord("z"), ord(" "), ord("a"), ord("b"), 50257, 50362]
-    assert prompt_for(TOKENIZER, DecodeOptions(), None, None) == [50257]
+    assert prompt_for(TOKENIZER, None, None) == [50257, 50362]
 
 
 def test_compression_ratio_flags_repetition():
@@ -72,8 +57,8 @@ def test_compression_ratio_flags_repetition():
 
 
 def test_decode_settings_are_all_strings():
-    settings = DecodeOptions(beam_size=2, extra={"note": "x"}).as_settings()
+    settings = DecodeOptions(beam_size=2).as_settings()
     assert settings["beam_size"] == "2"
     assert settings["temperatures"] == "0.0,0.2,0.4,0.6,0.8,1.0"
-    assert settings["note"] == "x"
+    assert settings["vad_filter"] == "True"
     assert all(isinstance(v, str) for v in settings.values())

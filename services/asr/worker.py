@@ -1,0 +1,273 @@
+"""The ASR worker: a batch of AudioChunk dicts in, one ChunkTranscript dict (or error) each.
+
+No Kafka here (``app.py`` wires it), so the whole path is testable with a fake engine. Per
+batch:
+
+1. decode the PCM, look up the tenant's prompt/hotwords, skip digitally silent chunks, and
+   route chunks whose SNR is below ``low_snr_db`` to the low-SNR model when one is set;
+2. decode each route's chunks together (one batched call), the main model under the pool's
+   time budget;
+3. on a batch error, retry the chunks one by one (a single bad chunk must not take the batch
+   down); a chunk that still fails, or a batch over budget, goes to the fallback model and the
+   event says so (``fallback_used``, ``fallback_reason``, and the fallback's ``model``);
+4. apply hallucination guards, move words onto the recording timeline, keep only the words
+   the chunk's keep window owns, and build the event with queue time, processing time, RTF.
+
+A main-model call that overran its budget keeps running in its thread (CTranslate2 cannot be
+interrupted); until it returns, further batches for that model go straight to the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from services.asr import events, guards, timeline
+from services.asr.audio import pcm_to_float
+from services.asr.config import AsrSettings, Pool
+from services.asr.engine import MAX_WINDOW_S, Engine
+from services.asr.results import Decoded, DecodeRequest
+
+log = logging.getLogger(__name__)
+
+
+class DecodeTimeout(TimeoutError):
+    """The main model did not finish a batch within the pool's budget."""
+
+
+class DecodeFailed(RuntimeError):
+    """Neither the main nor the fallback model could decode a chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkJob:
+    chunk: dict[str, Any]
+    trace_id: str | None = None
+    produced_at_ms: int | None = None
+    retries: int = 0
+
+
+@dataclass(slots=True)
+class _Item:
+    """A chunk in flight through one ``transcribe`` call."""
+
+    index: int
+    job: ChunkJob
+    audio: np.ndarray
+    request: DecodeRequest
+    engine: Engine
+    notes: dict[str, str] = field(default_factory=dict)
+    decoded: Decoded | None = None
+    fallback_reason: str | None = None
+    attempts: int = 0
+    done_at: float = 0.0
+    error: Exception | None = None
+
+
+class AsrWorker:
+    """``AsrWorker()`` builds the configured models; tests inject engines instead.
+
+    When ``engine`` is given, only the engines passed in are used (no fallback unless
+    ``fallback`` is given too), so a test never loads weights by accident.
+    """
+
+    def __init__(self, engine: Engine | None = None, fallback: Engine | None = None, *,
+                 low_snr: Engine | None = None, settings: AsrSettings | None = None,
+                 pool: Pool | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings or AsrSettings()
+        self.pool: Pool = pool or self.settings.pool
+        if engine is None:
+            from services.asr.factory import build_engines
+
+            built = build_engines(self.settings, self.pool)
+            engine, fallback, low_snr = built.main, built.fallback, built.low_snr
+        if fallback is engine:
+            fallback = None  # the same weights would fail the same way
+        if low_snr is engine:
+            low_snr = None  # routing to the main model is no routing
+        self.engine, self.fallback, self.low_snr = engine, fallback, low_snr
+        budget = self.settings.pool_settings(self.pool).timeout_s
+        self.timeout_s = budget if fallback is not None else None
+        self._clock = clock
+        self._executors: dict[int, ThreadPoolExecutor] = {}
+        self._stuck: dict[int, Future[list[Decoded]]] = {}
+
+    # -- public -----------------------------------------------------------------------------
+    def transcribe(self, jobs: Sequence[ChunkJob]) -> list[dict[str, Any] | Exception]:
+        """One ChunkTranscript dict per job, same order; an Exception where a job failed."""
+        started_ms, t0 = self._clock() * 1000.0, time.perf_counter()
+        out: list[dict[str, Any] | Exception] = []
+        items: list[_Item] = []
+        for index, job in enumerate(jobs):
+            try:
+                items.append(self._prepare(index, job))
+                out.append({})
+            except Exception as exc:  # bad payload: that chunk alone goes to the DLQ
+                out.append(exc)
+        for engine in self._engines():
+            todo = [it for it in items if it.engine is engine and "skipped" not in it.notes]
+            if todo:
+                self._decode(engine, todo)
+        for it in items:
+            try:
+                out[it.index] = self._finish(it, started_ms, t0, len(jobs))
+            except Exception as exc:  # e.g. a chunk without keep window fields
+                out[it.index] = exc
+        return out
+
+    def close(self) -> None:
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- preparing --------------------------------------------------------------------------
+    def _prepare(self, index: int, job: ChunkJob) -> _Item:
+        chunk = job.chunk
+        audio = pcm_to_float(chunk["pcm"], chunk.get("encoding", "s16le"),
+                             chunk.get("sample_rate", 16000))
+        if len(audio) / 16000 > MAX_WINDOW_S + 0.01:
+            raise ValueError(f"chunk of {len(audio) / 16000:.2f} s exceeds {MAX_WINDOW_S:.0f} s")
+        hint = (chunk.get("hints") or {}).get("language")
+        prompt = self.settings.prompt_for(chunk.get("tenant", "default"))
+        request = DecodeRequest(audio, hint, prompt.initial_prompt, prompt.hotwords)
+        item = _Item(index, job, audio, request, self.engine)
+        self._route(item)
+        if guards.is_silent(audio, self.settings.guards):
+            item.notes["skipped"] = "silent_chunk"
+        return item
+
+    def _route(self, item: _Item) -> None:
+        snr = (item.job.chunk.get("stats") or {}).get("snr_db")
+        limit = self.settings.low_snr_db
+        if self.low_snr is not None and limit is not None and snr is not None and snr < limit:
+            item.engine = self.low_snr
+            item.notes["routed"] = f"low_snr: snr_db {snr:.1f} < {limit:.1f}"
+
+    def _engines(self) -> list[Engine]:
+        return [e for e in (self.engine, self.low_snr) if e is not None]
+
+    # -- decoding ---------------------------------------------------------------------------
+    def _decode(self, engine: Engine, items: list[_Item]) -> None:
+        try:
+            results = self._run_main(engine, [it.request for it in items])
+        except DecodeTimeout as exc:
+            self._fall_back(items, f"timeout: {exc}")
+            return
+        except Exception as exc:
+            log.warning("%s failed on %d chunk(s): %r", engine.info.name, len(items), exc)
+            if len(items) > 1:
+                for it in items:  # find the chunk that breaks the batch
+                    self._decode(engine, [it])
+            else:
+                self._fall_back(items, f"error: {type(exc).__name__}: {exc}")
+            return
+        self._store(items, results, engine)
+
+    def _run_main(self, engine: Engine, requests: list[DecodeRequest]) -> list[Decoded]:
+        if self.timeout_s is None:
+            return engine.transcribe_batch(requests)
+        stuck = self._stuck.get(id(engine))
+        if stuck is not None and not stuck.done():
+            raise DecodeTimeout(f"{engine.info.name} still busy with a batch over budget")
+        executor = self._executors.setdefault(
+            id(engine), ThreadPoolExecutor(1, thread_name_prefix=f"asr-{engine.info.name}"))
+        future = executor.submit(engine.transcribe_batch, requests)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            self._stuck[id(engine)] = future
+            raise DecodeTimeout(f"{engine.info.name} exceeded {self.timeout_s:g} s") from None
+
+    def _fall_back(self, items: list[_Item], reason: str) -> None:
+        for it in items:
+            it.attempts += 1
+        # A timeout is worth another try later; an error of the main model is not.
+        failure = DecodeTimeout if reason.startswith("timeout") else DecodeFailed
+        fallback = self.fallback
+        if fallback is None:
+            self._fail(items, failure(f"main model failed, no fallback model: {reason}"))
+            return
+        usable = [it for it in items if self._fallback_speaks(fallback, it)]
+        self._fail([it for it in items if it not in usable], failure(
+            f"{reason}; fallback {fallback.info.name} is English-only"))
+        self._decode_fallback(fallback, usable, reason)
+
+    def _decode_fallback(self, fallback: Engine, items: list[_Item], reason: str) -> None:
+        if not items:
+            return
+        try:
+            results = fallback.transcribe_batch([it.request for it in items])
+        except Exception as exc:
+            if len(items) == 1:
+                self._fail(items, DecodeFailed(f"{reason}; fallback failed too: {exc!r}"))
+            for it in items if len(items) > 1 else []:
+                self._decode_fallback(fallback, [it], reason)
+            return
+        self._store(items, results, fallback, reason)
+
+    @staticmethod
+    def _fallback_speaks(fallback: Engine, item: _Item) -> bool:
+        language = item.request.language
+        return getattr(fallback, "multilingual", True) or language in (None, "", "en")
+
+    def _store(self, items: list[_Item], results: list[Decoded], engine: Engine,
+               fallback_reason: str | None = None) -> None:
+        if len(results) != len(items):
+            raise RuntimeError(f"engine returned {len(results)} results for {len(items)} chunks")
+        now = time.perf_counter()
+        for it, decoded in zip(items, results, strict=True):
+            it.decoded, it.engine, it.done_at = decoded, engine, now
+            it.fallback_reason = fallback_reason
+
+    @staticmethod
+    def _fail(items: list[_Item], error: Exception) -> None:
+        for it in items:
+            it.error = error
+
+    # -- events -----------------------------------------------------------------------------
+    def _finish(self, it: _Item, started_ms: float, t0: float,
+                batch_size: int) -> dict[str, Any] | Exception:
+        if it.error is not None:
+            return it.error
+        chunk = it.job.chunk
+        decoded = guards.apply(it.decoded or self._silent(it), it.audio, self.settings.guards)
+        segments = timeline.place(decoded.segments, chunk["start_s"], chunk["duration_s"],
+                                  chunk["keep_from_s"], chunk["keep_until_s"])
+        done = it.done_at or time.perf_counter()
+        produced = it.job.produced_at_ms or chunk.get("produced_at_ms") or started_ms
+        timing = events.Timing(queue_ms=max(0.0, started_ms - produced),
+                               processing_ms=(done - t0) * 1000.0, batch_size=batch_size,
+                               produced_at_ms=int(self._clock() * 1000))
+        return events.chunk_transcript(
+            chunk, it.job.trace_id or chunk["trace_id"], segments,
+            decoded.language or it.request.language or "", decoded.language_probability,
+            it.engine.info, self._settings_map(it, decoded), timing,
+            fallback_reason=it.fallback_reason, retries=it.job.retries + it.attempts)
+
+    def _silent(self, it: _Item) -> Decoded:
+        english_only = not getattr(it.engine, "multilingual", True)
+        return Decoded("en" if english_only else (it.request.language or ""), 0.0)
+
+    def _settings_map(self, it: _Item, decoded: Decoded) -> dict[str, str]:
+        out = dict(it.engine.decode_settings())
+        out.update({f"guard_{k}": str(v) for k, v in _fields(self.settings.guards).items()})
+        out["pool"] = self.pool
+        out["speech_s"] = f"{decoded.speech_s:.2f}"
+        if decoded.dropped:
+            out["guard_dropped"] = ",".join(f"{k}={v}" for k, v in sorted(decoded.dropped.items()))
+        if it.request.initial_prompt:
+            out["initial_prompt"] = it.request.initial_prompt
+        if it.request.hotwords:
+            out["hotwords"] = it.request.hotwords
+        out.update(it.notes)
+        return out
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}

@@ -1,0 +1,290 @@
+"""Build the pyannote.audio speaker diarization pipeline from local files only.
+
+Three sources, chosen by ``DiarizeSettings.pipeline``:
+
+* ``"offline"`` (default): pyannote's segmentation 2.x weights shipped in the ``whisperx`` wheel
+  (``whisperx/assets/pytorch_model.bin``), resemblyzer's GE2E encoder as the speaker embedding
+  (see embedding.py) and agglomerative clustering. pyannote's default VBx clustering needs a PLDA
+  model that exists on the model hub only, so this recipe has no PLDA.
+* a local folder holding a pyannote pipeline ``config.yaml`` (e.g. a downloaded
+  speaker-diarization-community-1): the production choice.
+* a hub id: resolved through the local Hugging Face cache (``HF_HUB_OFFLINE=1`` unless the
+  settings allow downloads), then loaded like a local folder so its weights can be hashed.
+
+Audio is always passed in memory as ``{"waveform": (channel, time) tensor, "sample_rate"}``:
+decoding files through torchcodec is not needed and does not work everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import DiarizeSettings
+from .hashing import sha256_file
+
+WEIGHT_SUFFIXES = (".bin", ".ckpt", ".safetensors", ".onnx", ".npz", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """What produced a diarization: goes on every SpeakerTurns event."""
+
+    name: str
+    params: dict[str, str]
+    model_hashes: dict[str, str]
+    device: str
+
+
+@dataclass
+class WindowDiarization:
+    """Diarization of one stretch of audio, times relative to its start."""
+
+    turns: list[tuple[float, float, str]]
+    centroids: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+class DiarizationEngine:
+    """A loaded pipeline: mono float32 16 kHz audio in, turns plus per-speaker centroids out."""
+
+    sample_rate = 16000
+
+    def __init__(self, pipeline: Any, info: PipelineInfo) -> None:
+        self.pipeline = pipeline
+        self.info = info
+
+    def __call__(
+        self,
+        waveform: np.ndarray,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> WindowDiarization:
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
+        audio = {"waveform": tensor, "sample_rate": self.sample_rate, "uri": "window"}
+        output = self.pipeline(
+            audio, num_speakers=num_speakers, min_speakers=min_speakers,
+            max_speakers=max_speakers,
+        )
+        annotation = getattr(output, "speaker_diarization", output)
+        turns = [
+            (float(seg.start), float(seg.end), str(label))
+            for seg, _, label in annotation.itertracks(yield_label=True)
+        ]
+        centroids: dict[str, np.ndarray] = {}
+        embeddings = getattr(output, "speaker_embeddings", None)
+        if embeddings is not None:
+            for label, vector in zip(annotation.labels(), embeddings, strict=False):
+                if np.all(np.isfinite(vector)) and np.any(vector):
+                    centroids[str(label)] = np.asarray(vector, dtype=np.float32)
+        return WindowDiarization(turns=turns, centroids=centroids)
+
+
+def build_engine(settings: DiarizeSettings) -> DiarizationEngine:
+    """Factory: load the configured pipeline (never called at import time)."""
+    _quiet_hub(settings)
+    import torch
+
+    device = resolve_device(settings.device)
+    torch.set_num_threads(settings.torch_threads or torch.get_num_threads())
+    source = settings.pipeline
+    if source == "offline":
+        pipeline, info = _offline(settings, device)
+    else:
+        folder = _local_folder(source, settings)
+        pipeline, info = _from_folder(folder, source, settings, device)
+    pipeline.to(torch.device(device))
+    return DiarizationEngine(pipeline, info)
+
+
+def _quiet_hub(settings: DiarizeSettings) -> None:
+    # pyannote.audio 4 sends usage telemetry unless told not to; model hubs are unreachable here.
+    os.environ["PYANNOTE_METRICS_ENABLED"] = "false"
+    if settings.hub_offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def whisperx_segmentation_dir() -> Path:
+    """Folder of the pyannote segmentation checkpoint shipped in the whisperx wheel.
+
+    Found through the package's spec so that whisperx itself (which pins an old torch) is
+    never imported.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("whisperx")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("whisperx wheel not installed: no offline segmentation model")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "assets"
+    if not (folder / "pytorch_model.bin").exists():
+        raise FileNotFoundError(f"no pytorch_model.bin in {folder}")
+    return folder
+
+
+def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]:
+    from pyannote.audio import Model
+
+    from .embedding import GE2EEmbedding
+
+    seg_dir = Path(settings.segmentation_path) if settings.segmentation_path else None
+    seg_dir = seg_dir or whisperx_segmentation_dir()
+    segmentation = Model.from_pretrained(str(seg_dir))
+    embedding = GE2EEmbedding(
+        weights=Path(settings.embedding_path) if settings.embedding_path else None,
+        device=device,
+        partial_step=settings.embedding_partial_step,
+    )
+    pipeline = _local_embedding_pipeline_class()(
+        segmentation=segmentation,
+        embedding=embedding,
+        segmentation_step=settings.segmentation_step,
+        batch_size=settings.batch_size,
+    )
+    pipeline.instantiate(
+        {
+            "segmentation": {
+                "threshold": settings.segmentation_threshold,
+                "min_duration_off": settings.min_duration_off,
+            },
+            "clustering": {
+                "method": settings.clustering_method,
+                "threshold": settings.clustering_threshold,
+                "min_cluster_size": settings.min_cluster_size,
+                "min_silhouette": settings.min_silhouette,
+            },
+        }
+    )
+    info = PipelineInfo(
+        name="offline:pyannote-segmentation-2+resemblyzer-ge2e+agglomerative-silhouette",
+        params=_params(pipeline) | {"embedding.partial_step": str(settings.embedding_partial_step)},
+        model_hashes={
+            "segmentation": sha256_file(seg_dir / "pytorch_model.bin"),
+            "embedding": embedding.sha256(),
+        },
+        device=device,
+    )
+    return pipeline, info
+
+
+def _local_folder(source: str, settings: DiarizeSettings) -> Path:
+    path = Path(source)
+    if path.is_dir():
+        return path
+    if path.name == "config.yaml" and path.exists():
+        return path.parent
+    from huggingface_hub import snapshot_download
+
+    token = settings.hf_token.get_secret_value() if settings.hf_token else None
+    return Path(snapshot_download(source, revision=settings.revision, token=token))
+
+
+def _from_folder(
+    folder: Path, source: str, settings: DiarizeSettings, device: str
+) -> tuple[Any, PipelineInfo]:
+    from pyannote.audio import Pipeline
+
+    pipeline = Pipeline.from_pretrained(str(folder))
+    if pipeline is None:
+        raise RuntimeError(f"could not load a pyannote pipeline from {folder}")
+    hashes = {
+        str(p.relative_to(folder)): sha256_file(p)
+        for p in sorted(_weight_files(folder))
+    }
+    name = f"pyannote:{source}" + (f"@{settings.revision}" if settings.revision else "")
+    return pipeline, PipelineInfo(name=name, params=_params(pipeline), model_hashes=hashes,
+                                  device=device)
+
+
+def _weight_files(folder: Path) -> Iterator[Path]:
+    for path in folder.rglob("*"):
+        if path.is_file() and path.suffix in WEIGHT_SUFFIXES:
+            yield path
+
+
+def _params(pipeline: Any) -> dict[str, str]:
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", pipeline.parameters(instantiated=True))
+    for attr in ("segmentation_step", "embedding_exclude_overlap"):
+        if hasattr(pipeline, attr):
+            flat[attr] = str(getattr(pipeline, attr))
+    return flat
+
+
+def _local_embedding_pipeline_class() -> type:
+    """SpeakerDiarization that takes an in-memory embedding object and needs no PLDA.
+
+    pyannote.audio 4.0's constructor always loads the embedding through its model getters and
+    always loads a PLDA; neither accepts a plain object, so this subclass sets up the same
+    attributes itself. Everything else (segmentation, counting, clustering, reconstruction) is
+    pyannote's own ``apply``.
+    """
+    from pyannote.audio import Audio, Inference, Pipeline
+    from pyannote.audio.pipelines import SpeakerDiarization
+    from pyannote.pipeline.parameter import ParamDict, Uniform
+
+    from .clustering import counting_clustering_class
+
+    class LocalEmbeddingSpeakerDiarization(SpeakerDiarization):
+        def __init__(self, segmentation: Any, embedding: Any,
+                     segmentation_step: float, batch_size: int) -> None:
+            Pipeline.__init__(self)
+            self.legacy = False
+            self.segmentation_model = segmentation
+            self.segmentation_step = segmentation_step
+            self.embedding = embedding
+            self.embedding_batch_size = batch_size
+            self.embedding_exclude_overlap = False
+            self.plda = None
+            self._plda = None
+            self.klustering = "AgglomerativeClustering"
+            self.der_variant = {"collar": 0.0, "skip_overlap": False}
+            duration = segmentation.specifications.duration
+            self._segmentation = Inference(
+                segmentation, duration=duration, step=segmentation_step * duration,
+                skip_aggregation=True, batch_size=batch_size,
+            )
+            self.segmentation = ParamDict(
+                threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0)
+            )
+            self._embedding = embedding
+            self._audio = Audio(sample_rate=embedding.sample_rate, mono="downmix")
+            self.clustering = counting_clustering_class()(metric=embedding.metric)
+            self._expects_num_speakers = False
+
+        def to(self, device: Any) -> LocalEmbeddingSpeakerDiarization:
+            super().to(device)
+            self._embedding.to(device)
+            return self
+
+    return LocalEmbeddingSpeakerDiarization
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """Call fn and return (result, elapsed milliseconds)."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, (time.perf_counter() - start) * 1000.0

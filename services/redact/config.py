@@ -1,0 +1,43 @@
+"""Settings of the redaction service: the only place its environment (``STT_REDACT_*``) is read.
+
+Policies come from a JSON file (``STT_REDACT_POLICIES_FILE``) shaped like
+``{"default": {...}, "tenants": {"acme": {...}}}`` where each policy has ``name``,
+``version``, ``entities``, ``operators`` ({"PERSON": "hash"}), ``default_operator``,
+``score_threshold``. Hash salts are secrets and stay out of that file: either one
+``STT_REDACT_HASH_KEY`` from which each tenant's salt is derived, or explicit
+``STT_REDACT_HASH_SALTS='{"acme": "..."}'`` (mount both from a secret store).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RedactSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STT_REDACT_", extra="ignore")
+
+    model: str = Field("auto", description="spaCy NER model: installed package name, local "
+                                            "path, or auto (medium model if installed, else small).")
+    policies_file: Path | None = Field(None, description="JSON policy book; None = default.")
+    hash_key: SecretStr | None = Field(None, description="Master key for per-tenant salts.")
+    hash_salts: dict[str, SecretStr] = Field(default_factory=dict,
+                                             description="Explicit salt per tenant.")
+    segment_scope: Literal["all", "realtime", "off"] = Field(
+        "all", description="Emit a scope=segment output per ChunkTranscript (all), only for "
+                           "realtime-priority chunks, or never.")
+    recording_scope: bool = Field(True, description="Emit the whole-recording output.")
+    diarization_enabled: bool = Field(
+        True, description="Wait for SpeakerTurns before the recording-scope output.")
+    turns_timeout_s: float = Field(
+        120.0, gt=0, description="After all transcripts of a recording arrived, how long to wait "
+                                 "for its SpeakerTurns before emitting without speakers.")
+    max_recording_age_s: float = Field(
+        3600.0, gt=0, description="Forget a recording whose transcripts never completed.")
+    max_pending_recordings: int = Field(10_000, ge=1)
+    ner_gate: bool = Field(True, description="Skip NER on segments with no possible name.")
+    batch_size: int = Field(16, ge=1, description="Messages redacted together (nlp.pipe).")
+    batch_timeout_ms: int = Field(20, ge=0, description="Longest wait to fill a batch.")

@@ -1,0 +1,63 @@
+"""Recall and precision on the held-out half of the labelled call-transcript set.
+
+The set (tests/data/pii_eval.jsonl, made by tests/data/make_pii_eval.py) has a dev split used
+while building the recognizers and a test split written afterwards with its own sentence
+templates and its own names, places and streets; only the test split is asserted here. Matching rule: see
+services/redact/evaluation.py (same type, at least one shared character).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from services.redact import evaluation
+from services.redact.analyzer import SUPPORTED_ENTITIES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(detector):
+    rows = evaluation.load(split="test")
+    return evaluation.evaluate(
+        lambda texts: [[(d.entity_type, d.start, d.end) for d in ds]
+                       for ds in detector.detect_many(texts, SUPPORTED_ENTITIES)], rows)
+
+
+def test_eval_set_is_big_enough_and_labels_match_their_text():
+    rows = evaluation.load()
+    assert len(rows) >= 200
+    assert {r["split"] for r in rows} == {"dev", "test"}
+    negatives = [r for r in rows if not r["entities"]]
+    assert len(negatives) >= 40
+    for r in rows:
+        for e in r["entities"]:
+            assert r["text"][e["start"]:e["end"]] == e["text"]
+
+
+@pytest.mark.parametrize(("entity", "target"), sorted(evaluation.TARGETS.items()))
+def test_recall_target_on_held_out_split(report, entity, target):
+    score = report.per_type[entity]
+    assert score.labelled >= 30
+    assert score.recall >= target, report.table()
+
+
+@pytest.mark.parametrize("entity", sorted(evaluation.TARGETS))
+def test_precision_target_on_held_out_split(report, entity):
+    assert report.per_type[entity].precision >= evaluation.PRECISION_TARGET, report.table()
+
+
+def test_overall_precision_on_held_out_split(report):
+    assert report.overall.precision >= evaluation.PRECISION_TARGET, report.table()
+
+
+def test_scorer_counts_overlaps_by_type():
+    rows = [{"text": "call Sarah at 555 1234", "entities": [
+        {"type": "PERSON", "start": 5, "end": 10}, {"type": "PHONE_NUMBER", "start": 14,
+                                                    "end": 22}]}]
+    rep = evaluation.score(rows, [[("PERSON", 5, 8), ("LOCATION", 14, 22), ("PERSON", 0, 4)]])
+    assert (rep.per_type["PERSON"].found, rep.per_type["PERSON"].detected) == (1, 2)
+    assert rep.per_type["PERSON"].correct == 1
+    assert rep.per_type["PHONE_NUMBER"].recall == 0.0
+    assert rep.per_type["PHONE_NUMBER"].any_type_recall == 1.0
+    assert rep.per_type["PERSON"].char_coverage == 0.6
