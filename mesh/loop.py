@@ -177,7 +177,7 @@ class Processor:
             tp, key = (raw.topic(), raw.partition()), raw.key()
             held = self._held.setdefault(tp, {})
             if msg is not None and msg.releases_key:
-                held.pop(key, None)
+                self.release(key)
             elif msg is not None and msg.held:
                 held.setdefault(key, []).append(raw.offset())
             self._next_offset[tp] = raw.offset() + 1
@@ -199,9 +199,12 @@ class Processor:
                 if exc.args[0].code() != KafkaError._NO_OFFSET:
                     raise
 
-    def release(self, topic: str, partition: int, key: bytes | None) -> None:
-        """Release a key's held messages from a ``tick`` (e.g. a timed-out recording)."""
-        self._held.get((topic, partition), {}).pop(key, None)
+    def release(self, key: bytes | str | None) -> None:
+        """Release a key's held messages on every partition (a recording joined from several
+        topics is released at once); a ``tick`` calls this for work that timed out."""
+        key = key.encode() if isinstance(key, str) else key
+        for held in self._held.values():
+            held.pop(key, None)
 
     def _decode(self, raw: Any) -> Message | None:
         try:

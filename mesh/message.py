@@ -31,7 +31,7 @@ class Message:
 
     def release_key(self) -> None:
         """The work for this message's key is complete and its outputs are in this round:
-        every held message of the key (on this partition) may be committed."""
+        every held message of the key, on any partition, may be committed."""
         self.releases_key = True
 
     @property

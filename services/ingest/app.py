@@ -59,32 +59,31 @@ class RawHandler:
     def __init__(self, worker: IngestWorker, assembler: PartAssembler) -> None:
         self.worker = worker
         self.assembler = assembler
-        self._where: dict[str, tuple[str, int, bytes | None]] = {}  # pending recording -> its key
+        self._keys: dict[str, bytes | None] = {}  # pending recording -> its Kafka key
 
     def __call__(self, msg: Message) -> list[Output]:
         outcome = self.assembler.add(msg.value)
         rid = msg.value["recording_id"]
         if isinstance(outcome, Complete):
             msg.release_key()
-            self._where.pop(rid, None)
+            self._keys.pop(rid, None)
             request = request_from_part(outcome.header, msg.trace_id)
             return outputs_for(self.worker.ingest(outcome.data, request))
         if isinstance(outcome, Rejected):
             msg.release_key()
-            self._where.pop(rid, None)
+            self._keys.pop(rid, None)
             return self._failed(outcome, msg.trace_id)
         if isinstance(outcome, Pending):
             msg.hold()
-            self._where[rid] = (msg.topic, msg.partition, msg.key)
+            self._keys[rid] = msg.key
         return []
 
     def tick(self, proc: Processor) -> list[Output]:
         """Fail recordings whose parts stopped arriving; commit past their messages."""
         outputs = []
         for rejected in self.assembler.expire():
-            where = self._where.pop(rejected.recording_id, None)
-            if where is not None:
-                proc.release(*where)
+            if rejected.recording_id in self._keys:
+                proc.release(self._keys.pop(rejected.recording_id))
             outputs += self._failed(rejected)
         return outputs
 

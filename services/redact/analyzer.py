@@ -58,7 +58,7 @@ class CallNlpEngine(SpacyNlpEngine):
             models=[{"lang_code": language, "model_name": nlp.meta.get("name", "custom")}],
             ner_model_configuration=NerModelConfiguration(
                 model_to_presidio_entity_mapping=NER_MAPPING, labels_to_ignore=NER_IGNORED))
-        self.nlp = {language: nlp}
+        self.nlp = {language: nlp}  # type: ignore[assignment]  # the base types it None
 
     def load(self) -> None:  # the pipeline is injected, never downloaded
         return None
@@ -99,7 +99,7 @@ def load_spacy(model: str = DEFAULT_MODEL) -> Language:
     log.info("spaCy model %s (%s %s)", name, nlp.meta.get("name"), nlp.meta.get("version"))
     keep = {"ner"}
     if "ner" in nlp.pipe_names:
-        listeners = nlp.get_pipe("ner").model.get_ref("tok2vec")
+        listeners = nlp.get_pipe("ner").model.get_ref("tok2vec")  # type: ignore[attr-defined]
         if listeners.name.startswith("listener"):  # NER shares a tok2vec: keep it
             keep.add("tok2vec")
     for name in [n for n in nlp.pipe_names if n not in keep]:

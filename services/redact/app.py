@@ -5,6 +5,10 @@ Raw text arrives only on ``stt.transcripts.v1``; everything this service produce
 redacted, so the sink and the LLM apps never read raw text. Messages are handled in small
 batches so the NER model sees several texts at once (``nlp.pipe``); with
 ``STT_REDACT_BATCH_SIZE=1`` the loop calls the handler once per message instead.
+
+The recording-scope join keeps a recording's transcripts and turns in memory, so their
+messages are held (left uncommitted) until the recording's output is produced or the
+assembler gives up on it; after a crash Kafka replays them and the join is rebuilt.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Handler:
 
     def __init__(self, worker: RedactWorker, sensor: Any = None) -> None:
         self.worker, self.sensor = worker, sensor
+        self.proc: Processor | None = None
+        self._held: set[str] = set()
 
     def __call__(self, msgs: list[Message] | Message) -> Any:
         if isinstance(msgs, Message):
@@ -39,12 +45,41 @@ class Handler:
 
     def handle(self, msgs: Sequence[Message]) -> list[list[Output] | Exception]:
         results = self.worker.handle([(m.schema, m.value) for m in msgs])
+        pending = self.worker.assembler.pending_ids()
+        for msg, result in zip(msgs, results, strict=True):
+            if not isinstance(result, Exception):
+                self._hold_or_release(msg, result, pending)
+        self._release_abandoned(pending)
         return [r if isinstance(r, Exception) else [self._output(x, m) for x in r]
                 for m, r in zip(msgs, results, strict=True)]
 
-    def _output(self, redaction: Redaction, msg: Message) -> Output:
+    def tick(self, proc: Processor) -> list[Output]:
+        """Recordings whose speaker turns timed out: emit them and commit past their messages."""
+        outputs = []
+        for redaction in self.worker.tick():
+            outputs.append(self._output(redaction, None))
+        self._release_abandoned(self.worker.assembler.pending_ids())
+        return outputs
+
+    def _hold_or_release(self, msg: Message, result: list[Redaction], pending: set[str]) -> None:
+        rid = msg.value["recording_id"]
+        if any(r.scope == "recording" and r.event["recording_id"] == rid for r in result):
+            msg.release_key()
+            self._held.discard(rid)
+        elif rid in pending:
+            msg.hold()
+            self._held.add(rid)
+
+    def _release_abandoned(self, pending: set[str]) -> None:
+        """Recordings emitted by a tick or given up by the assembler: nothing left to replay."""
+        for rid in self._held - pending:
+            if self.proc is not None:
+                self.proc.release(rid)
+            self._held.discard(rid)
+
+    def _output(self, redaction: Redaction, msg: Message | None) -> Output:
         event = redaction.event
-        if not event.get("trace_id"):
+        if not event.get("trace_id") and msg is not None:
             event["trace_id"] = msg.trace_id
         self._observe(redaction)
         return Output(topic=topics.REDACTED, schema="RedactedTranscript", value=event,
@@ -69,11 +104,11 @@ def build_processor(settings: RedactSettings | None = None,
         mesh_settings or MeshSettings(), service=SERVICE,
         topics=[topics.TRANSCRIPTS, topics.DIARIZATION], group_id=GROUP_ID, handler=handler,
         batch_size=settings.batch_size, batch_timeout_ms=settings.batch_timeout_ms,
-        **processor_kwargs)
-    handler.sensor = proc.sensor
+        tick=handler.tick, **processor_kwargs)
+    handler.sensor, handler.proc = proc.sensor, proc
     return proc
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     build_processor().run()

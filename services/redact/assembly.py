@@ -113,6 +113,10 @@ class RecordingAssembler:
         p.turns = turns
         return self._maybe_emit(p, now) + self.expire(now)
 
+    def pending_ids(self) -> set[str]:
+        """Recordings still being assembled (their messages stay uncommitted)."""
+        return set(self._pending)
+
     def expire(self, now: float | None = None) -> list[AssembledRecording]:
         """Emit recordings whose turns did not come in time; forget stale incomplete ones."""
         now = time.monotonic() if now is None else now
@@ -179,7 +183,7 @@ def recording_words(chunks: dict[tuple[int, int], dict[str, Any]]) -> list[dict[
 
 
 def segment_words(segments: list[dict[str, Any]], channel: int) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for seg in segments:
         if seg.get("words"):
             out.extend({**w, "channel": channel} for w in seg["words"])

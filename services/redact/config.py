@@ -20,24 +20,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class RedactSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STT_REDACT_", extra="ignore")
 
-    model: str = Field("auto", description="spaCy NER model: installed package name, local "
-                                            "path, or auto (medium model if installed, else small).")
-    policies_file: Path | None = Field(None, description="JSON policy book; None = default.")
-    hash_key: SecretStr | None = Field(None, description="Master key for per-tenant salts.")
+    model: str = Field(
+        default="auto", description="spaCy NER model: installed package name, local path, or "
+                                    "auto (the medium model if installed, else the small one).")
+    policies_file: Path | None = Field(default=None, description="JSON policy book.")
+    hash_key: SecretStr | None = Field(default=None, description="Master key of tenant salts.")
     hash_salts: dict[str, SecretStr] = Field(default_factory=dict,
                                              description="Explicit salt per tenant.")
     segment_scope: Literal["all", "realtime", "off"] = Field(
-        "all", description="Emit a scope=segment output per ChunkTranscript (all), only for "
-                           "realtime-priority chunks, or never.")
-    recording_scope: bool = Field(True, description="Emit the whole-recording output.")
+        default="all", description="Emit a scope=segment output per ChunkTranscript (all), only "
+                                   "for realtime-priority chunks, or never.")
+    recording_scope: bool = Field(default=True, description="Emit the whole-recording output.")
     diarization_enabled: bool = Field(
-        True, description="Wait for SpeakerTurns before the recording-scope output.")
+        default=True, description="Wait for SpeakerTurns before the recording-scope output.")
     turns_timeout_s: float = Field(
-        120.0, gt=0, description="After all transcripts of a recording arrived, how long to wait "
-                                 "for its SpeakerTurns before emitting without speakers.")
+        default=120.0, gt=0, description="After all transcripts of a recording arrived, how long "
+                                         "to wait for its SpeakerTurns before emitting without.")
     max_recording_age_s: float = Field(
-        3600.0, gt=0, description="Forget a recording whose transcripts never completed.")
-    max_pending_recordings: int = Field(10_000, ge=1)
-    ner_gate: bool = Field(True, description="Skip NER on segments with no possible name.")
-    batch_size: int = Field(16, ge=1, description="Messages redacted together (nlp.pipe).")
-    batch_timeout_ms: int = Field(20, ge=0, description="Longest wait to fill a batch.")
+        default=3600.0, gt=0, description="Forget a recording whose transcripts never complete.")
+    max_pending_recordings: int = Field(default=10_000, ge=1)
+    ner_gate: bool = Field(default=True, description="Skip NER on segments with no possible name.")
+    batch_size: int = Field(default=16, ge=1, description="Messages redacted together (nlp.pipe).")
+    batch_timeout_ms: int = Field(default=20, ge=0, description="Longest wait to fill a batch.")

@@ -25,7 +25,7 @@ from services.redact.names import (
     BUSINESS_WORDS,
     CALENDAR_WORDS,
     COMMON_WORDS,
-    _is_title_word,
+    is_title_word,
 )
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class GivenNameRecognizer(EntityRecognizer):
                 continue
             end = i + 1
             while end < len(toks) and end - i < 3 and not toks[end - 1].punct_after.strip() \
-                    and _is_title_word(toks[end].core):
+                    and is_title_word(toks[end].core):
                 end += 1
             results.append(RecognizerResult(
                 entity_type="PERSON", start=tok.start, end=toks[end - 1].end, score=self.SCORE,

@@ -10,10 +10,14 @@ lone first name a place. ``NameCueRecognizer`` adds names found through cues:
 * before reporting verbs: "X said", "X told me", "X here";
 * spelled names: letters after "spell"/"spelled", or letters spelling a word said just
   before them ("Santos, S A N T O S");
-* two or three capitalised words in a row that NER did not label as anything else.
+* two or three capitalised words in a row that NER did not call a place, product or date
+  (ORG does not count: the small model calls many unfamiliar full names ORG), and a lone
+  capitalised word inside a sentence that NER left unlabelled;
+* in text with no capital letters at all (ASR without casing), lower-case words after the
+  cues above, minus words that usually follow them ("my wife said", "I'm upset").
 
 Cue-backed names score just above spaCy NER (0.85) so they win over a GPE guess for the same
-words when overlapping spans are merged.
+words when overlapping spans are merged; names found from shape alone score below it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ CALENDAR_WORDS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
     "friday", "saturday", "sunday", "today", "tomorrow", "yesterday"})
-PREFIX_CUES = {  # cue words -> lower-case names allowed after it
+PREFIX_CUES: dict[tuple[str, ...], bool] = {  # cue words -> lower-case names allowed after
     ("my", "name", "is"): True, ("name", "is"): True, ("name's",): True, ("call", "me"): True,
     ("named",): True, ("mr",): True, ("mrs",): True, ("ms",): True, ("miss",): True,
     ("dr",): True, ("speaking", "with"): True, ("speak", "with"): True, ("speak", "to"): True,
@@ -93,7 +97,7 @@ BUSINESS_WORDS = frozenset({
 _STREET_WORDS = frozenset(STREET_TYPES.split("|"))
 
 
-def _is_title_word(core: str) -> bool:
+def is_title_word(core: str) -> bool:
     """"Park", "O'Connor": capitalised, alphabetic, not a common or calendar word."""
     w = core.lower()
     return (len(core) > 1 and core[0].isupper() and not core.isupper()
@@ -209,7 +213,7 @@ class NameCueRecognizer(EntityRecognizer):
     def _opening_address(self, tok: spoken.Token) -> list:
         """"Camila, can you hear me?": a name opening a sentence, scored below NER so that a
         place NER recognises ("Chicago, ...") stays a place."""
-        if _is_title_word(tok.core) and _name_like(tok.core, False):
+        if is_title_word(tok.core) and _name_like(tok.core, False):
             return [(tok.start, tok.end, self.FULL_NAME_SCORE)]
         return []
 
@@ -236,10 +240,10 @@ class NameCueRecognizer(EntityRecognizer):
         are a name unless NER called them a place, product, date...; a lone word ("So Anjali
         was ...") only inside a sentence, where NER labelled nothing and no article precedes
         it ("the Galaxy"). Scored below NER so NER's own PERSON/LOCATION label wins."""
-        if i > 0 and _is_title_word(toks[i - 1].core) and not toks[i - 1].punct_after.strip():
+        if i > 0 and is_title_word(toks[i - 1].core) and not toks[i - 1].punct_after.strip():
             return []  # inside a longer capitalised run; that run starts earlier
         k = i
-        while k < len(toks) and k - i < 3 and _is_title_word(toks[k].core):
+        while k < len(toks) and k - i < 3 and is_title_word(toks[k].core):
             k += 1
             if toks[k - 1].punct_after.strip():
                 break

@@ -270,7 +270,6 @@ class RedactWorker:
                 done[id(job)] = (job.index, Redaction(event, event["entity_counts"], job.scope))
         return [done[id(job)] for job in jobs]
 
-
     @staticmethod
     def _fragments(job: _Job, spans: list[tuple[str, int, int, float]]) -> list:
         wanted = set(job.policy.entities)

@@ -261,7 +261,7 @@ def test_a_tick_can_release_a_key_that_timed_out(mesh_settings, make_topics, uni
 
     def tick(proc: Processor) -> list[Output]:
         if "rec-stuck" in state and not released:
-            proc.release(source, 0, b"rec-stuck")
+            proc.release(b"rec-stuck")
             released.append("rec-stuck")
             return [Output(sink, "LlmOutcome", {**part(0, 2, "rec-stuck"), "task": "timed out"})]
         return []

@@ -78,8 +78,8 @@ class FakeProcessor:
     def __init__(self) -> None:
         self.released: list[tuple] = []
 
-    def release(self, topic, partition, key) -> None:
-        self.released.append((topic, partition, key))
+    def release(self, key) -> None:
+        self.released.append(key)
 
 
 def test_when_parts_stop_arriving_then_expiry_emits_missing_parts(handler, clock, kit):
@@ -89,7 +89,7 @@ def test_when_parts_stop_arriving_then_expiry_emits_missing_parts(handler, clock
     assert handler.tick(proc) == []
     clock.now += 31
     [out] = handler.tick(proc)
-    assert proc.released == [(messages[0].topic, messages[0].partition, messages[0].key)]
+    assert proc.released == [messages[0].key]
     assert out.schema == "RecordingFailed"
     assert out.value["error_type"] == "missing_parts"
     assert (out.value["tenant"], out.value["filename"], out.value["trace_id"]) == (

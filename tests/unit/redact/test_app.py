@@ -52,3 +52,37 @@ def test_handler_returns_the_error_of_an_unexpected_event(make_worker):
     assert isinstance(result, ValueError)
     with pytest.raises(ValueError):
         handler(message("stt.v1.AudioChunk", {"recording_id": "x"}))
+
+
+class Releases:
+    def __init__(self) -> None:
+        self.released: list = []
+
+    def release(self, key) -> None:
+        self.released.append(key)
+
+
+def test_messages_of_a_recording_in_assembly_are_held_until_its_recording_output(
+        make_worker, make_chunk, make_turns):
+    handler = Handler(make_worker())
+    first = message("stt.v1.ChunkTranscript", make_chunk(0, 2, ["Hello there."]))
+    second = message("stt.v1.ChunkTranscript", make_chunk(1, 2, ["Goodbye now."], t0=5.0), 1)
+    turns = message("stt.v1.SpeakerTurns", make_turns("call-1", [("A", 0, 60)]), 2)
+    handler([first])
+    handler([second])
+    assert first.held and second.held, "the join's memory must stay replayable"
+    [outs] = handler([turns])
+    assert [o.value["scope"] for o in outs] == ["recording"]
+    assert turns.releases_key
+
+
+def test_a_recording_emitted_by_a_timeout_tick_is_released(make_worker, make_chunk, clock):
+    handler = Handler(make_worker(turns_timeout_s=5.0))
+    handler.proc = proc = Releases()
+    msg = message("stt.v1.ChunkTranscript", make_chunk(0, 1, ["Hello there."]))
+    handler([msg])
+    assert msg.held
+    clock.now += 3600
+    outs = handler.tick(proc)
+    assert [o.value["scope"] for o in outs] == ["recording"]
+    assert proc.released == ["call-1"]
