@@ -121,6 +121,7 @@ def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegist
         gazetteer.GivenNameRecognizer(),
         recognizers.SpokenNumberRecognizer(),
         recognizers.SpokenEmailRecognizer(),
+        recognizers.AtlessEmailRecognizer(),
         recognizers.guarded(recognizers.StreetAddressRecognizer, street),
         recognizers.guarded(recognizers.OfflineEmailRecognizer, "@", extractor=tld),
         recognizers.guarded(CreditCardRecognizer, r"\d{4}"),

@@ -255,6 +255,29 @@ class SpokenEmailRecognizer(PatternRecognizer):
         return bool(_EMAIL_SHAPE.match(value)) and local not in _NOT_LOCAL
 
 
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail|email address|mail)\b[^.?!]{0,24}$", re.IGNORECASE)
+# ASR often loses the spoken "at": "john dot smith at example dot com" comes back as
+# "john.smith.example.com" or "john smith example dot com".
+ATLESS_EMAIL_REGEX = (
+    rf"\b{_WORD}(?:{_LSEP}{_WORD})*(?:\s+|\s*\.\s*){_WORD}{_DSEP}(?:{'|'.join(TLDS)})\b"
+)
+
+
+class AtlessEmailRecognizer(PatternRecognizer):
+    """An address whose "at" the ASR dropped, taken as an e-mail only right after an e-mail
+    cue ("my email is ..."), so web sites and ordinary sentences stay untouched."""
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(
+            supported_entity="EMAIL_ADDRESS", name="AtlessEmailRecognizer",
+            patterns=[Pattern("e-mail without at", ATLESS_EMAIL_REGEX, 0.6)],
+            supported_language=supported_language)
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in results if _EMAIL_CUE.search(text[max(0, r.start - 40):r.start])]
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer validated against the bundled public suffix snapshot."""
 

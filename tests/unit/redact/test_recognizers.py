@@ -200,3 +200,16 @@ def test_guarded_recognizer_skips_texts_without_its_trigger():
     assert calls == []
     assert rec.analyze("at 42 Elm Street", ["LOCATION"])
     assert calls == ["at 42 Elm Street"]
+
+
+def test_an_email_whose_at_the_asr_dropped_is_found_after_an_email_cue():
+    from services.redact.recognizers import AtlessEmailRecognizer
+
+    rec = AtlessEmailRecognizer()
+    for text, expected in [
+        ("My email is john.smith.example.com.", "john.smith.example.com"),
+        ("my e-mail is john dot smith example dot com thanks", "john dot smith example dot com"),
+    ]:
+        [found] = rec.analyze(text, ["EMAIL_ADDRESS"])
+        assert text[found.start:found.end] == expected
+    assert rec.analyze("Visit shop.example.com for the manual.", ["EMAIL_ADDRESS"]) == []
