@@ -62,7 +62,7 @@ class Events:
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self.serde = AvroSerde()
         self.by_id: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        self.raw: list[tuple[str, bytes]] = []
+        self.raw: list[tuple[str, str, bytes]] = []  # (topic, recording_id, value bytes)
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-{time.time_ns()}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self.consumer.subscribe(topics)
@@ -72,9 +72,9 @@ class Events:
         while time.monotonic() < deadline:
             msg = self.consumer.poll(0.2)
             if msg is not None and msg.error() is None:
-                self.raw.append((msg.topic(), msg.value()))
                 schema, value = self.serde.decode(msg.value(), msg.headers())
                 rid = value.get("recording_id") or value.get("source_key", b"").decode(errors="replace")
+                self.raw.append((msg.topic(), rid, msg.value()))
                 self.by_id[rid][schema.rsplit(".", 1)[1]].append(value)
             if done(self):
                 return True
