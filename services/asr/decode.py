@@ -75,11 +75,12 @@ def compression_ratio(text: str) -> float:
 def needs_retry(attempt: Attempt, opts: DecodeOptions) -> bool:
     """Whisper's rule: too repetitive or too unlikely, unless it is confidently silence."""
     unlikely = opts.log_prob_threshold is not None and attempt.avg_logprob < opts.log_prob_threshold
-    if opts.no_speech_threshold is not None and attempt.no_speech_prob > opts.no_speech_threshold \
-            and unlikely:
+    silent = opts.no_speech_threshold is not None and \
+        attempt.no_speech_prob > opts.no_speech_threshold
+    if silent and unlikely:
         return False
-    repetitive = (opts.compression_ratio_threshold is not None
-                  and attempt.compression_ratio > opts.compression_ratio_threshold)
+    repetitive = opts.compression_ratio_threshold is not None and \
+        attempt.compression_ratio > opts.compression_ratio_threshold
     return repetitive or unlikely
 
 
@@ -99,9 +100,9 @@ def generate(model: Any, encoder_output: Any, prompts: list[list[int]], tokenize
     attempts: list[list[Attempt]] = [[] for _ in prompts]
     pending = list(range(len(prompts)))
     for temperature in opts.temperatures:
-        for i, attempt in zip(pending, _generate_grouped(model, encoder_output, prompts, pending,
-                                                         tokenizer, opts, temperature, take),
-                              strict=True):
+        results = _generate_grouped(model, encoder_output, prompts, pending, tokenizer, opts,
+                                    temperature, take)
+        for i, attempt in zip(pending, results, strict=True):
             attempts[i].append(attempt)
         pending = [i for i in pending if needs_retry(attempts[i][-1], opts)]
         if not pending:

@@ -9,7 +9,7 @@ back to the chunk's own timeline through the removed gaps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
@@ -58,11 +58,10 @@ def restore_times(segments: list[Segment], ts_map: SpeechTimestampsMap | None) -
 
 def _restore(segment: Segment, ts_map: SpeechTimestampsMap) -> Segment:
     if not segment.words:
-        start = ts_map.get_original_time(segment.start)
-        end = ts_map.get_original_time(segment.end, is_end=True)
-        return _with_times(segment, start, end, ())
+        return replace(segment, start=ts_map.get_original_time(segment.start),
+                       end=ts_map.get_original_time(segment.end, is_end=True))
     words = tuple(_restore_word(w, ts_map) for w in segment.words)
-    return _with_times(segment, words[0].start, words[-1].end, words)
+    return replace(segment, start=words[0].start, end=words[-1].end, words=words)
 
 
 def _restore_word(word: Word, ts_map: SpeechTimestampsMap) -> Word:
@@ -70,8 +69,3 @@ def _restore_word(word: Word, ts_map: SpeechTimestampsMap) -> Word:
     index = ts_map.get_chunk_index(word.mid)
     return Word(word.word, ts_map.get_original_time(word.start, index),
                 ts_map.get_original_time(word.end, index), word.probability)
-
-
-def _with_times(segment: Segment, start: float, end: float, words: tuple[Word, ...]) -> Segment:
-    return Segment(start, end, segment.text, words, segment.avg_logprob, segment.no_speech_prob,
-                   segment.compression_ratio, segment.temperature)

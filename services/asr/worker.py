@@ -112,9 +112,9 @@ class AsrWorker:
             except Exception as exc:  # bad payload: that chunk alone goes to the DLQ
                 out.append(exc)
         for engine in self._engines():
-            todo = [it for it in items if it.engine is engine and "skipped" not in it.notes]
-            if todo:
-                self._decode(engine, todo)
+            pending = [it for it in items if it.engine is engine and "skipped" not in it.notes]
+            if pending:
+                self._decode(engine, pending)
         for it in items:
             try:
                 out[it.index] = self._finish(it, started_ms, t0, len(jobs))
