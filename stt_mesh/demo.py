@@ -23,7 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from infra.local import LocalKafka, create_topics, topic_specs
+from infra.local import LocalKafka, create_topics, kafka_version, topic_specs
 from mesh import MeshSettings, Publisher, topics
 from mesh.serde import AvroSerde
 
@@ -133,7 +133,7 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
 def main(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files] or [sample_call()]
     broker = LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
-    print(f"starting {broker.status().split(':')[0]} on {broker.bootstrap} ...", flush=True)
+    print(f"starting Kafka {kafka_version()} on {broker.bootstrap} ...", flush=True)
     broker.start()
     create_topics(broker.bootstrap, topic_specs())
     procs = start_services(broker.bootstrap, Path(args.home).parent / "logs")
