@@ -116,6 +116,9 @@ class LocalKafka:
         if self.running():
             self.wait_ready(timeout_s)
             return
+        if _port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken by another process; stop it or pick "
+                               "another port")
         self.fetch()
         self.format()
         log = self.log_file.open("ab")
