@@ -82,4 +82,7 @@ def test_faust_agent_and_table_work_and_the_table_restores_after_restart(
         worker.terminate()
         worker.wait(60)
     values = [int(v) for v in read_all_raw(kafka_bootstrap, f"{topic}.counts")]
-    assert values == [1, 2, 3, 4]
+    # A restored table keeps counting (..., 3, 4); an empty one would start again at 1. The
+    # last message before the stop may be counted twice (at-least-once), hence >= 4 values.
+    assert len(values) >= 4
+    assert values == list(range(1, len(values) + 1))
