@@ -36,8 +36,8 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import diarize_corpus as corpus
-from diarize_tune import annotation, der, sample_recording
+import diarize_corpus as corpus  # noqa: E402
+from diarize_tune import annotation, der, sample_recording  # noqa: E402
 
 SR = 16000
 CHUNK_S, OVERLAP_S = 30.0, 1.0
@@ -60,12 +60,15 @@ def accuracy() -> None:
         for hint in (truth, None):
             reader = _ArrayReader(rec.audio)
             started = time.perf_counter()
-            turns = diarize_windows(engine, reader, [(0, len(rec.audio))],
-                                    SpeakerHints(num_speakers=hint), 0.3)
+            turns = diarize_windows(
+                engine, reader, [(0, len(rec.audio))], SpeakerHints(num_speakers=hint), 0.3
+            )
             rtf = (time.perf_counter() - started) / rec.duration
             hyp, ref = annotation(turns), annotation(rec.turns)
-            print(f"{rec.uri:20s} {truth:8d}  {hint or 'auto':>5}  {len(hyp.labels()):5d}"
-                  f"  {der(ref, hyp):13.4f}  {der(ref, hyp, collar=0.5):17.4f}  {rtf:.3f}")
+            print(
+                f"{rec.uri:20s} {truth:8d}  {hint or 'auto':>5}  {len(hyp.labels()):5d}"
+                f"  {der(ref, hyp):13.4f}  {der(ref, hyp, collar=0.5):17.4f}  {rtf:.3f}"
+            )
 
 
 class _ArrayReader:
@@ -83,19 +86,26 @@ def memory(long_min: float, short_min: float) -> None:
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in (short_min, long_min):
-            rec = corpus.conversation(corpus.real_voices(), minutes * 60, seed=int(minutes),
-                                      uri=f"call_{minutes:g}min")
+            rec = corpus.conversation(
+                corpus.real_voices(), minutes * 60, seed=int(minutes), uri=f"call_{minutes:g}min"
+            )
             raw, rttm = Path(tmp) / f"{rec.uri}.s16", Path(tmp) / f"{rec.uri}.rttm"
             (np.clip(rec.audio, -1, 1) * 32767).astype("<i2").tofile(raw)
             rttm.write_text(rec.rttm())
             del rec
-            out = subprocess.run([sys.executable, __file__, "--child", str(raw), str(rttm)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(raw), str(rttm)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             runs[minutes] = json.loads(out.stdout.strip().splitlines()[-1])
             r = runs[minutes]
-            print(f"{minutes:g} min: peak RSS {r['maxrss_mb']:.0f} MB, windows {r['windows']}, "
-                  f"speakers {r['num_speakers']}, DER {r['der']:.4f} (collar 0), "
-                  f"RTF {r['rtf']:.3f} wall / {r['cpu_rtf']:.3f} CPU-s per audio-s")
+            print(
+                f"{minutes:g} min: peak RSS {r['maxrss_mb']:.0f} MB, windows {r['windows']}, "
+                f"speakers {r['num_speakers']}, DER {r['der']:.4f} (collar 0), "
+                f"RTF {r['rtf']:.3f} wall / {r['cpu_rtf']:.3f} CPU-s per audio-s"
+            )
     ratio = runs[long_min]["maxrss_mb"] / runs[short_min]["maxrss_mb"]
     print(f"peak RSS ratio {long_min:g} min / {short_min:g} min: {ratio:.3f}")
 
@@ -108,7 +118,7 @@ def child(raw: Path, rttm: Path) -> None:
     n = raw.stat().st_size // 2
     with tempfile.TemporaryDirectory() as state:
         worker = DiarizeWorker(DiarizeSettings(state_dir=Path(state)))
-        worker.engine  # load the model before timing
+        _ = worker.engine  # load the model before timing
         step = int((CHUNK_S - OVERLAP_S) * SR)
         starts = list(range(0, n, step))
         cpu0 = time.process_time()
@@ -118,39 +128,55 @@ def child(raw: Path, rttm: Path) -> None:
             pcm = np.fromfile(raw, dtype="<i2", count=stop - start, offset=2 * start)
             keep_from = start + (int(OVERLAP_S * SR) // 2 if seq else 0)
             keep_until = stop if seq == len(starts) - 1 else start + step + int(OVERLAP_S * SR) // 2
-            events += worker.handle_chunk({
-                "recording_id": raw.stem, "trace_id": "0" * 32, "seq": seq,
-                "is_last": seq == len(starts) - 1, "chunk_count": len(starts), "channel": 0,
-                "start_s": start / SR, "keep_from_s": keep_from / SR,
-                "keep_until_s": keep_until / SR, "pcm": pcm.tobytes(),
-                "hints": {"num_speakers": None},
-            })
+            events += worker.handle_chunk(
+                {
+                    "recording_id": raw.stem,
+                    "trace_id": "0" * 32,
+                    "seq": seq,
+                    "is_last": seq == len(starts) - 1,
+                    "chunk_count": len(starts),
+                    "channel": 0,
+                    "start_s": start / SR,
+                    "keep_from_s": keep_from / SR,
+                    "keep_until_s": keep_until / SR,
+                    "pcm": pcm.tobytes(),
+                    "hints": {"num_speakers": None},
+                }
+            )
         cpu = time.process_time() - cpu0
     (event,) = events
     turns = [(t["start_s"], t["end_s"], t["speaker"]) for t in event["turns"]]
-    ref = [(float(p[3]), float(p[3]) + float(p[4]), p[7])
-           for p in (line.split() for line in rttm.read_text().splitlines())]
-    print(json.dumps({
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "windows": int(event["pipeline_params"]["windows"]),
-        "num_speakers": event["num_speakers"],
-        "der": der(annotation(ref), annotation(turns)),
-        "rtf": event["rtf"],
-        "cpu_rtf": cpu / event["audio_duration_s"],
-    }))
+    ref = [
+        (float(p[3]), float(p[3]) + float(p[4]), p[7])
+        for p in (line.split() for line in rttm.read_text().splitlines())
+    ]
+    print(
+        json.dumps(
+            {
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "windows": int(event["pipeline_params"]["windows"]),
+                "num_speakers": event["num_speakers"],
+                "der": der(annotation(ref), annotation(turns)),
+                "rtf": event["rtf"],
+                "cpu_rtf": cpu / event["audio_duration_s"],
+            }
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=2, type=Path)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--long-min", type=float, default=30.0)
     parser.add_argument("--short-min", type=float, default=5.0)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
-    accuracy()
+    if not args.skip_accuracy:
+        accuracy()
     if not args.skip_memory:
         memory(args.long_min, args.short_min)
 

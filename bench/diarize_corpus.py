@@ -31,15 +31,17 @@ SR = 16000
 SOURCES = {
     "reader": sorted((DATA / "librivox").glob("*.wav")) if (DATA / "librivox").exists() else [],
     "cards": sorted((DATA / "cards").glob("*.wav")) if (DATA / "cards").exists() else [],
-    "dhd": [DATA / "goforward.raw", DATA / "numbers.raw", DATA / "something.raw",
-            DATA / "tidigits" / "dhd.2934z.raw"],
+    "dhd": [
+        DATA / "goforward.raw",
+        DATA / "numbers.raw",
+        DATA / "something.raw",
+        DATA / "tidigits" / "dhd.2934z.raw",
+    ],
 }
 
 
 def available() -> bool:
-    return all(p.exists() for paths in SOURCES.values() for p in paths) and bool(
-        SOURCES["reader"]
-    )
+    return all(p.exists() for paths in SOURCES.values() for p in paths) and bool(SOURCES["reader"])
 
 
 def _read(path: Path) -> np.ndarray:
@@ -49,8 +51,7 @@ def _read(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def speech_spans(wav: np.ndarray, bridge_s: float = 0.3,
-                 min_s: float = 0.1) -> list[tuple[float, float]]:
+def speech_spans(wav: np.ndarray, bridge_s: float = 0.3, min_s: float = 0.1) -> list[tuple[float, float]]:
     """Where an isolated utterance has speech, by webrtcvad (aggressiveness 3, 30 ms frames),
     pauses shorter than bridge_s bridged (the usual convention of RTTM references).
 
@@ -190,8 +191,7 @@ def shifted_voices(cents: tuple[int, ...] = (-400, 400)) -> dict[str, list[np.nd
 
 def three_speaker_call(seed: int = 7, duration_s: float = 90.0) -> Recording:
     """The held-out test case: the three unshifted real speakers talking for ~90 s."""
-    return conversation(real_voices(), duration_s, seed=seed, uri="three_speakers",
-                        overlap_prob=0.1)
+    return conversation(real_voices(), duration_s, seed=seed, uri="three_speakers", overlap_prob=0.1)
 
 
 def tuning_set(seed: int = 100) -> list[Recording]:
@@ -204,6 +204,13 @@ def tuning_set(seed: int = 100) -> list[Recording]:
         picks = rng.choice(len(names), size=k, replace=False)
         chosen = {names[j]: voices[names[j]] for j in picks}
         channel = "telephone" if i % 2 else "clean"
-        recs.append(conversation(chosen, float(rng.uniform(40, 120)), seed=seed + i,
-                                 uri=f"tune{i:02d}_{k}spk_{channel}", channel=channel))
+        recs.append(
+            conversation(
+                chosen,
+                float(rng.uniform(40, 120)),
+                seed=seed + i,
+                uri=f"tune{i:02d}_{k}spk_{channel}",
+                channel=channel,
+            )
+        )
     return recs

@@ -63,44 +63,146 @@ def main() -> None:
     from services.diarize.pipeline import build_engine
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--step", type=float, default=0.2)
+    parser.add_argument("--step", type=float, default=0.5)
     parser.add_argument("--cache", type=Path, default=Path(".cache/diarize-tune"))
+    parser.add_argument("--write-mean", type=Path, help="write the background mean module here")
+    parser.add_argument("--skip-grid", action="store_true")
     args = parser.parse_args()
 
-    engine = build_engine(DiarizeSettings(segmentation_step=args.step))
+    # raw (uncentred) GE2E embeddings are cached; the background mean is estimated from them
+    engine = build_engine(DiarizeSettings(segmentation_step=args.step, embedding_centering=False))
     pipe = engine.pipeline
     pipe.training = True  # keep segmentation + embeddings cached in each file dict
     args.cache.mkdir(parents=True, exist_ok=True)
     files = []
-    hinted = []
     for rec in corpus.tuning_set():
         f = {"waveform": torch.from_numpy(rec.audio)[None], "sample_rate": 16000, "uri": rec.uri}
         cached = args.cache / f"{rec.uri}-step{args.step}.pkl"
         if cached.exists():
             f.update(pickle.loads(cached.read_bytes()))
-        hyp = pipe(f, num_speakers=len({t[2] for t in rec.turns})).speaker_diarization
-        hinted.append(der(annotation(rec.turns), hyp))
+        pipe(f, num_speakers=len({t[2] for t in rec.turns}))
         cached.write_bytes(pickle.dumps({k: v for k, v in f.items() if "training_cache" in k}))
         files.append((rec, f))
-        print(f"{rec.uri} {rec.duration:.0f}s hinted DER {hinted[-1]:.3f}", flush=True)
-    print(f"mean hinted DER at step {args.step}: {np.mean(hinted):.4f}")
+        print(f"cached {rec.uri} {rec.duration:.0f}s", flush=True)
 
-    grid = itertools.product(["centroid"], [0.6], [3, 6, 12],
-                             [0.0, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3])
+    mean = background_mean(pipe, [f for _, f in files])
+    if args.write_mean:
+        write_mean_module(args.write_mean, mean, args.step)
+    for _, f in files:  # centre exactly as GE2EEmbedding(center=mean) does
+        emb = f["training_cache/embeddings"]["embeddings"]
+        centred = emb - mean
+        f["training_cache/embeddings"]["embeddings"] = centred / np.linalg.norm(
+            centred, axis=-1, keepdims=True
+        )
+
+    hinted = [
+        der(annotation(rec.turns), pipe(f, num_speakers=n_speakers(rec)).speaker_diarization)
+        for rec, f in files
+    ]
+    print(f"mean DER with the true speaker count: {np.mean(hinted):.4f}")
+    linking_distances(pipe, files)
+    if args.skip_grid:
+        return
+    grid = itertools.product(["average", "centroid"], np.arange(0.3, 0.91, 0.05), [2, 3, 5, 8])
     results = []
-    for method, thr, mcs, sil in grid:
-        pipe.instantiate({"clustering": {"method": method, "threshold": thr,
-                                         "min_cluster_size": mcs, "min_silhouette": sil}})
+    for method, thr, mcs in grid:
+        pipe.instantiate(
+            {"clustering": {"method": method, "threshold": round(float(thr), 2), "min_cluster_size": mcs}}
+        )
         ders, right = [], 0
         for rec, f in files:
             hyp = pipe(f).speaker_diarization
             ders.append(der(annotation(rec.turns), hyp))
-            right += len(hyp.labels()) == len({t[2] for t in rec.turns})
-        results.append((float(np.mean(ders)), -right, method, thr, mcs, sil))
+            right += len(hyp.labels()) == n_speakers(rec)
+        results.append((-right, float(np.mean(ders)), method, round(float(thr), 2), mcs))
     results.sort()
-    print("mean_DER  count_ok  method  threshold  min_cluster_size  min_silhouette")
-    for mean_der, neg_ok, method, thr, mcs, sil in results[:12]:
-        print(f"{mean_der:.4f}  {-neg_ok}/{len(files)}  {method}  {thr}  {mcs}  {sil}")
+    print("count_ok  mean_DER(auto)  method  threshold  min_cluster_size")
+    for neg_ok, mean_der, method, thr, mcs in results[:15]:
+        print(f"{-neg_ok}/{len(files)}  {mean_der:.4f}  {method}  {thr}  {mcs}")
+
+
+def n_speakers(rec: corpus.Recording) -> int:
+    return len({t[2] for t in rec.turns})
+
+
+def background_mean(pipe, files) -> np.ndarray:
+    """Mean of the unit GE2E embeddings pyannote keeps for clustering, over all recordings."""
+    from pyannote.audio.utils.signal import binarize
+
+    kept = []
+    for f in files:
+        binary = binarize(f["training_cache/segmentation"], onset=0.5, initial_state=False)
+        emb, _, _ = pipe.clustering.filter_embeddings(f["training_cache/embeddings"]["embeddings"], binary)
+        kept.append(emb / np.linalg.norm(emb, axis=1, keepdims=True))
+    pooled = np.concatenate(kept)
+    print(f"background mean from {len(pooled)} chunk embeddings of {len(files)} recordings")
+    return pooled.mean(axis=0).astype(np.float32)
+
+
+def write_mean_module(path: Path, mean: np.ndarray, step: float) -> None:
+    rows = [", ".join(f"{v:.6f}" for v in mean[i : i + 8]) for i in range(0, len(mean), 8)]
+    body = ",\n    ".join(rows)
+    path.write_text(
+        '"""Background mean of GE2E chunk embeddings, subtracted before clustering.\n\n'
+        f"Estimated by bench/diarize_tune.py (segmentation step {step}) from the chunk\n"
+        "embeddings pyannote keeps for clustering on the tuning mixes (pitch-shifted\n"
+        'pocketsphinx-testdata speakers, clean and telephone-band). Generated file.\n"""\n\n'
+        f"GE2E_MEAN = (\n    {body},\n)\n"
+    )
+    print(f"wrote {path}")
+
+
+def linking_distances(pipe, files) -> None:
+    """What window linking compares: speaker centroids of the two halves of one recording.
+
+    Each (chunk, local speaker) embedding is labelled with the reference speaker covering most
+    of its active frames (>= 90% purity); centroids are taken per half and per speaker.
+    """
+    from pyannote.audio.utils.signal import binarize
+
+    frames = pipe._segmentation.model.receptive_field
+    same, diff = [], []
+    for rec, f in files:
+        ref = annotation(rec.turns)
+        binary = binarize(f["training_cache/segmentation"], onset=0.5, initial_state=False)
+        emb = f["training_cache/embeddings"]["embeddings"]
+        groups: dict[tuple[int, str], list[np.ndarray]] = {}
+        for c, (chunk, masks) in enumerate(binary):
+            for s in range(masks.shape[1]):
+                label = _majority(ref, chunk.start, masks[:, s], frames)
+                if label and np.all(np.isfinite(emb[c, s])):
+                    half = int(chunk.middle > rec.duration / 2)
+                    groups.setdefault((half, label), []).append(emb[c, s])
+        cents = {
+            k: np.mean(v, axis=0) / np.linalg.norm(np.mean(v, axis=0))
+            for k, v in groups.items()
+            if len(v) >= 3
+        }
+        for (h1, s1), a in cents.items():
+            for (h2, s2), b in cents.items():
+                if h1 == 0 and h2 == 1:
+                    (same if s1 == s2 else diff).append(float(1 - a @ b))
+    print(
+        f"linking (half vs half): same person max {max(same):.3f} mean {np.mean(same):.3f}"
+        f" ({len(same)}); different min {min(diff):.3f} mean {np.mean(diff):.3f} ({len(diff)})"
+    )
+
+
+def _majority(ref, start: float, mask: np.ndarray, frames) -> str | None:
+    from pyannote.core import Segment
+
+    active = np.where(mask > 0)[0]
+    if len(active) < 0.2 * len(mask):
+        return None
+    votes: dict[str, int] = {}
+    for i in active:
+        t = start + frames[i].middle
+        for label in ref.crop(Segment(t, t + 0.01)).labels():
+            votes[label] = votes.get(label, 0) + 1
+    if not votes:
+        return None
+    best = max(votes, key=votes.get)
+    return best if votes[best] >= 0.9 * len(active) else None
 
 
 if __name__ == "__main__":

@@ -132,13 +132,16 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
 
 def main(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files] or [sample_call()]
+    # the sample is a two-party phone call; a producer of calls knows that much
+    num_speakers = args.num_speakers if args.files else (args.num_speakers or 2)
     broker = LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
     print(f"starting Kafka {kafka_version()} on {broker.bootstrap} ...", flush=True)
     broker.start()
     create_topics(broker.bootstrap, topic_specs())
     procs = start_services(broker.bootstrap, Path(args.home).parent / "logs")
     try:
-        return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout)
+        return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout,
+                        num_speakers=num_speakers)
     finally:
         stop_services(procs)
         if not args.keep_running:
@@ -146,13 +149,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[bytes]],
-             timeout_s: float) -> int:
+             timeout_s: float, num_speakers: int | None = None) -> int:
     from services.ingest.cli import publish_files
 
     settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
     started = time.monotonic()
     published = publish_files(files, Publisher(settings, service="demo"), tenant="demo",
-                              priority="realtime", progress=False)
+                              priority="realtime", num_speakers=num_speakers, progress=False)
     ids = {rid for rid, _ in published}
     print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
     follower = Follower(bootstrap, ids)

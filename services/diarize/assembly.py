@@ -143,16 +143,21 @@ class Assembler:
     def complete(self, recording_id: str, result: dict[str, Any], reason: str) -> None:
         """Store the emitted result; the recording is closed from now on."""
         state = self._states[recording_id]
-        _atomic_write(state.folder / "result.json", json.dumps(
-            {"reason": reason, "closed_at": self.clock(), "result": result}), self.fsync)
+        _atomic_write(
+            state.folder / "result.json",
+            json.dumps({"reason": reason, "closed_at": self.clock(), "result": result}),
+            self.fsync,
+        )
         state.closed_reason, state.closed_at = reason, self.clock()
 
     def abandon(self, recording_id: str, error: str) -> None:
         """Close a recording whose diarization failed, so sweeps stop retrying it."""
         state = self._states[recording_id]
-        _atomic_write(state.folder / "result.json", json.dumps(
-            {"reason": "failed", "closed_at": self.clock(), "error": error, "result": None}),
-            self.fsync)
+        _atomic_write(
+            state.folder / "result.json",
+            json.dumps({"reason": "failed", "closed_at": self.clock(), "error": error, "result": None}),
+            self.fsync,
+        )
         state.closed_reason, state.closed_at = "failed", self.clock()
 
     def stored_result(self, recording_id: str) -> dict[str, Any] | None:
@@ -214,9 +219,13 @@ class Assembler:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-        entry = {"seq": int(chunk["seq"]), "channel": channel, "role": chunk.get("channel_role"),
-                 "end": keep_until if keep_until > keep_from else 0,
-                 "is_last": bool(chunk.get("is_last"))}
+        entry = {
+            "seq": int(chunk["seq"]),
+            "channel": channel,
+            "role": chunk.get("channel_role"),
+            "end": keep_until if keep_until > keep_from else 0,
+            "is_last": bool(chunk.get("is_last")),
+        }
         with open(state.folder / "chunks.log", "a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")
             log.flush()
@@ -244,10 +253,15 @@ class Assembler:
         received = len(state.seqs)
         count = int(meta.get("chunk_count") or 0)
         return ClosedRecording(
-            recording_id=meta["recording_id"], trace_id=meta["trace_id"], tenant=meta["tenant"],
-            hints=dict(meta.get("hints") or {}), channels=channels,
+            recording_id=meta["recording_id"],
+            trace_id=meta["trace_id"],
+            tenant=meta["tenant"],
+            hints=dict(meta.get("hints") or {}),
+            channels=channels,
             partial=reason == "timeout" or (count > 0 and received < count),
-            reason=reason, chunk_count=count, chunks_received=received,
+            reason=reason,
+            chunk_count=count,
+            chunks_received=received,
         )
 
     def _reopen(self, state: _State) -> None:

@@ -23,11 +23,8 @@ def attribute_words(
     channel: int | None = None,
 ) -> list[dict[str, Any]]:
     """Copies of ``words`` with ``speaker`` set (None only when there is no turn at all)."""
-    index = _TurnIndex(
-        [t for t in turns if channel is None or t.get("channel") in (None, channel)]
-    )
-    return [dict(word, speaker=index.speaker_for(word["start_s"], word["end_s"]))
-            for word in words]
+    index = _TurnIndex([t for t in turns if channel is None or t.get("channel") in (None, channel)])
+    return [dict(word, speaker=index.speaker_for(word["start_s"], word["end_s"])) for word in words]
 
 
 class _TurnIndex:

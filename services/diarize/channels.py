@@ -77,9 +77,7 @@ def segments(flags: np.ndarray, min_gap_s: float, min_speech_s: float) -> list[t
             merged[-1][1] = e
         else:
             merged.append([s, e])
-    return [
-        (s * FRAME_S, e * FRAME_S) for s, e in merged if (e - s) * FRAME_S >= min_speech_s
-    ]
+    return [(s * FRAME_S, e * FRAME_S) for s, e in merged if (e - s) * FRAME_S >= min_speech_s]
 
 
 def channel_turns(

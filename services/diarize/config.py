@@ -33,14 +33,14 @@ class DiarizeSettings(BaseSettings):
     embedding_path: Path | None = Field(
         None, description="GE2E weights; default: the resemblyzer wheel's pretrained.pt"
     )
-    segmentation_step: float = Field(0.1, gt=0, le=1, description="fraction of the 5 s window")
+    segmentation_step: float = Field(0.2, gt=0, le=1, description="fraction of the 5 s window")
     segmentation_threshold: float = 0.5
     min_duration_off: float = 0.0
-    clustering_method: str = "centroid"
+    clustering_method: str = "average"
     clustering_threshold: float = 0.6
-    min_cluster_size: int = 12
-    min_silhouette: float = Field(
-        0.1, description="automatic count: below this silhouette a recording has one speaker"
+    min_cluster_size: int = 3
+    embedding_centering: bool = Field(
+        True, description="subtract the GE2E background mean (background.py) before clustering"
     )
     embedding_partial_step: int = Field(80, ge=10, description="GE2E partial hop, 10 ms frames")
     batch_size: int = 32

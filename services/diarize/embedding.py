@@ -11,6 +11,14 @@ that speaker talks. The mel spectrogram is computed on the whole chunk (no splic
 then only the masked frames are kept, cut into GE2E "partials" of 1.6 s, embedded in one packed
 LSTM batch, averaged and re-normalised (resemblyzer's ``embed_utterance`` recipe, batched).
 Masks with no active frame give NaN, which pyannote's clustering filters out.
+
+GE2E outputs pass through a ReLU, so every embedding lies in the positive orthant and all of
+them share a large common component; cosine distances between different people are then
+small (0.12 between the two speakers of pyannote's phone sample). Subtracting a fixed
+background mean before re-normalising (``center``, as i-vector/x-vector back-ends do before
+scoring) spreads speakers apart. On the tuning mixes (bench/diarize_tune.py) centred
+speaker centroids of the same person in two halves of a recording were at most 0.26 apart,
+different people at least 0.43: the margin window linking relies on.
 """
 
 from __future__ import annotations
@@ -28,6 +36,13 @@ HOP = 160  # 10 ms
 N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s, the length GE2E was trained on
 TARGET_DBFS = -30.0  # resemblyzer normalises volume (up only) to this level
+
+
+def background_mean() -> np.ndarray:
+    """Mean GE2E chunk embedding of the tuning recordings (see background.py)."""
+    from .background import GE2E_MEAN
+
+    return np.asarray(GE2E_MEAN, dtype=np.float32)
 
 
 def weights_path() -> Path:
@@ -68,11 +83,13 @@ class GE2EEmbedding:
         device: torch.device | str = "cpu",
         partial_step: int = 80,
         min_frames: int = 1,
+        center: np.ndarray | None = None,
     ) -> None:
         self.weights = Path(weights) if weights else weights_path()
         self.device = torch.device(device)
         self.partial_step = partial_step
         self.min_frames = min_frames
+        self.center = None if center is None else np.asarray(center, dtype=np.float32)
         self.model = _GE2E()
         state = torch.load(self.weights, map_location="cpu", weights_only=False)["model_state"]
         self.model.load_state_dict(state, strict=False)
@@ -93,15 +110,18 @@ class GE2EEmbedding:
     def mel(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, frames, 40) linear power mel, as resemblyzer computes."""
         spec = torch.stft(
-            waveforms, N_FFT, HOP, window=self._window, center=True,
-            pad_mode="constant", return_complex=True,
+            waveforms,
+            N_FFT,
+            HOP,
+            window=self._window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         )
         power = spec.real**2 + spec.imag**2  # (batch, 201, frames)
         return torch.matmul(self._mel, power).transpose(1, 2)
 
-    def __call__(
-        self, waveforms: torch.Tensor, masks: torch.Tensor | None = None
-    ) -> np.ndarray:
+    def __call__(self, waveforms: torch.Tensor, masks: torch.Tensor | None = None) -> np.ndarray:
         with torch.inference_mode():
             wav = waveforms.to(self.device, torch.float32).reshape(waveforms.shape[0], -1)
             if masks is None:
@@ -136,7 +156,11 @@ class GE2EEmbedding:
         owner_arr = np.asarray(owners)
         for b in np.unique(owner_arr):
             mean = partials[owner_arr == b].mean(axis=0)
-            out[b] = mean / max(float(np.linalg.norm(mean)), 1e-8)
+            mean = mean / max(float(np.linalg.norm(mean)), 1e-8)
+            if self.center is not None:
+                mean = mean - self.center
+                mean = mean / max(float(np.linalg.norm(mean)), 1e-8)
+            out[b] = mean
         return out
 
 

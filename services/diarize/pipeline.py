@@ -17,8 +17,10 @@ decoding files through torchcodec is not needed and does not work everywhere.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +80,16 @@ class DiarizationEngine:
 
         tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
         audio = {"waveform": tensor, "sample_rate": self.sample_rate, "uri": "window"}
-        output = self.pipeline(
-            audio, num_speakers=num_speakers, min_speakers=min_speakers,
-            max_speakers=max_speakers,
-        )
+        try:
+            output = self.pipeline(
+                audio,
+                num_speakers=num_speakers,
+                min_speakers=min_speakers,
+                max_speakers=max_speakers,
+            )
+        finally:
+            del audio, tensor
+            release_memory()
         annotation = getattr(output, "speaker_diarization", output)
         turns = [
             (float(seg.start), float(seg.end), str(label))
@@ -94,6 +102,17 @@ class DiarizationEngine:
                 if np.all(np.isfinite(vector)) and np.any(vector):
                     centroids[str(label)] = np.asarray(vector, dtype=np.float32)
         return WindowDiarization(turns=turns, centroids=centroids)
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS after a window.
+
+    glibc keeps the arenas that held a window's temporaries (segmentation scores, batches of
+    chunk waveforms); without a trim, RSS creeps up window after window on long calls.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def build_engine(settings: DiarizeSettings) -> DiarizationEngine:
@@ -140,7 +159,7 @@ def whisperx_segmentation_dir() -> Path:
 def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]:
     from pyannote.audio import Model
 
-    from .embedding import GE2EEmbedding
+    from .embedding import GE2EEmbedding, background_mean
 
     seg_dir = Path(settings.segmentation_path) if settings.segmentation_path else None
     seg_dir = seg_dir or whisperx_segmentation_dir()
@@ -149,6 +168,7 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
         weights=Path(settings.embedding_path) if settings.embedding_path else None,
         device=device,
         partial_step=settings.embedding_partial_step,
+        center=background_mean() if settings.embedding_centering else None,
     )
     pipeline = _local_embedding_pipeline_class()(
         segmentation=segmentation,
@@ -166,13 +186,16 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
                 "method": settings.clustering_method,
                 "threshold": settings.clustering_threshold,
                 "min_cluster_size": settings.min_cluster_size,
-                "min_silhouette": settings.min_silhouette,
             },
         }
     )
     info = PipelineInfo(
-        name="offline:pyannote-segmentation-2+resemblyzer-ge2e+agglomerative-silhouette",
-        params=_params(pipeline) | {"embedding.partial_step": str(settings.embedding_partial_step)},
+        name="offline:pyannote-segmentation-2+resemblyzer-ge2e+agglomerative",
+        params=_params(pipeline)
+        | {
+            "embedding.partial_step": str(settings.embedding_partial_step),
+            "embedding.centering": str(settings.embedding_centering),
+        },
         model_hashes={
             "segmentation": sha256_file(seg_dir / "pytorch_model.bin"),
             "embedding": embedding.sha256(),
@@ -202,13 +225,9 @@ def _from_folder(
     pipeline = Pipeline.from_pretrained(str(folder))
     if pipeline is None:
         raise RuntimeError(f"could not load a pyannote pipeline from {folder}")
-    hashes = {
-        str(p.relative_to(folder)): sha256_file(p)
-        for p in sorted(_weight_files(folder))
-    }
+    hashes = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(_weight_files(folder))}
     name = f"pyannote:{source}" + (f"@{settings.revision}" if settings.revision else "")
-    return pipeline, PipelineInfo(name=name, params=_params(pipeline), model_hashes=hashes,
-                                  device=device)
+    return pipeline, PipelineInfo(name=name, params=_params(pipeline), model_hashes=hashes, device=device)
 
 
 def _weight_files(folder: Path) -> Iterator[Path]:
@@ -244,13 +263,13 @@ def _local_embedding_pipeline_class() -> type:
     """
     from pyannote.audio import Audio, Inference, Pipeline
     from pyannote.audio.pipelines import SpeakerDiarization
+    from pyannote.audio.pipelines.clustering import AgglomerativeClustering
     from pyannote.pipeline.parameter import ParamDict, Uniform
 
-    from .clustering import counting_clustering_class
-
     class LocalEmbeddingSpeakerDiarization(SpeakerDiarization):
-        def __init__(self, segmentation: Any, embedding: Any,
-                     segmentation_step: float, batch_size: int) -> None:
+        def __init__(
+            self, segmentation: Any, embedding: Any, segmentation_step: float, batch_size: int
+        ) -> None:
             Pipeline.__init__(self)
             self.legacy = False
             self.segmentation_model = segmentation
@@ -264,15 +283,16 @@ def _local_embedding_pipeline_class() -> type:
             self.der_variant = {"collar": 0.0, "skip_overlap": False}
             duration = segmentation.specifications.duration
             self._segmentation = Inference(
-                segmentation, duration=duration, step=segmentation_step * duration,
-                skip_aggregation=True, batch_size=batch_size,
+                segmentation,
+                duration=duration,
+                step=segmentation_step * duration,
+                skip_aggregation=True,
+                batch_size=batch_size,
             )
-            self.segmentation = ParamDict(
-                threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0)
-            )
+            self.segmentation = ParamDict(threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0))
             self._embedding = embedding
             self._audio = Audio(sample_rate=embedding.sample_rate, mono="downmix")
-            self.clustering = counting_clustering_class()(metric=embedding.metric)
+            self.clustering = AgglomerativeClustering(metric=embedding.metric)
             self._expects_num_speakers = False
 
         def to(self, device: Any) -> LocalEmbeddingSpeakerDiarization:
@@ -281,10 +301,3 @@ def _local_embedding_pipeline_class() -> type:
             return self
 
     return LocalEmbeddingSpeakerDiarization
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """Call fn and return (result, elapsed milliseconds)."""
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, (time.perf_counter() - start) * 1000.0

@@ -64,9 +64,7 @@ class Downmix:
         return np.mean([r.read(start, stop) for r in self.readers], axis=0).astype(np.float32)
 
 
-def plan_windows(
-    reader: Reader, num_samples: int, window_s: float, search_s: float
-) -> list[tuple[int, int]]:
+def plan_windows(reader: Reader, num_samples: int, window_s: float, search_s: float) -> list[tuple[int, int]]:
     """Sample ranges covering [0, num_samples), each 0.5-1.5 x window_s long."""
     window = int(window_s * SR)
     if num_samples <= 1.5 * window:
@@ -102,18 +100,24 @@ def diarize_windows(
         return []
     if len(windows) == 1:
         start, stop = windows[0]
-        result = engine(reader.read(start, stop), num_speakers=hints.num_speakers,
-                        min_speakers=hints.min_speakers, max_speakers=hints.max_speakers)
+        result = engine(
+            reader.read(start, stop),
+            num_speakers=hints.num_speakers,
+            min_speakers=hints.min_speakers,
+            max_speakers=hints.max_speakers,
+        )
         return _rename([(s + start / SR, e + start / SR, lab) for s, e, lab in result.turns])
     results = []
     for start, stop in windows:
-        result = engine(reader.read(start, stop),
-                        max_speakers=hints.num_speakers or hints.max_speakers)
+        result = engine(reader.read(start, stop), max_speakers=hints.num_speakers or hints.max_speakers)
         results.append((start / SR, result))
     mapping = link_speakers(
-        [_centroids(r) for _, r in results], link_threshold,
-        weights=[_talk_time(r) for _, r in results], num_speakers=hints.num_speakers,
-        min_speakers=hints.min_speakers, max_speakers=hints.max_speakers,
+        [_centroids(r) for _, r in results],
+        link_threshold,
+        weights=[_talk_time(r) for _, r in results],
+        num_speakers=hints.num_speakers,
+        min_speakers=hints.min_speakers,
+        max_speakers=hints.max_speakers,
     )
     turns = []
     for (offset, result), local in zip(results, mapping, strict=True):

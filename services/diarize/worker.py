@@ -122,8 +122,12 @@ class DiarizeWorker:
         windows = plan_windows(reader, closed.num_samples, s.window_s, s.window_search_s)
         engine = self.engine
         turns = diarize_windows(engine, reader, windows, hints, s.link_threshold)
-        params = {"window_s": str(s.window_s), "windows": str(len(windows)),
-                  "link_threshold": str(s.link_threshold), **hints.as_params()}
+        params = {
+            "window_s": str(s.window_s),
+            "windows": str(len(windows)),
+            "link_threshold": str(s.link_threshold),
+            **hints.as_params(),
+        }
         return turns, engine.info, params
 
     def _by_channel(
@@ -142,9 +146,7 @@ class DiarizeWorker:
         return turns, channel_of, info
 
 
-def _with_overlap(
-    turns: list[tuple[float, float, str]], channel_of: dict[int, int]
-) -> list[dict[str, Any]]:
+def _with_overlap(turns: list[tuple[float, float, str]], channel_of: dict[int, int]) -> list[dict[str, Any]]:
     """SpeakerTurn dicts; ``overlap`` when another speaker talks during part of the turn."""
     order = sorted(range(len(turns)), key=lambda i: turns[i][0])
     overlap = [False] * len(turns)
@@ -157,7 +159,12 @@ def _with_overlap(
                 overlap[i] = overlap[j] = True
         active.append(i)
     return [
-        {"speaker": spk, "start_s": float(s), "end_s": float(e), "overlap": overlap[i],
-         "channel": channel_of.get(i)}
+        {
+            "speaker": spk,
+            "start_s": float(s),
+            "end_s": float(e),
+            "overlap": overlap[i],
+            "channel": channel_of.get(i),
+        }
         for i, (s, e, spk) in sorted(enumerate(turns), key=lambda it: (it[1][0], it[1][1]))
     ]

@@ -22,10 +22,10 @@ def as_index(audio: np.ndarray) -> np.ndarray:
 def test_when_chunks_overlap_then_only_their_keep_windows_are_written(tmp_path, chunk_factory):
     asm = Assembler(tmp_path)
     # payloads [0, 1.5) and [1.0, 2.5): keep windows [0, 1.25) and [1.25, 2.5)
-    first = chunk_factory(seq=0, start_s=0.0, samples=ramp(0, 24000), keep_until_s=1.25,
-                          chunk_count=2)
-    second = chunk_factory(seq=1, start_s=1.0, samples=ramp(16000, 40000), keep_from_s=1.25,
-                           is_last=True, chunk_count=2)
+    first = chunk_factory(seq=0, start_s=0.0, samples=ramp(0, 24000), keep_until_s=1.25, chunk_count=2)
+    second = chunk_factory(
+        seq=1, start_s=1.0, samples=ramp(16000, 40000), keep_from_s=1.25, is_last=True, chunk_count=2
+    )
     assert asm.add(first).ready is None
     ready = asm.add(second).ready
     assert ready is not None and not ready.partial
@@ -38,10 +38,10 @@ def test_when_chunks_overlap_then_only_their_keep_windows_are_written(tmp_path, 
 
 def test_when_chunks_leave_a_gap_then_it_reads_back_as_silence(tmp_path, chunk_factory):
     asm = Assembler(tmp_path)
-    asm.add(chunk_factory(seq=0, start_s=0.0, samples=np.full(SR, 0.5, np.float32),
-                          chunk_count=2))
-    ready = asm.add(chunk_factory(seq=1, start_s=3.0, samples=np.full(SR, 0.5, np.float32),
-                                  is_last=True, chunk_count=2)).ready
+    asm.add(chunk_factory(seq=0, start_s=0.0, samples=np.full(SR, 0.5, np.float32), chunk_count=2))
+    ready = asm.add(
+        chunk_factory(seq=1, start_s=3.0, samples=np.full(SR, 0.5, np.float32), is_last=True, chunk_count=2)
+    ).ready
     audio = ready.channels[0].read(0, 4 * SR)
     assert np.all(audio[SR : 3 * SR] == 0)
     assert np.allclose(audio[3 * SR :], 0.5, atol=1e-3)
@@ -56,21 +56,20 @@ def test_when_a_chunk_is_redelivered_then_it_is_ignored(tmp_path, chunk_factory)
     assert ready.chunks_received == 2 and not ready.partial
 
 
-def test_when_the_process_restarts_then_the_recording_continues_from_disk(tmp_path, clock,
-                                                                          chunk_factory):
+def test_when_the_process_restarts_then_the_recording_continues_from_disk(tmp_path, clock, chunk_factory):
     asm = Assembler(tmp_path, clock=clock)
     asm.add(chunk_factory(seq=0, samples=ramp(0, SR), chunk_count=2))
     restarted = Assembler(tmp_path, clock=clock)
     assert restarted.open_recordings() == ["rec-1"]
     restarted.add(chunk_factory(seq=0, samples=ramp(0, SR), chunk_count=2))  # redelivery
-    ready = restarted.add(chunk_factory(seq=1, start_s=1.0, samples=ramp(SR, 2 * SR),
-                                        is_last=True, chunk_count=2)).ready
+    ready = restarted.add(
+        chunk_factory(seq=1, start_s=1.0, samples=ramp(SR, 2 * SR), is_last=True, chunk_count=2)
+    ).ready
     assert ready.chunks_received == 2 and not ready.partial
     assert np.array_equal(as_index(ready.channels[0].read(0, 2 * SR)), np.arange(2 * SR) % 20000)
 
 
-def test_when_chunks_stop_arriving_then_the_recording_closes_as_partial(tmp_path, clock,
-                                                                         chunk_factory):
+def test_when_chunks_stop_arriving_then_the_recording_closes_as_partial(tmp_path, clock, chunk_factory):
     asm = Assembler(tmp_path, timeout_s=60, clock=clock)
     asm.add(chunk_factory(seq=0, chunk_count=5))
     clock.advance(59)
@@ -99,16 +98,14 @@ def test_when_is_last_is_redelivered_after_completion_then_the_stored_result_is_
     assert again.ready is None and again.replay == {"recording_id": "rec-1", "turns": []}
 
 
-def test_when_diarization_crashed_at_is_last_then_the_redelivery_retries_it(tmp_path,
-                                                                            chunk_factory):
+def test_when_diarization_crashed_at_is_last_then_the_redelivery_retries_it(tmp_path, chunk_factory):
     asm = Assembler(tmp_path)
     last = chunk_factory(seq=0, is_last=True)
     asm.add(last)  # ... and the process died before completing
     assert Assembler(tmp_path).add(last).ready is not None
 
 
-def test_when_a_chunk_arrives_after_a_timeout_then_the_recording_reopens(tmp_path, clock,
-                                                                         chunk_factory):
+def test_when_a_chunk_arrives_after_a_timeout_then_the_recording_reopens(tmp_path, clock, chunk_factory):
     asm = Assembler(tmp_path, timeout_s=10, clock=clock)
     asm.add(chunk_factory(seq=0, chunk_count=2))
     clock.advance(11)
@@ -137,10 +134,14 @@ def test_when_audio_is_not_16k_s16le_then_it_is_refused(tmp_path, chunk_factory)
 
 def test_channels_are_spilled_separately_and_named_by_role(tmp_path, chunk_factory):
     asm = Assembler(tmp_path)
-    asm.add(chunk_factory(seq=0, channel=0, channel_role="caller", chunk_count=2,
-                          channel_roles=["agent", "customer"]))
-    ready = asm.add(chunk_factory(seq=1, channel=1, is_last=True, chunk_count=2,
-                                  channel_roles=["agent", "customer"])).ready
+    asm.add(
+        chunk_factory(
+            seq=0, channel=0, channel_role="caller", chunk_count=2, channel_roles=["agent", "customer"]
+        )
+    )
+    ready = asm.add(
+        chunk_factory(seq=1, channel=1, is_last=True, chunk_count=2, channel_roles=["agent", "customer"])
+    ).ready
     assert sorted(ready.channels) == [0, 1]
     assert ready.channels[0].role == "caller"  # the chunk's own role wins
     assert ready.channels[1].role == "customer"  # else the recording's hints

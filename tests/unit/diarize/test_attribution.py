@@ -13,8 +13,7 @@ def w(text: str, start: float, end: float) -> dict:
 
 
 def t(speaker: str, start: float, end: float, channel: int | None = None) -> dict:
-    return {"speaker": speaker, "start_s": start, "end_s": end, "overlap": False,
-            "channel": channel}
+    return {"speaker": speaker, "start_s": start, "end_s": end, "overlap": False, "channel": channel}
 
 
 TURNS = [t("A", 0.0, 2.0), t("B", 1.8, 4.0), t("A", 6.0, 8.0)]
@@ -75,8 +74,6 @@ def test_the_module_imports_no_torch_or_numpy():
     import services.diarize.attribution as mod
 
     tree = ast.parse(Path(mod.__file__).read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                for a in n.names}
-    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
-                 if isinstance(n, ast.ImportFrom)}
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"torch", "numpy", "pyannote"}

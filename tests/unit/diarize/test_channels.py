@@ -22,14 +22,14 @@ def stereo(tmp_path, chunk_factory, voice_factory, roles=("agent", "customer"), 
     asm = Assembler(tmp_path)
     hints = list(roles) if roles else None
     asm.add(chunk_factory(seq=0, channel=0, samples=left, chunk_count=2, channel_roles=hints))
-    return asm.add(chunk_factory(seq=1, channel=1, samples=right, is_last=True, chunk_count=2,
-                                 channel_roles=hints)).ready
+    return asm.add(
+        chunk_factory(seq=1, channel=1, samples=right, is_last=True, chunk_count=2, channel_roles=hints)
+    ).ready
 
 
 def test_each_channel_is_one_speaker_named_by_role(tmp_path, chunk_factory, voice_factory):
     turns = channel_turns(stereo(tmp_path, chunk_factory, voice_factory).channels)
-    assert [(t.speaker, t.channel) for t in turns] == [("agent", 0), ("customer", 1),
-                                                       ("agent", 0)]
+    assert [(t.speaker, t.channel) for t in turns] == [("agent", 0), ("customer", 1), ("agent", 0)]
     expected = [(0.5, 2.5), (3.0, 4.5), (5.0, 6.0)]
     for turn, (start, end) in zip(turns, expected, strict=True):
         assert abs(turn.start_s - start) < 0.15 and abs(turn.end_s - end) < 0.15

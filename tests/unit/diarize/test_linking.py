@@ -16,9 +16,7 @@ def voice(name: str, noise: float = 0.1) -> np.ndarray:
 
 
 def test_the_same_person_in_different_windows_gets_one_label():
-    windows = [{"S0": voice("a"), "S1": voice("b")},
-               {"S0": voice("b"), "S1": voice("a")},
-               {"S0": voice("a")}]
+    windows = [{"S0": voice("a"), "S1": voice("b")}, {"S0": voice("b"), "S1": voice("a")}, {"S0": voice("a")}]
     mapping = link_speakers(windows, threshold=0.4)
     assert mapping[0] == {"S0": 0, "S1": 1}
     assert mapping[1] == {"S0": 1, "S1": 0}
@@ -62,6 +60,5 @@ def test_talk_time_weights_pull_the_group_centroid():
     heavy, light = voice("a"), voice("b")
     probe = 0.8 * heavy / np.linalg.norm(heavy) + 0.2 * light / np.linalg.norm(light)
     windows = [{"S0": heavy}, {"S0": light}, {"S0": probe}]
-    mapping = link_speakers(windows, threshold=0.2, weights=[{"S0": 100.0}, {"S0": 1.0},
-                                                             {"S0": 1.0}])
+    mapping = link_speakers(windows, threshold=0.2, weights=[{"S0": 100.0}, {"S0": 1.0}, {"S0": 1.0}])
     assert mapping[2]["S0"] == mapping[0]["S0"]

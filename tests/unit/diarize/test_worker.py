@@ -20,8 +20,7 @@ VOICES = {name: rng.random(32).astype(np.float32) for name in LEVELS.values()}
 class FakeEngine:
     """Finds 1 s blocks by amplitude; labels speakers per call in order of appearance."""
 
-    info = PipelineInfo(name="fake", params={"p": "1"}, model_hashes={"m": "0" * 64},
-                        device="cpu")
+    info = PipelineInfo(name="fake", params={"p": "1"}, model_hashes={"m": "0" * 64}, device="cpu")
 
     def __init__(self) -> None:
         self.calls: list[tuple[float, dict]] = []
@@ -52,9 +51,16 @@ def feed(worker, chunk_factory, audio, chunk_s=10, **kw):
     n = -(-len(audio) // step)
     out = []
     for i in range(n):
-        out += worker.handle_chunk(chunk_factory(
-            seq=i, start_s=i * chunk_s, samples=audio[i * step : (i + 1) * step],
-            is_last=i == n - 1, chunk_count=n, **kw))
+        out += worker.handle_chunk(
+            chunk_factory(
+                seq=i,
+                start_s=i * chunk_s,
+                samples=audio[i * step : (i + 1) * step],
+                is_last=i == n - 1,
+                chunk_count=n,
+                **kw,
+            )
+        )
     return out
 
 
@@ -81,20 +87,24 @@ def test_a_finished_recording_gives_one_valid_speaker_turns_event(tmp_path, cloc
     assert event["pipeline_params"]["windows"] == "1"
     assert event["audio_duration_s"] == 9.0 and event["rtf"] >= 0
     assert [(t["speaker"], t["start_s"], t["end_s"]) for t in event["turns"]] == [
-        ("SPEAKER_00", 0.0, 1.0), ("SPEAKER_00", 1.0, 2.0), ("SPEAKER_00", 2.0, 3.0),
-        ("SPEAKER_01", 3.0, 4.0), ("SPEAKER_01", 4.0, 5.0), ("SPEAKER_01", 5.0, 6.0),
-        ("SPEAKER_00", 7.0, 8.0), ("SPEAKER_00", 8.0, 9.0)]
+        ("SPEAKER_00", 0.0, 1.0),
+        ("SPEAKER_00", 1.0, 2.0),
+        ("SPEAKER_00", 2.0, 3.0),
+        ("SPEAKER_01", 3.0, 4.0),
+        ("SPEAKER_01", 4.0, 5.0),
+        ("SPEAKER_01", 5.0, 6.0),
+        ("SPEAKER_00", 7.0, 8.0),
+        ("SPEAKER_00", 8.0, 9.0),
+    ]
 
 
 def test_speaker_hints_reach_the_pipeline(tmp_path, clock, chunk_factory):
     worker = make_worker(tmp_path, clock)
     feed(worker, chunk_factory, script("ab")[0], num_speakers=2)
-    assert worker.engine.calls[0][1] == {"num_speakers": 2, "min_speakers": None,
-                                         "max_speakers": None}
+    assert worker.engine.calls[0][1] == {"num_speakers": 2, "min_speakers": None, "max_speakers": None}
 
 
-def test_a_long_recording_is_diarized_in_windows_with_linked_speakers(tmp_path, clock,
-                                                                      chunk_factory):
+def test_a_long_recording_is_diarized_in_windows_with_linked_speakers(tmp_path, clock, chunk_factory):
     pattern = ("aab.bba" * 6)[:40] + ("bbc.cab" * 6)[:40] + ("caab.ba" * 8)[:50]
     audio, truth = script(pattern)
     worker = make_worker(tmp_path, clock, window_s=40, window_search_s=0, link_threshold=0.3)
@@ -118,12 +128,13 @@ def test_a_speaker_turn_cut_by_a_window_boundary_is_joined(tmp_path, clock, chun
     (event,) = feed(worker, chunk_factory, audio)
     spans = [(t["start_s"], t["end_s"]) for t in event["turns"]]
     assert (34.0, 36.0) not in spans and event["num_speakers"] == 1
-    assert not any(t["end_s"] == 35.0 and n["start_s"] == 35.0
-                   for t, n in zip(event["turns"], event["turns"][1:], strict=False))
+    assert not any(
+        t["end_s"] == 35.0 and n["start_s"] == 35.0
+        for t, n in zip(event["turns"], event["turns"][1:], strict=False)
+    )
 
 
-def test_when_chunks_stop_arriving_the_recording_is_diarized_as_partial(tmp_path, clock,
-                                                                        chunk_factory):
+def test_when_chunks_stop_arriving_the_recording_is_diarized_as_partial(tmp_path, clock, chunk_factory):
     worker = make_worker(tmp_path, clock, recording_timeout_s=120)
     audio, _ = script("aabb")
     assert worker.handle_chunk(chunk_factory(seq=0, samples=audio, chunk_count=3)) == []
@@ -138,8 +149,7 @@ def test_when_chunks_stop_arriving_the_recording_is_diarized_as_partial(tmp_path
 
 def test_a_timed_out_recording_is_closed_by_any_later_message(tmp_path, clock, chunk_factory):
     worker = make_worker(tmp_path, clock, recording_timeout_s=60)
-    worker.handle_chunk(chunk_factory(recording_id="stalled", seq=0, samples=script("a")[0],
-                                      chunk_count=2))
+    worker.handle_chunk(chunk_factory(recording_id="stalled", seq=0, samples=script("a")[0], chunk_count=2))
     clock.advance(61)
     events = worker.handle_chunk(chunk_factory(recording_id="other", seq=0, chunk_count=2))
     assert [(e["recording_id"], e["partial"]) for e in events] == [("stalled", True)]
@@ -167,36 +177,37 @@ def test_a_failing_timed_out_recording_does_not_block_others(tmp_path, clock, ch
 def test_a_stereo_call_is_diarized_by_channel(tmp_path, clock, chunk_factory, voice_factory):
     worker = make_worker(tmp_path, clock)
     left = np.concatenate([voice_factory(2.0, 120), np.zeros(3 * SR, np.float32)])
-    right = np.concatenate([np.zeros(int(2.5 * SR), np.float32), voice_factory(2.0, 200),
-                            np.zeros(int(0.5 * SR), np.float32)])
+    right = np.concatenate(
+        [np.zeros(int(2.5 * SR), np.float32), voice_factory(2.0, 200), np.zeros(int(0.5 * SR), np.float32)]
+    )
     roles = ["agent", "customer"]
-    worker.handle_chunk(chunk_factory(seq=0, channel=0, samples=left, chunk_count=2,
-                                      channel_roles=roles))
-    (event,) = worker.handle_chunk(chunk_factory(seq=1, channel=1, samples=right, is_last=True,
-                                                 chunk_count=2, channel_roles=roles))
+    worker.handle_chunk(chunk_factory(seq=0, channel=0, samples=left, chunk_count=2, channel_roles=roles))
+    (event,) = worker.handle_chunk(
+        chunk_factory(seq=1, channel=1, samples=right, is_last=True, chunk_count=2, channel_roles=roles)
+    )
     assert validate(event, schemas.load("SpeakerTurns"))
     assert event["mode"] == "channel" and event["model_hashes"] == {}
-    assert [(t["speaker"], t["channel"]) for t in event["turns"]] == [("agent", 0),
-                                                                      ("customer", 1)]
+    assert [(t["speaker"], t["channel"]) for t in event["turns"]] == [("agent", 0), ("customer", 1)]
     assert worker.engine.calls == []
 
 
-def test_overlapping_turns_of_different_speakers_are_flagged(tmp_path, clock, chunk_factory,
-                                                            voice_factory):
+def test_overlapping_turns_of_different_speakers_are_flagged(tmp_path, clock, chunk_factory, voice_factory):
     worker = make_worker(tmp_path, clock)
     both = np.concatenate([voice_factory(3.0, 120), np.zeros(SR, np.float32)])
     late = np.concatenate([np.zeros(2 * SR, np.float32), voice_factory(2.0, 200)])
     worker.handle_chunk(chunk_factory(seq=0, channel=0, samples=both, chunk_count=2))
-    (event,) = worker.handle_chunk(chunk_factory(seq=1, channel=1, samples=late, is_last=True,
-                                                 chunk_count=2))
+    (event,) = worker.handle_chunk(chunk_factory(seq=1, channel=1, samples=late, is_last=True, chunk_count=2))
     assert [t["overlap"] for t in event["turns"]] == [True, True]
 
 
-@pytest.mark.parametrize("hints,expected", [
-    ({"num_speakers": 3, "min_speakers": 1, "max_speakers": 9}, (3, None, None)),
-    ({"num_speakers": None, "min_speakers": 2, "max_speakers": 4}, (None, 2, 4)),
-    ({"num_speakers": 0, "min_speakers": 5, "max_speakers": 2}, (None, None, None)),
-])
+@pytest.mark.parametrize(
+    "hints,expected",
+    [
+        ({"num_speakers": 3, "min_speakers": 1, "max_speakers": 9}, (3, None, None)),
+        ({"num_speakers": None, "min_speakers": 2, "max_speakers": 4}, (None, 2, 4)),
+        ({"num_speakers": 0, "min_speakers": 5, "max_speakers": 2}, (None, None, None)),
+    ],
+)
 def test_speaker_hints_are_sanitised(hints, expected):
     from services.diarize.windows import SpeakerHints
 
@@ -206,7 +217,17 @@ def test_speaker_hints_are_sanitised(hints, expected):
 
 def test_a_recording_without_audio_gives_an_empty_result(tmp_path, clock, chunk_factory):
     worker = make_worker(tmp_path, clock)
-    (event,) = worker.handle_chunk(chunk_factory(seq=0, samples=np.zeros(0, np.float32),
-                                                 is_last=True))
+    (event,) = worker.handle_chunk(chunk_factory(seq=0, samples=np.zeros(0, np.float32), is_last=True))
     assert event["turns"] == [] and event["num_speakers"] == 0 and event["rtf"] == 0.0
     assert validate(event, schemas.load("SpeakerTurns"))
+
+
+def test_with_channel_mode_off_a_stereo_call_is_downmixed_for_the_model(tmp_path, clock, chunk_factory):
+    worker = make_worker(tmp_path, clock, channel_mode="never")
+    audio, _ = script("aab")
+    worker.handle_chunk(chunk_factory(seq=0, channel=0, samples=audio, chunk_count=2))
+    (event,) = worker.handle_chunk(
+        chunk_factory(seq=1, channel=1, samples=audio, is_last=True, chunk_count=2)
+    )
+    assert event["mode"] == "model" and len(worker.engine.calls) == 1
+    assert event["num_speakers"] == 2
