@@ -107,7 +107,7 @@ class LocalKafka:
         props = self.configure()
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
                    check=True)
 
@@ -177,6 +177,15 @@ class LocalKafka:
 
     def _java(self, main: str, *args: str, check: bool) -> None:
         subprocess.run(self._java_cmd(main, *args), check=check, capture_output=True)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url. Like Kafka's own Uuid.randomUuid, never
+    one that starts with '-', which the storage tool would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port_open(port: int) -> bool:
