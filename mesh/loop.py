@@ -63,6 +63,7 @@ class Processor:
         handler: MessageHandler | BatchHandler,
         batch_size: int = 1,
         batch_timeout_ms: int = 0,
+        batched: bool | None = None,
         poll_batch: int = 64,
         on_error: ErrorPolicy = dead_letter_everything,
         sensor: Sensor | None = None,
@@ -74,8 +75,9 @@ class Processor:
     ) -> None:
         self.settings, self.service, self.topics = settings, service, list(topics)
         self.handler, self.on_error = handler, on_error
-        self.batched = batch_size > 1
-        self.batch_size = batch_size if self.batched else poll_batch
+        # a batch handler takes a list even when its batches hold one message
+        self.batched = batch_size > 1 if batched is None else batched
+        self.batch_size = max(batch_size, 1) if self.batched else poll_batch
         self.batch_timeout_s = batch_timeout_ms / 1000
         self.sensor: Sensor = sensor or PrometheusSensor(service)
         self.serde = serde or AvroSerde(settings.schema_registry_url)

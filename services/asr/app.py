@@ -29,12 +29,7 @@ class BatchHandler:
     def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None) -> None:
         self.worker, self.pool, self.sensor = worker, pool, sensor
 
-    def __call__(self, msgs: list[Message] | Message) -> Any:
-        if isinstance(msgs, Message):  # the loop calls per message when batch_size is 1
-            result = self.handle([msgs])[0]
-            if isinstance(result, BaseException):
-                raise result
-            return result
+    def __call__(self, msgs: list[Message]) -> list[list[Output] | Exception]:
         return self.handle(msgs)
 
     def handle(self, msgs: Sequence[Message]) -> list[list[Output] | Exception]:
@@ -73,7 +68,7 @@ def build_processor(pool: Pool, settings: AsrSettings | None = None,
     pool_settings = settings.pool_settings(pool)
     processor = Processor(
         mesh_settings or MeshSettings(), service=SERVICE, topics=[topics.chunks_topic(pool)],
-        group_id=group_id(pool), handler=handler, batch_size=pool_settings.batch_size,
+        group_id=group_id(pool), handler=handler, batched=True, batch_size=pool_settings.batch_size,
         batch_timeout_ms=pool_settings.batch_timeout_ms, **processor_kwargs)
     handler.sensor = processor.sensor
     return processor

@@ -35,12 +35,7 @@ class Handler:
         self.proc: Processor | None = None
         self._held: set[str] = set()
 
-    def __call__(self, msgs: list[Message] | Message) -> Any:
-        if isinstance(msgs, Message):
-            result = self.handle([msgs])[0]
-            if isinstance(result, BaseException):
-                raise result
-            return result
+    def __call__(self, msgs: list[Message]) -> list[list[Output] | Exception]:
         return self.handle(msgs)
 
     def handle(self, msgs: Sequence[Message]) -> list[list[Output] | Exception]:
@@ -102,7 +97,7 @@ def build_processor(settings: RedactSettings | None = None,
     handler = Handler(worker)
     proc = Processor(
         mesh_settings or MeshSettings(), service=SERVICE,
-        topics=[topics.TRANSCRIPTS, topics.DIARIZATION], group_id=GROUP_ID, handler=handler,
+        topics=[topics.TRANSCRIPTS, topics.DIARIZATION], group_id=GROUP_ID, handler=handler, batched=True,
         batch_size=settings.batch_size, batch_timeout_ms=settings.batch_timeout_ms,
         tick=handler.tick, **processor_kwargs)
     handler.sensor, handler.proc = proc.sensor, proc

@@ -33,9 +33,9 @@ def test_handler_maps_redactions_to_outputs_and_feeds_entity_metrics(
         make_worker, make_chunk, make_turns):
     sensor = RecordingSensor()
     handler = Handler(make_worker(), sensor)
-    first = handler(message("stt.v1.ChunkTranscript",
-                            make_chunk(0, 1, ["Hi, this is Sarah, call me at two one two, "
-                                              "five five five, oh one nine eight."])))
+    [first] = handler([message("stt.v1.ChunkTranscript",
+                               make_chunk(0, 1, ["Hi, this is Sarah, call me at two one two, "
+                                                 "five five five, oh one nine eight."]))])
     (out,) = first
     assert (out.topic, out.schema, out.key) == (topics.REDACTED, "RedactedTranscript", "call-1")
     assert validate(out.value, schemas.load("RedactedTranscript"))
@@ -50,8 +50,6 @@ def test_handler_returns_the_error_of_an_unexpected_event(make_worker):
     handler = Handler(make_worker())
     (result,) = handler([message("stt.v1.AudioChunk", {"recording_id": "x"})])
     assert isinstance(result, ValueError)
-    with pytest.raises(ValueError):
-        handler(message("stt.v1.AudioChunk", {"recording_id": "x"}))
 
 
 class Releases:
