@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asr_direct
 
-from infra.local import LocalKafka, create_topics, topic_specs
+from infra.local import broker_or_throwaway, create_topics, topic_specs
 from mesh import MeshSettings, Publisher, topics
 from services.asr.config import AsrSettings
 from services.asr.factory import build_engine
@@ -97,17 +97,9 @@ def main() -> None:
     pipeline_s = time.perf_counter() - start
     del model
 
-    broker = None
-    if not args.bootstrap:
-        broker = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")), port=29092, controller_port=29093)
-        broker.start()
-        args.bootstrap = broker.bootstrap
-    try:
-        create_topics(args.bootstrap, topic_specs())
-        mesh_s, mesh_texts = mesh_run(args.bootstrap, files, args.copies, args.model)
-    finally:
-        if broker:
-            broker.stop()
+    with broker_or_throwaway(args.bootstrap) as bootstrap:
+        create_topics(bootstrap, topic_specs())
+        mesh_s, mesh_texts = mesh_run(bootstrap, files, args.copies, args.model)
     refs = [r.reference for r in recs]
     wer_direct, wer_mesh = word_error_rate(refs, direct_texts), word_error_rate(refs, mesh_texts)
     print(f"model {args.model}; {len(recs)} files x {args.copies} copies = {audio_s:.1f} s of speech")

@@ -11,15 +11,13 @@ per-message cost of each and their ratio.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from infra.local import LocalKafka, create_topics
+from infra.local import broker_or_throwaway, create_topics
 from mesh import MeshSettings, Message, Output, Processor, Publisher
 from mesh.trace import new_trace_id
 
@@ -94,28 +92,20 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--bootstrap")
     args = parser.parse_args()
-    broker = None
-    if not args.bootstrap:
-        broker = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")), port=29092, controller_port=29093)
-        broker.start()
-        args.bootstrap = broker.bootstrap
-    try:
+    with broker_or_throwaway(args.bootstrap) as bootstrap:
         run_id = uuid.uuid4().hex[:8]
         mesh_topic, bare_topic = f"bench-mesh-{run_id}", f"bench-bare-{run_id}"
         specs = [{"name": t, "partitions": 3, "config": {}} for t in (mesh_topic, bare_topic)]
-        create_topics(args.bootstrap, specs)
-        settings = MeshSettings(bootstrap_servers=args.bootstrap, metrics_port=None)
+        create_topics(bootstrap, specs)
+        settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
         n = args.messages
-        bare = run_bare(args.bootstrap, bare_topic, n)
+        bare = run_bare(bootstrap, bare_topic, n)
         mesh = run_mesh(settings, mesh_topic, n)
         print(f"messages: {n} x {PAYLOAD // 1024} KB payload, 3 partitions, one broker on loopback")
         print(f"bare confluent-kafka produce+consume: {bare / n * 1000:.3f} ms/message")
         print("mesh (Avro encode + produce + consume + decode + store offset): "
               f"{mesh / n * 1000:.3f} ms/message")
         print(f"mesh / bare: {mesh / bare:.2f}x; mesh overhead: {(mesh - bare) / n * 1000:.3f} ms/message")
-    finally:
-        if broker:
-            broker.stop()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import tomllib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +213,21 @@ def _alive(pid: int) -> bool:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
+
+
+@contextlib.contextmanager
+def broker_or_throwaway(bootstrap: str | None, port: int = 29092) -> Iterator[str]:
+    """Yield ``bootstrap`` if given; otherwise start a broker in a temporary directory (for
+    benchmarks and one-off runs) and stop it afterwards."""
+    if bootstrap:
+        yield bootstrap
+        return
+    broker = LocalKafka(Path(tempfile.mkdtemp(prefix="stt-kafka-")), port=port, controller_port=port + 1)
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 # -- topics -----------------------------------------------------------------------------

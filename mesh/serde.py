@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +140,3 @@ def _registry_client(url: str | None) -> Any:
 
     return SchemaRegistryClient.new_client({"url": url})
 
-
-def header_map(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, bytes | None]:
-    return dict(headers or ())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -41,6 +42,19 @@ def run_in_thread(target: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
+
+
+@contextlib.contextmanager
+def running(*procs: Any) -> Iterator[None]:
+    """Run mesh Processors in threads for the block; stop and join them after it."""
+    threads = [run_in_thread(p.run) for p in procs]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.stop()
+        for t in threads:
+            t.join(30)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, every_s: float = 0.1) -> bool:

@@ -16,7 +16,7 @@ import pytest
 
 from mesh import Message, Output, Processor, Publisher, RetryableError, topics
 from mesh.trace import TraceContext, extract, new_trace_id
-from tests.kafka_helpers import read_all, run_in_thread, wait_for
+from tests.kafka_helpers import read_all, run_in_thread, running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,14 +51,8 @@ def test_when_two_consumers_share_a_group_then_every_message_is_output_exactly_o
     publish(mesh_settings, source, [outcome(i) for i in range(n)])
     procs = [Processor(mesh_settings, service=f"copier{k}", topics=[source], group_id=f"g-{unique}",
                        handler=copier(sink)) for k in range(2)]
-    threads = [run_in_thread(p.run) for p in procs]
-    try:
+    with running(*procs):
         records = read_all(mesh_settings.bootstrap_servers, sink, expect=n, timeout_s=60, settle_s=2)
-    finally:
-        for p in procs:
-            p.stop()
-        for t in threads:
-            t.join(30)
     ids = [value["recording_id"] for _, value, _ in records]
     assert len(ids) == n, f"expected {n} outputs, got {len(ids)}"
     assert set(ids) == {f"rec-{i}" for i in range(n)}
@@ -80,13 +74,9 @@ def test_when_a_message_is_poison_then_it_goes_to_the_dlq_and_the_rest_flow(
         return [Output(sink, "LlmOutcome", msg.value)]
 
     proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}", handler=handle)
-    thread = run_in_thread(proc.run)
-    try:
+    with running(proc):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=3)
         dlq = read_all(mesh_settings.bootstrap_servers, topics.dlq(source), expect=2)
-    finally:
-        proc.stop()
-        thread.join(30)
     assert sorted(v["recording_id"] for _, v, _ in out) == ["rec-0", "rec-1", "rec-3"]
     letters = {v["error_type"]: v for schema, v, _ in dlq if schema == "stt.v1.DeadLetter"}
     assert set(letters) == {"SerializationError", "ValueError"}
@@ -113,13 +103,9 @@ def test_when_a_handler_fails_transiently_then_it_is_retried_and_the_count_is_re
         return [Output(sink, "LlmOutcome", {**msg.value, "score": float(msg.retries)})]
 
     proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}", handler=handle)
-    thread = run_in_thread(proc.run)
-    try:
+    with running(proc):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
         dlq = read_all(mesh_settings.bootstrap_servers, topics.dlq(source), expect=1)
-    finally:
-        proc.stop()
-        thread.join(30)
     assert [(v["recording_id"], v["score"]) for _, v, _ in out] == [("rec-0", 2.0)]
     [(_, letter, _)] = dlq
     assert letter["retries"] == mesh_settings.max_retries
@@ -169,12 +155,8 @@ def test_when_an_event_hops_then_its_trace_id_survives_with_a_new_span(
     pub.flush()
     proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
                      handler=copier(sink))
-    thread = run_in_thread(proc.run)
-    try:
+    with running(proc):
         [(_, value, raw)] = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
-    finally:
-        proc.stop()
-        thread.join(30)
     hop = extract(raw.headers())
     assert hop is not None
     assert hop.trace_id == origin.trace_id == value["trace_id"]
@@ -243,12 +225,8 @@ def test_when_a_stateful_consumer_stops_mid_recording_then_held_parts_are_replay
     second_state: dict[str, list[int]] = {}
     second = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
                        handler=assembler(sink, second_state))
-    thread = run_in_thread(second.run)
-    try:
+    with running(second):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=3)
-    finally:
-        second.stop()
-        thread.join(30)
     held = [v["task"] for _, v, _ in out if v["recording_id"] == "rec-held"]
     assert held == ["0,1,2,3"], "the parts held by the first process must be replayed to the second"
 
@@ -274,12 +252,8 @@ def test_a_tick_can_release_a_key_that_timed_out(mesh_settings, make_topics, uni
 
     proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
                      handler=handle, tick=tick, tick_interval_s=0.2)
-    thread = run_in_thread(proc.run)
-    try:
+    with running(proc):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
-    finally:
-        proc.stop()
-        thread.join(30)
     assert [v["task"] for _, v, _ in out] == ["timed out"]
     again: list[str] = []
     proc2 = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
