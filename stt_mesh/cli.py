@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=9092)
     demo.add_argument("--keep-running", action="store_true", help="leave Kafka up afterwards")
     demo.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
-    demo.add_argument("--num-speakers", type=int, help="speaker-count hint (sample call: 2)")
+    demo.add_argument("--num-speakers", type=int, help="speaker-count hint (default: counted automatically)")
     demo.add_argument("files", nargs="*", help="recordings (default: pyannote's sample call)")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -132,8 +132,7 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
 
 def main(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files] or [sample_call()]
-    # the sample is a two-party phone call; a producer of calls knows that much
-    num_speakers = args.num_speakers if args.files else (args.num_speakers or 2)
+    num_speakers = args.num_speakers  # None: the diarizer counts the speakers itself
     broker = LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
     print(f"starting Kafka {kafka_version()} on {broker.bootstrap} ...", flush=True)
     broker.start()

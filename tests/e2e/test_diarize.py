@@ -11,9 +11,10 @@ from tests.e2e.conftest import sample_dir
 
 pytestmark = pytest.mark.e2e
 
-# Offline pipeline on the whole sample with num_speakers=2 measured DER 0.043 (OFFLINE.md);
-# through the mesh the audio is reassembled from chunks, which must not cost much.
-MAX_DER = 0.10
+# The offline pipeline on the whole sample measured DER 0.052 at collar 0 (bench/diarize_bench.py),
+# with or without the speaker count; through the mesh the audio is reassembled from chunks,
+# which must not cost anything measurable.
+MAX_DER = 0.06
 
 
 def der(turns: list[dict]) -> float:
@@ -30,8 +31,9 @@ def der(turns: list[dict]) -> float:
 
 def test_the_sample_call_is_diarized_and_its_transcript_is_speaker_attributed(publisher, events):
     ev = events(topics.DIARIZATION, topics.REDACTED)
+    # no speaker-count hint: the diarizer must count the two parties itself
     [(rid, trace_id)] = publish_files([sample_dir() / "sample.wav"], publisher, tenant="e2e",
-                                      num_speakers=2, progress=False)
+                                      progress=False)
 
     def done(e) -> bool:
         return bool(e.by_id[rid]["SpeakerTurns"]) and any(
