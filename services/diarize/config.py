@@ -37,7 +37,9 @@ class DiarizeSettings(BaseSettings):
     segmentation_threshold: float = Field(0.5, description="multi-label segmentation models only")
     min_duration_off: float = 0.0
     clustering_method: str = "centroid"
-    clustering_threshold: float = Field(0.7, description="cosine distance that stops merging")
+    clustering_threshold: float = Field(
+        0.65, description="centroid-linkage distance that stops merging (bench/diarize_tune.py)"
+    )
     min_cluster_size: int = 12
     embedding_exclude_overlap: bool = Field(
         True, description="embed a speaker from frames where nobody else talks (when enough)"
@@ -51,7 +53,9 @@ class DiarizeSettings(BaseSettings):
     window_s: float = Field(300.0, gt=30, description="recordings longer than this are windowed")
     window_search_s: float = Field(10.0, ge=0, description="move cuts to the quietest point")
     link_threshold: float = Field(
-        0.35, description="cosine distance under which window speakers are the same person"
+        0.17,
+        description="cosine distance under which window speakers are the same person: same person"
+        " at most 0.13 apart, different people at least 0.22 (bench/diarize_tune.py)",
     )
 
     # --- assembly ----------------------------------------------------------------------------
