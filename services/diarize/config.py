@@ -47,6 +47,9 @@ class DiarizeSettings(BaseSettings):
     embedding_max_frames: int = Field(
         300, ge=0, description="embed at most this many 10 ms frames per chunk and speaker (0: all)"
     )
+    embedding_backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="auto: ONNX Runtime on CPU when the onnx exporter is installed"
+    )
     batch_size: int = 32
 
     # --- long recordings -------------------------------------------------------------------

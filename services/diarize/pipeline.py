@@ -150,6 +150,8 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
         weights=Path(settings.embedding_path) if settings.embedding_path else None,
         device=device,
         max_frames=settings.embedding_max_frames,
+        backend=settings.embedding_backend,
+        threads=settings.torch_threads,
     )
     pipeline = _local_embedding_pipeline_class()(
         segmentation=segmentation,
@@ -173,7 +175,11 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
     )
     info = PipelineInfo(
         name="offline:pyannote-segmentation-3.0+campplus-zh-en+agglomerative",
-        params=_params(pipeline) | {"embedding.max_frames": str(settings.embedding_max_frames)},
+        params=_params(pipeline)
+        | {
+            "embedding.max_frames": str(settings.embedding_max_frames),
+            "embedding.backend": embedding.backend,
+        },
         model_hashes={
             "segmentation": sha256_file(seg_dir / "pytorch_model.bin"),
             "embedding": embedding.sha256(),

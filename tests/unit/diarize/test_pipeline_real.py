@@ -63,7 +63,7 @@ def test_sample_call_der_is_low(engine, hint):
     audio, reference = sample()
     result = engine(audio, num_speakers=hint)
     assert len({label for _, _, label in result.turns}) == 2
-    assert der(reference, result.turns) <= 0.06  # measured 0.052 at collar 0, both ways
+    assert der(reference, result.turns) <= 0.06  # measured 0.056 at collar 0, both ways
     assert der(reference, result.turns, collar=0.5) <= 0.02  # NIST +-0.25 s collar
     assert set(result.centroids) == {label for _, _, label in result.turns}
 
@@ -89,7 +89,7 @@ def test_three_real_speakers_are_separated(engine, hint):
     call = three_speaker_call().three_speaker_call()
     result = engine(call.audio, num_speakers=hint)
     assert len({label for _, _, label in result.turns}) == 3
-    assert der(call.turns, result.turns) <= 0.17  # measured 0.14-0.15 at collar 0
+    assert der(call.turns, result.turns) <= 0.17  # measured 0.141 at collar 0, both ways
 
 
 def test_campplus_tells_the_same_reader_from_other_people():
