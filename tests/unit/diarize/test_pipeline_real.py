@@ -54,7 +54,9 @@ def test_the_offline_pipeline_records_its_models_and_parameters(engine):
     assert info.name.startswith("offline:")
     assert info.model_hashes["segmentation"] == sha256_file(segmentation_dir() / "pytorch_model.bin")
     assert info.model_hashes["embedding"] == sha256_file(weights_path())
-    assert {"clustering.threshold", "clustering.method", "segmentation_step"} <= set(info.params)
+    assert {"clustering.threshold", "clustering.method", "segmentation_step", "embedding.backend"} <= set(
+        info.params
+    )
     assert info.device in ("cpu", "cuda")
 
 
@@ -122,3 +124,18 @@ def test_masks_select_the_frames_that_are_embedded():
     assert float(out[1] @ whole) < 0.99  # a different stretch gives a different vector
     assert np.all(np.isnan(out[2]))  # nobody talks: NaN, which pyannote's clustering skips
     assert abs(float(np.linalg.norm(out[0])) - 1) < 1e-4
+
+
+def test_onnx_runtime_and_pytorch_give_the_same_embeddings():
+    import torch
+
+    from services.diarize.campplus import CAMPPlusEmbedding
+
+    audio, _ = sample()
+    chunks = torch.from_numpy(np.stack([audio[i * SR : (i + 10) * SR] for i in (0, 8, 18)]))[:, None]
+    masks = torch.ones(3, 589)
+    masks[1, 300:] = 0
+    onnx, eager = CAMPPlusEmbedding(backend="onnx"), CAMPPlusEmbedding(backend="torch")
+    assert (onnx.backend, eager.backend) == ("onnxruntime", "torch")
+    a, b = onnx(chunks, masks), eager(chunks, masks)
+    assert np.all(np.sum(a * b, axis=1) > 0.9999)
