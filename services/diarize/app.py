@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = MeshSettings()
     diarize_settings = DiarizeSettings()
     worker = DiarizeWorker(diarize_settings)
+    # load before consuming: model loading must not count in the first recording's latency
+    log.info("diarize: pipeline loaded and warmed up in %.1f s", worker.warm_up())
     proc = Processor(
         settings,
         service=SERVICE,

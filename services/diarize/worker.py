@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .assembly import Assembler, ClosedRecording
 from .channels import ChannelParams, channel_turns
 from .config import DiarizeSettings
@@ -51,6 +53,16 @@ class DiarizeWorker:
         if self._engine is None:
             self._engine = self._engine_factory(self.settings)
         return self._engine
+
+    def warm_up(self, seconds: float = 12.0) -> float:
+        """Load the pipeline and run it once on noise, so the first call is not slower than the rest.
+
+        Returns the seconds it took (model loading, ONNX export, first-call initialisation).
+        """
+        started = time.perf_counter()
+        noise = np.random.default_rng(0).standard_normal(int(seconds * SR)).astype(np.float32)
+        self.engine(0.01 * noise)
+        return time.perf_counter() - started
 
     # -- entry points -------------------------------------------------------------------------
     def handle_chunk(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:

@@ -231,3 +231,18 @@ def test_with_channel_mode_off_a_stereo_call_is_downmixed_for_the_model(tmp_path
     )
     assert event["mode"] == "model" and len(worker.engine.calls) == 1
     assert event["num_speakers"] == 2
+
+
+def test_warm_up_loads_the_pipeline_once_before_any_recording(tmp_path, clock, chunk_factory):
+    built: list[FakeEngine] = []
+
+    def factory(settings):
+        built.append(FakeEngine())
+        return built[-1]
+
+    settings = DiarizeSettings(state_dir=tmp_path, fsync=False)
+    worker = DiarizeWorker(settings, clock=clock, engine_factory=factory)
+    assert worker.warm_up() >= 0
+    assert len(built) == 1 and len(built[0].calls) == 1
+    (event,) = feed(worker, chunk_factory, script("aabb")[0])
+    assert len(built) == 1 and len(built[0].calls) == 2 and event["num_speakers"] == 2
