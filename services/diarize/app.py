@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
+from mesh.metrics import Sensor
 from services.diarize.config import DiarizeSettings
 from services.diarize.worker import DiarizeWorker
 
@@ -29,9 +30,20 @@ def to_output(value: dict[str, Any]) -> Output:
     return Output(topic=topics.DIARIZATION, schema="SpeakerTurns", value=value, key=value["recording_id"])
 
 
+def observe(sensor: Sensor | None, value: dict[str, Any]) -> None:
+    """Per-recording figures as metrics: stt_diarize_rtf, _processing_seconds, _recordings."""
+    if sensor is None:
+        return
+    labels = {"mode": value["mode"], "device": value["device"]}
+    sensor.observe("diarize_rtf", value["rtf"], **labels)
+    sensor.observe("diarize_processing_seconds", value["processing_ms"] / 1000.0, **labels)
+    sensor.count("diarize_recordings", **labels, partial=str(value["partial"]).lower())
+
+
 class Handler:
-    def __init__(self, worker: DiarizeWorker) -> None:
+    def __init__(self, worker: DiarizeWorker, sensor: Sensor | None = None) -> None:
         self.worker = worker
+        self.sensor = sensor
 
     def __call__(self, msg: Message) -> list[Output]:
         chunk = dict(msg.value)
@@ -40,6 +52,8 @@ class Handler:
             values = self.worker.handle_chunk(chunk)
         except OSError as exc:  # disk full, state volume gone: worth another try
             raise RetryableError(f"spill failed: {exc}") from exc
+        for value in values:
+            observe(self.sensor, value)
         return [to_output(v) for v in values]
 
 
@@ -47,7 +61,10 @@ def sweep(worker: DiarizeWorker) -> Callable[[Processor], list[Output]]:
     """The loop's tick: close recordings whose chunks stopped arriving (partial results)."""
 
     def tick(proc: Processor) -> list[Output]:
-        return [to_output(v) for v in worker.sweep()]
+        values = worker.sweep()
+        for value in values:
+            observe(proc.sensor, value)
+        return [to_output(v) for v in values]
 
     return tick
 
@@ -59,15 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     worker = DiarizeWorker(diarize_settings)
     # load before consuming: model loading must not count in the first recording's latency
     log.info("diarize: pipeline loaded and warmed up in %.1f s", worker.warm_up())
+    handler = Handler(worker)
     proc = Processor(
         settings,
         service=SERVICE,
         topics=[topics.CHUNKS_BATCH, topics.CHUNKS_REALTIME],
         group_id="stt-diarize",
-        handler=Handler(worker),
+        handler=handler,
         tick=sweep(worker),
         tick_interval_s=diarize_settings.sweep_interval_s,
     )
+    handler.sensor = proc.sensor
     log.info(
         "diarize: pipeline=%s state_dir=%s open recordings=%d",
         diarize_settings.pipeline,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from fastavro.validation import validate
 
 import schemas
 from mesh import Message, Output, topics
+from mesh.metrics import PrometheusSensor
 from mesh.trace import TraceContext
 from services.diarize.app import Handler, sweep
 from services.diarize.config import DiarizeSettings
@@ -50,8 +53,27 @@ def test_the_loop_tick_closes_timed_out_recordings_while_topics_are_idle(tmp_pat
     chunk = chunk_factory(seq=0, chunk_count=3)
     Handler(w)(message(chunk))
     tick = sweep(w)
-    assert tick(None) == []
+    proc = SimpleNamespace(sensor=PrometheusSensor("diarize"))
+    assert tick(proc) == []
     clock.advance(6)
-    (out,) = tick(None)
+    (out,) = tick(proc)
     assert out.value["partial"] and out.topic == topics.DIARIZATION
     assert out.value["trace_id"] == chunk["trace_id"]
+    assert recordings(proc.sensor, partial="true") == 1
+
+
+def recordings(sensor: PrometheusSensor, partial: str) -> float | None:
+    labels = {"service": "diarize", "mode": "model", "device": "cpu", "partial": partial}
+    return sensor.registry.get_sample_value("stt_diarize_recordings_total", labels)
+
+
+def test_every_speaker_turns_event_is_measured(tmp_path, clock, chunk_factory):
+    sensor = PrometheusSensor("diarize")
+    handle = Handler(worker(tmp_path, clock), sensor=sensor)
+    (out,) = handle(message(chunk_factory(seq=0, is_last=True, chunk_count=1)))
+    labels = {"service": "diarize", "mode": "model", "device": "cpu"}
+    assert sensor.registry.get_sample_value("stt_diarize_rtf_count", labels) == 1
+    assert sensor.registry.get_sample_value("stt_diarize_rtf_sum", labels) == out.value["rtf"]
+    processing = sensor.registry.get_sample_value("stt_diarize_processing_seconds_sum", labels)
+    assert processing == out.value["processing_ms"] / 1000
+    assert recordings(sensor, partial="false") == 1
