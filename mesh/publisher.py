@@ -34,6 +34,7 @@ class Publisher:
         self.serde = serde or AvroSerde(settings.schema_registry_url)
         conf = {**settings.producer_config(), "client.id": f"{service}-producer"}
         self._producer = producer or Producer(conf)
+        self._closed = False
         self._sensor = sensor or NullSensor()
         self._failures: list[str] = []
 
@@ -74,4 +75,11 @@ class Publisher:
             raise DeliveryError("; ".join(failures[:5]))
 
     def close(self) -> None:
+        """Flush, then release the producer's connections (idempotent)."""
+        if self._closed:
+            return
         self.flush()
+        closer = getattr(self._producer, "close", None)  # confluent-kafka >= 2.x
+        if closer is not None:
+            closer()
+        self._closed = True

@@ -52,8 +52,10 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture
-def publisher(stack: str) -> Publisher:
-    return Publisher(MeshSettings(bootstrap_servers=stack, metrics_port=None), service="e2e")
+def publisher(stack: str) -> Iterator[Publisher]:
+    pub = Publisher(MeshSettings(bootstrap_servers=stack, metrics_port=None), service="e2e")
+    yield pub
+    pub.close()  # no idle connections left to a broker that stops after the session
 
 
 class Events:
