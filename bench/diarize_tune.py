@@ -1,12 +1,13 @@
 """Tune the offline pipeline's automatic speaker count on pocketsphinx-derived mixes.
 
-Usage: python bench/diarize_tune.py [--step 0.1] [--max-frames 0] [--skip-grid]
+Usage: python bench/diarize_tune.py [--step 0.1] [--max-frames 300] [--skip-grid] [--calls DIR]
 
 Tuning data (see diarize_corpus.py): 13 conversations of 1-4 pseudo-speakers (real
 pocketsphinx speakers shifted +-400 cents), clean and telephone-band. Segmentation and
 embeddings are computed once per recording (pyannote's training cache), then every clustering
 setting is scored on the cached embeddings. Neither held-out recording (pyannote's sample, the
-unshifted three-speaker call) is used here: bench/diarize_bench.py reports them.
+unshifted three-speaker call) is used here: bench/diarize_bench.py reports them. With
+``--calls DIR`` the same search runs on labelled recordings of your own (NAME.wav + NAME.rttm).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--max-frames", type=int, default=DiarizeSettings().embedding_max_frames)
     parser.add_argument("--cache", type=Path, default=Path(".cache/diarize-tune"))
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument(
+        "--calls", type=Path, help="tune on your own calls: a folder of NAME.wav + NAME.rttm pairs"
+    )
     args = parser.parse_args()
 
     settings = DiarizeSettings(segmentation_step=args.step, embedding_max_frames=args.max_frames)
@@ -74,7 +78,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     tag = f"step{args.step}-max{args.max_frames}"
     files = []
-    for rec in corpus.tuning_set():
+    recordings = labelled_calls(args.calls) if args.calls else corpus.tuning_set()
+    for rec in recordings:
         f = {"waveform": torch.from_numpy(rec.audio)[None], "sample_rate": 16000, "uri": rec.uri}
         cached = args.cache / f"{rec.uri}-{tag}.pkl"
         if cached.exists():
@@ -108,6 +113,33 @@ def main() -> None:
     print("count_ok  mean_DER(auto)  method  threshold  min_cluster_size")
     for neg_ok, mean_der, method, thr, mcs in results[:20]:
         print(f"{-neg_ok}/{len(files)}  {mean_der:.4f}  {method}  {thr}  {mcs}")
+
+
+def labelled_calls(folder: Path) -> list[corpus.Recording]:
+    """NAME.wav (any rate, channels downmixed) with NAME.rttm beside it, resampled to 16 kHz."""
+    import soundfile
+    import torch
+    import torchaudio.functional
+
+    recs = []
+    for wav in sorted(folder.glob("*.wav")):
+        rttm = wav.with_suffix(".rttm")
+        if not rttm.exists():
+            print(f"skipped {wav.name}: no {rttm.name}")
+            continue
+        audio, rate = soundfile.read(wav, dtype="float32", always_2d=True)
+        mono = torch.from_numpy(audio.mean(axis=1))
+        if rate != corpus.SR:
+            mono = torchaudio.functional.resample(mono, rate, corpus.SR)
+        turns = []
+        for line in rttm.read_text().splitlines():
+            parts = line.split()
+            if parts and parts[0] == "SPEAKER":
+                turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
+        recs.append(corpus.Recording(uri=wav.stem, audio=mono.numpy(), turns=turns))
+    if not recs:
+        raise SystemExit(f"no NAME.wav + NAME.rttm pairs in {folder}")
+    return recs
 
 
 def n_speakers(rec: corpus.Recording) -> int:
