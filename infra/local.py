@@ -47,9 +47,12 @@ def default_lib_dir() -> Path:
 class LocalKafka:
     home: Path
     port: int = 9092
-    controller_port: int = 9093
+    controller_port: int = 0  # 0: the port after ``port``
     lib_dir: Path = field(default_factory=default_lib_dir)
     heap: str = "768m"
+
+    def __post_init__(self) -> None:
+        self.controller_port = self.controller_port or self.port + 1
 
     @property
     def bootstrap(self) -> str:
@@ -112,6 +115,11 @@ class LocalKafka:
         cluster_id = new_cluster_id()
         self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
                    check=True)
+
+    def up(self) -> list[str]:
+        """Start the broker and create the contract topics it lacks; returns those created."""
+        self.start()
+        return create_topics(self.bootstrap, topic_specs())
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Fetch, format and start the broker unless it runs already; wait until it answers."""
@@ -222,7 +230,7 @@ def broker_or_throwaway(bootstrap: str | None, port: int = 29092) -> Iterator[st
     if bootstrap:
         yield bootstrap
         return
-    broker = LocalKafka(Path(tempfile.mkdtemp(prefix="stt-kafka-")), port=port, controller_port=port + 1)
+    broker = LocalKafka(Path(tempfile.mkdtemp(prefix="stt-kafka-")), port=port)
     broker.start()
     try:
         yield broker.bootstrap
@@ -232,7 +240,7 @@ def broker_or_throwaway(bootstrap: str | None, port: int = 29092) -> Iterator[st
 
 # -- topics -----------------------------------------------------------------------------
 def topic_specs(names: list[str] | None = None) -> list[dict[str, Any]]:
-    """Topic name, partitions and config for every contract topic and its DLQ."""
+    """Topic name, partitions, replication factor and config for every contract topic and its DLQ."""
     from mesh import topics
 
     spec = tomllib.loads(TOPICS_FILE.read_text())
@@ -241,10 +249,11 @@ def topic_specs(names: list[str] | None = None) -> list[dict[str, Any]]:
     for name in names or list(topics.ALL):
         own = spec.get(name, {})
         config = {**defaults.get("config", {}), **own.get("config", {})}
+        replication = own.get("replication_factor", defaults.get("replication_factor", 1))
         out.append({"name": name, "partitions": own.get("partitions", defaults.get("partitions", 3)),
-                    "config": config})
+                    "replication_factor": replication, "config": config})
         out.append({"name": topics.dlq(name), "partitions": defaults.get("dlq_partitions", 1),
-                    "config": {**defaults.get("config", {})}})
+                    "replication_factor": replication, "config": {**defaults.get("config", {})}})
     return out
 
 
@@ -254,7 +263,10 @@ def create_topics(bootstrap: str, specs: list[dict[str, Any]], timeout_s: float 
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = [NewTopic(s["name"], s["partitions"], 1, config=s["config"]) for s in specs]
+    new = [
+        NewTopic(s["name"], s["partitions"], s.get("replication_factor", 1), config=s["config"])
+        for s in specs
+    ]
     created = []
     for name, future in admin.create_topics(new, request_timeout=timeout_s).items():
         try:

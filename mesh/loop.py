@@ -209,6 +209,7 @@ class Processor:
             held.pop(key, None)
 
     def _decode(self, raw: Any) -> Message | None:
+        self.sensor.on_message_in(raw.topic())
         try:
             schema, value = self.serde.decode(raw.value(), raw.headers())
         except SerializationError as exc:
@@ -263,9 +264,7 @@ class Processor:
             return exc
 
     def _emit(self, msg: Message, outputs: Sequence[Output]) -> None:
-        for out in outputs:
-            if "trace_id" in out.value and not out.value["trace_id"]:
-                out.value["trace_id"] = msg.trace_id
+        for out in outputs:  # the publisher fills an empty trace_id from the child's trace
             self.publisher.send(out, msg.trace.child())
 
     def _fail(self, raw: Any, msg: Message | None, exc: BaseException) -> None:

@@ -55,6 +55,10 @@ class PrometheusSensor:
         self._handler = Histogram(
             "stt_handler_seconds", "Handler time per call", svc, buckets=_SECONDS, registry=r
         )
+        self._batch = Histogram(
+            "stt_handler_batch_messages", "Messages per handler call", svc,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r,
+        )
         self._queue = Histogram(
             "stt_queue_seconds", "Now minus the event's produced time", [*svc, "topic"],
             buckets=_SECONDS, registry=r,
@@ -76,6 +80,7 @@ class PrometheusSensor:
 
     def on_handler_done(self, seconds: float, messages: int) -> None:
         self._handler.labels(self.service).observe(seconds)
+        self._batch.labels(self.service).observe(messages)
 
     def on_queue_time(self, topic: str, seconds: float) -> None:
         self._queue.labels(self.service, topic).observe(max(seconds, 0.0))

@@ -39,11 +39,14 @@ class _Known:
 class AvroSerde:
     def __init__(self, registry_url: str | None = None, registry: Any = None) -> None:
         self._current: dict[str, Any] = {}
+        self._headers: dict[str, list[tuple[str, bytes]]] = {}  # name -> header naming its schema
         self._by_fingerprint: dict[str, _Known] = {}
         for name in schemas.names():
             parsed = schemas.load(name)
+            fingerprint = schemas.fingerprint(parsed)
             self._current[name] = parsed
-            self._by_fingerprint[schemas.fingerprint(parsed)] = _Known(name, parsed)
+            self._headers[name] = [(SCHEMA_HEADER, fingerprint.encode())]
+            self._by_fingerprint[fingerprint] = _Known(name, parsed)
         for path in sorted(schemas.HISTORY_DIR.glob("*.avsc")):
             parsed = schemas.load_json(path)
             name = json.loads(path.read_text())["name"]
@@ -64,7 +67,7 @@ class AvroSerde:
             fastavro.schemaless_writer(buf, parsed, value, strict_allow_default=True)
         except Exception as exc:  # fastavro raises ValueError, TypeError, KeyError, ...
             raise SerializationError(f"cannot encode {name}: {exc}") from exc
-        return buf.getvalue(), [(SCHEMA_HEADER, schemas.fingerprint(parsed).encode())]
+        return buf.getvalue(), list(self._headers[name])
 
     # -- decoding -------------------------------------------------------------------------
     def decode(self, data: bytes | None, headers: Headers | None) -> tuple[str, dict[str, Any]]:

@@ -7,7 +7,6 @@ cluster needs nothing but environment. Service-specific settings live in each se
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -31,13 +30,10 @@ class MeshSettings(BaseSettings):
     schema_registry_url: str | None = Field(
         default=None, description="Use Confluent wire format with this registry (mock:// for tests)."
     )
-    clickhouse_dsn: str = "chdb:///" + str(Path(".stt-mesh/clickhouse").resolve())
-    service_name: str = "stt-mesh"
     metrics_port: int | None = Field(
         default=9100, description="Port of /metrics, /healthz, /readyz; 0 picks a free one; None disables."
     )
     metrics_host: str = "0.0.0.0"
-    state_dir: Path = Path(".stt-mesh")
     max_retries: int = 3
     retry_backoff_ms: int = 200
     message_max_bytes: int = 10 * 1024 * 1024
@@ -47,7 +43,6 @@ class MeshSettings(BaseSettings):
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
-            "client.id": self.service_name,
         }
         optional = {
             "sasl.mechanism": self.sasl_mechanism,

@@ -22,16 +22,13 @@ SERVICES = ("ingest", "asr", "diarize", "redact")
 def local_kafka(args: argparse.Namespace):
     from infra.local import LocalKafka
 
-    return LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
+    return LocalKafka(home=Path(args.home), port=args.port)
 
 
 def cmd_infra(args: argparse.Namespace) -> int:
-    from infra.local import create_topics, topic_specs
-
     broker = local_kafka(args)
     if args.action == "up":
-        broker.start()
-        created = create_topics(broker.bootstrap, topic_specs())
+        created = broker.up()
         print(f"{broker.status()}; {len(created)} topics created")
     elif args.action == "down":
         broker.stop()

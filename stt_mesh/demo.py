@@ -23,7 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from infra.local import LocalKafka, create_topics, kafka_version, topic_specs
+from infra.local import LocalKafka, kafka_version
 from mesh import MeshSettings, Publisher, topics
 from mesh.serde import AvroSerde
 
@@ -70,11 +70,11 @@ def stop_services(procs: list[subprocess.Popen[bytes]]) -> None:
 class Follower:
     """Collects the events of a set of recordings from the watched topics."""
 
-    def __init__(self, bootstrap: str, recording_ids: set[str]) -> None:
+    def __init__(self, settings: MeshSettings, recording_ids: set[str]) -> None:
         self.ids = recording_ids
-        self.serde = AvroSerde()
+        self.serde = AvroSerde(settings.schema_registry_url)
         self.events: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{uuid.uuid4()}",
+        self.consumer = Consumer({**settings.kafka_common(), "group.id": f"demo-{uuid.uuid4()}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self.consumer.subscribe(WATCHED)
 
@@ -133,10 +133,9 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
 def main(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files] or [sample_call()]
     num_speakers = args.num_speakers  # None: the diarizer counts the speakers itself
-    broker = LocalKafka(home=Path(args.home), port=args.port, controller_port=args.port + 1)
+    broker = LocalKafka(home=Path(args.home), port=args.port)
     print(f"starting Kafka {kafka_version()} on {broker.bootstrap} ...", flush=True)
-    broker.start()
-    create_topics(broker.bootstrap, topic_specs())
+    broker.up()
     procs = start_services(broker.bootstrap, Path(args.home).parent / "logs")
     try:
         return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout,
@@ -157,7 +156,7 @@ def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[byt
                               priority="realtime", num_speakers=num_speakers, progress=False)
     ids = {rid for rid, _ in published}
     print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
-    follower = Follower(bootstrap, ids)
+    follower = Follower(settings, ids)
     try:
         while not all(follower.done(rid) for rid in ids):
             if time.monotonic() - started > timeout_s:

@@ -26,7 +26,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from infra.local import LocalKafka
 
     home = tmp_path_factory.mktemp("kafka")
-    broker = LocalKafka(home=Path(home), port=TEST_KAFKA_PORT, controller_port=TEST_KAFKA_PORT + 1)
+    broker = LocalKafka(home=Path(home), port=TEST_KAFKA_PORT)
     broker.start()
     try:
         yield broker.bootstrap
@@ -57,8 +57,7 @@ def make_topics(kafka_bootstrap: str):
 
 
 @pytest.fixture
-def mesh_settings(kafka_bootstrap: str, tmp_path: Path):
+def mesh_settings(kafka_bootstrap: str):
     from mesh import MeshSettings
 
-    return MeshSettings(bootstrap_servers=kafka_bootstrap, metrics_port=None, state_dir=tmp_path,
-                        retry_backoff_ms=10)
+    return MeshSettings(bootstrap_servers=kafka_bootstrap, metrics_port=None, retry_backoff_ms=10)

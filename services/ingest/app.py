@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, Publisher, topics
+from mesh.trace import is_trace_id
 from services.ingest.config import IngestSettings
-from services.ingest.events import IngestRequest, hints_from, is_trace_id
+from services.ingest.events import IngestRequest, hints_from
 from services.ingest.reassembly import Complete, PartAssembler, Pending, Rejected
 from services.ingest.worker import IngestResult, IngestWorker
 

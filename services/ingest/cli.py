@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from tqdm import tqdm
 
 from mesh import Output, topics
+from mesh.trace import new_trace_id
 from services.ingest import events
 
 MAX_PART_SIZE = 1024 * 1024
@@ -58,7 +59,7 @@ def publish_files(
     with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True,
               unit_divisor=1024, disable=not progress, desc="publishing") as bar:
         for path in files:
-            ids = (events.new_recording_id(), events.new_trace_id())
+            ids = (events.new_recording_id(), new_trace_id())
             with path.open("rb") as stream:
                 for part in iter_parts(stream, path.stat().st_size, ids, path.name, part_size,
                                        common, clock):

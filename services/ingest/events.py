@@ -8,7 +8,6 @@ one-file change; the transports (Kafka, HTTP) only move these dicts.
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from mesh.trace import TraceContext
+
 PRIORITIES = ("realtime", "batch")
 SOURCES = ("kafka", "http", "cli")
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _RECORDING_ID = re.compile(r"^[^\s/\\]{1,200}$")
 _HINT_INTS = ("num_speakers", "min_speakers", "max_speakers")
 
@@ -64,19 +64,9 @@ def hints_from(value: Mapping[str, Any] | None) -> dict[str, Any]:
                       channel_roles=value.get("channel_roles") or ())
 
 
-def is_trace_id(value: object) -> bool:
-    return isinstance(value, str) and bool(_TRACE_ID.match(value)) and value != "0" * 32
-
-
-def new_trace_id() -> str:
-    return secrets.token_hex(16)  # all-zero has probability 2**-128
-
-
 def trace_id_for(candidate: object) -> str:
     """Keep a producer's valid W3C trace id (case-insensitively), otherwise start a trace."""
-    if isinstance(candidate, str) and is_trace_id(candidate.strip().lower()):
-        return candidate.strip().lower()
-    return new_trace_id()
+    return TraceContext.new(candidate.strip().lower() if isinstance(candidate, str) else None).trace_id
 
 
 def new_recording_id() -> str:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from mesh.trace import TraceContext
 from services.ingest import events
 from services.ingest.config import IngestSettings
 from services.ingest.events import IngestRequest
@@ -224,8 +225,8 @@ def _metadata(value: str | None) -> dict[str, str]:
 
 
 def _trace_from_header(traceparent: str | None) -> str | None:
-    parts = (traceparent or "").strip().split("-")
-    return parts[1] if len(parts) == 4 and events.is_trace_id(parts[1].lower()) else None
+    ctx = TraceContext.parse(traceparent) if traceparent else None
+    return ctx.trace_id if ctx else None
 
 
 def _already_accepted(store: StatusStore, recording_id: str) -> bool:

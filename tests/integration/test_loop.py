@@ -111,6 +111,9 @@ def test_when_a_handler_fails_transiently_then_it_is_retried_and_the_count_is_re
     assert letter["retries"] == mesh_settings.max_retries
     assert attempts["rec-1"] == mesh_settings.max_retries + 1
     assert "retries exhausted" in letter["reason"]
+    metric = proc.sensor.registry.get_sample_value  # type: ignore[attr-defined]
+    assert metric("stt_messages_in_total", {"service": "svc", "topic": source}) == 2
+    assert metric("stt_retries_total", {"service": "svc", "topic": source}) == 2 + mesh_settings.max_retries
 
 
 def test_when_a_consumer_is_killed_mid_batch_then_a_restart_resumes_with_nothing_lost(
@@ -175,14 +178,23 @@ def test_when_stop_is_requested_then_run_returns_and_commits(mesh_settings, make
     proc.stop()
     thread.join(30)
     assert not thread.is_alive()
+    assert replayed(mesh_settings, source, sink, f"g-{unique}") == [], (
+        "offsets committed on stop: a restart must not reprocess"
+    )
+
+
+def replayed(settings, source: str, sink: str, group: str, listen_s: float = 5.0) -> list[str]:
+    """What a fresh consumer of ``group`` processes within ``listen_s`` of being assigned its
+    partitions: [] when all is committed. Absence can only be observed by waiting.
+    """
     again: list[str] = []
-    proc2 = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                      handler=copier(sink, again))
-    thread2 = run_in_thread(proc2.run)
-    time.sleep(5)
-    proc2.stop()
-    thread2.join(30)
-    assert again == [], "offsets committed on stop: a restart must not reprocess"
+    proc = Processor(settings, service="svc", topics=[source], group_id=group, handler=copier(sink, again))
+    thread = run_in_thread(proc.run)
+    assert wait_for(lambda: proc.health.ready, 30), "never assigned: nothing would have been replayed"
+    time.sleep(listen_s)
+    proc.stop()
+    thread.join(30)
+    return again
 
 
 def part(i: int, of: int, rid: str = "rec-held") -> dict:
@@ -255,11 +267,5 @@ def test_a_tick_can_release_a_key_that_timed_out(mesh_settings, make_topics, uni
     with running(proc):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
     assert [v["task"] for _, v, _ in out] == ["timed out"]
-    again: list[str] = []
-    proc2 = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                      handler=copier(sink, again))
-    thread2 = run_in_thread(proc2.run)
-    time.sleep(5)
-    proc2.stop()
-    thread2.join(30)
+    again = replayed(mesh_settings, source, sink, f"g-{unique}")
     assert again == [], "a released key's offsets are committed"
