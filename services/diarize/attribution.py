@@ -3,9 +3,10 @@
 Used by the redaction service to build the speaker-attributed transcript from
 ``ChunkTranscript`` words and ``SpeakerTurns`` turns (both plain Avro dicts with ``start_s`` /
 ``end_s``). A word takes the speaker whose turns overlap it the most; a word that falls in a
-gap between turns takes the nearest turn's speaker (ties go to the earlier turn). With
-``channel`` given, only turns of that channel (or without a channel) are considered, which is
-how stereo calls attribute each channel's transcript.
+gap between turns takes the nearest turn's speaker (ties go to the earlier turn). A word that
+carries a ``channel`` only considers turns of that channel (or without one), which is how a
+stereo call's customer words never take the agent's turn during crosstalk; ``channel`` given
+to the function overrides the words' own.
 """
 
 from __future__ import annotations
@@ -23,8 +24,20 @@ def attribute_words(
     channel: int | None = None,
 ) -> list[dict[str, Any]]:
     """Copies of ``words`` with ``speaker`` set (None only when there is no turn at all)."""
-    index = _TurnIndex([t for t in turns if channel is None or t.get("channel") in (None, channel)])
-    return [dict(word, speaker=index.speaker_for(word["start_s"], word["end_s"])) for word in words]
+    turns = list(turns)
+    indexes: dict[Any, _TurnIndex] = {}
+
+    def index_for(ch: Any) -> _TurnIndex:
+        if ch not in indexes:
+            own = [t for t in turns if ch is None or t.get("channel") in (None, ch)]
+            indexes[ch] = _TurnIndex(own or turns)  # a channel nobody was heard on: any turn
+        return indexes[ch]
+
+    out = []
+    for word in words:
+        ch = channel if channel is not None else word.get("channel")
+        out.append(dict(word, speaker=index_for(ch).speaker_for(word["start_s"], word["end_s"])))
+    return out
 
 
 class _TurnIndex:

@@ -1,8 +1,9 @@
 """Diarization domain logic: AudioChunk dicts in, SpeakerTurns dicts out. No Kafka here.
 
 ``DiarizeWorker.handle_chunk`` spills the chunk (assembly.py) and, when a recording is complete
-(its ``is_last`` chunk) diarizes it and returns its SpeakerTurns value. Each call also closes
-recordings whose chunks stopped arriving (``partial=true``) and forgets old finished ones.
+(its ``is_last`` chunk) diarizes it and returns its SpeakerTurns value. ``sweep``, run by the
+loop's tick, closes recordings whose chunks stopped arriving (``partial=true``) and forgets old
+finished ones: never inside another recording's chunk, which may be a realtime one.
 Recordings with chunks on two or more channels are diarized by channel (channels.py); the rest
 by the pyannote pipeline (pipeline.py), in windows for long calls (windows.py).
 """
@@ -73,7 +74,6 @@ class DiarizeWorker:
             outputs.append(added.replay)
         if added.ready is not None:
             outputs.append(self._finish(added.ready))
-        outputs += self.sweep()
         return outputs
 
     def sweep(self) -> list[dict[str, Any]]:

@@ -45,14 +45,14 @@ class Handler:
             if not isinstance(result, Exception):
                 self._hold_or_release(msg, result, pending)
         self._release_abandoned(pending)
-        return [r if isinstance(r, Exception) else [self._output(x, m) for x in r]
+        return [r if isinstance(r, Exception) else [self._output(x) for x in r]
                 for m, r in zip(msgs, results, strict=True)]
 
     def tick(self, proc: Processor) -> list[Output]:
         """Recordings whose speaker turns timed out: emit them and commit past their messages."""
         outputs = []
         for redaction in self.worker.tick():
-            outputs.append(self._output(redaction, None))
+            outputs.append(self._output(redaction))
         self._release_abandoned(self.worker.assembler.pending_ids())
         return outputs
 
@@ -72,10 +72,8 @@ class Handler:
                 self.proc.release(rid)
             self._held.discard(rid)
 
-    def _output(self, redaction: Redaction, msg: Message | None) -> Output:
-        event = redaction.event
-        if not event.get("trace_id") and msg is not None:
-            event["trace_id"] = msg.trace_id
+    def _output(self, redaction: Redaction) -> Output:
+        event = redaction.event  # an empty trace_id is filled by the publisher from the message
         self._observe(redaction)
         return Output(topic=topics.REDACTED, schema="RedactedTranscript", value=event,
                       key=event["recording_id"])

@@ -15,11 +15,10 @@ completed, then goes out without speakers. Without diarization it goes out as so
 transcripts are complete. A recording whose transcripts never complete is forgotten after
 ``max_age_s`` (counted in ``dropped``).
 
-State is in memory. The mesh loop stores a message's offset once its outputs are delivered,
-and a chunk that only joins a pending recording has none, so a restart loses the pending
-recordings (their segment-scope outputs were already produced; the recording-scope one is
-not). Making this durable needs a state store (a compacted changelog topic) or a way for the
-handler to hold back offset commits until the recording is emitted.
+State is in memory and rebuilt after a restart: the handler holds every message that joins a
+pending recording (``msg.hold()``), so the mesh loop commits offsets only up to the first held
+one, and the held messages are redelivered after a crash; they are released once the
+recording is emitted or given up (see app.py).
 """
 
 from __future__ import annotations
@@ -72,17 +71,14 @@ class _Pending:
 class RecordingAssembler:
     def __init__(self, *, diarization_enabled: bool = True, turns_timeout_s: float = 120.0,
                  max_age_s: float = 3600.0, max_pending: int = 10_000,
-                 attribute: Attribute | None = None, remember_done: int = 50_000,
-                 sweep_every_s: float = 1.0):
+                 attribute: Attribute | None = None, remember_done: int = 50_000):
         self.diarization_enabled = diarization_enabled
         self.turns_timeout_s, self.max_age_s = turns_timeout_s, max_age_s
         self.max_pending, self.remember_done = max_pending, remember_done
         self.attribute = attribute if attribute is not None else (
             default_attribute() if diarization_enabled else None)
-        self.sweep_every_s = sweep_every_s
         self._pending: dict[str, _Pending] = {}
         self._done: OrderedDict[str, None] = OrderedDict()
-        self._last_sweep = float("-inf")
         self.dropped = 0  # recordings forgotten before their transcripts completed
         self.late = 0  # events for recordings already emitted
         self.duplicates = 0
@@ -94,35 +90,33 @@ class RecordingAssembler:
         now = time.monotonic() if now is None else now
         p = self._get(chunk["recording_id"], chunk, now)
         if p is None:
-            return self.expire(now)
+            return []
         key = (int(chunk.get("channel", 0)), int(chunk["seq"]))
         if key in p.chunks:
             self.duplicates += 1
-            return self.expire(now)
+            return []
         p.chunks[key] = chunk
         p.seqs.add(key[1])
         p.chunk_count = max(p.chunk_count or 0, int(chunk["chunk_count"]))
         p.language = p.language or chunk.get("language")
-        return self._maybe_emit(p, now) + self.expire(now)
+        return self._maybe_emit(p, now)
 
     def add_turns(self, turns: dict[str, Any], now: float | None = None) -> list[AssembledRecording]:
         now = time.monotonic() if now is None else now
         p = self._get(turns["recording_id"], turns, now)
         if p is None:
-            return self.expire(now)
+            return []
         p.turns = turns
-        return self._maybe_emit(p, now) + self.expire(now)
+        return self._maybe_emit(p, now)
 
     def pending_ids(self) -> set[str]:
         """Recordings still being assembled (their messages stay uncommitted)."""
         return set(self._pending)
 
     def expire(self, now: float | None = None) -> list[AssembledRecording]:
-        """Emit recordings whose turns did not come in time; forget stale incomplete ones."""
+        """Emit recordings whose turns did not come in time; forget stale incomplete ones.
+        The worker calls this once per batch and on the loop's tick."""
         now = time.monotonic() if now is None else now
-        if now - self._last_sweep < self.sweep_every_s:
-            return []
-        self._last_sweep = now
         out = []
         for p in list(self._pending.values()):
             if p.complete_at is not None and now - p.complete_at >= self.turns_timeout_s:

@@ -77,3 +77,14 @@ def test_the_module_imports_no_torch_or_numpy():
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"torch", "numpy", "pyannote"}
+
+
+def test_each_word_uses_its_own_channels_turns_during_crosstalk():
+    turns = [t("agent", 0.0, 5.0, channel=0), t("customer", 1.0, 3.0, channel=1)]
+    words = [dict(w("hello", 1.2, 2.8), channel=0), dict(w("yes", 1.5, 2.0), channel=1)]
+    assert speakers(words, turns) == ["agent", "customer"]
+
+
+def test_a_channel_without_turns_falls_back_to_all_turns():
+    turns = [t("agent", 0.0, 5.0, channel=0)]
+    assert speakers([dict(w("hm", 1.0, 1.2), channel=1)], turns) == ["agent"]

@@ -77,10 +77,8 @@ def who_at(event, second: float) -> str | None:
 
 
 def test_a_finished_recording_gives_one_valid_speaker_turns_event(tmp_path, clock, chunk_factory):
-    worker = make_worker(tmp_path, clock)
     audio, _ = script("aaabbb.aa")
-    assert feed(worker, chunk_factory, audio[: 5 * SR], chunk_s=5)[:-1] == []
-    (event,) = feed(make_worker(tmp_path / "x", clock), chunk_factory, audio)
+    (event,) = feed(make_worker(tmp_path, clock), chunk_factory, audio, chunk_s=3)  # 3 chunks, 1 event
     assert validate(event, schemas.load("SpeakerTurns"))
     assert event["mode"] == "model" and event["num_speakers"] == 2 and not event["partial"]
     assert event["pipeline"] == "fake" and event["model_hashes"] == {"m": "0" * 64}
@@ -126,8 +124,7 @@ def test_a_speaker_turn_cut_by_a_window_boundary_is_joined(tmp_path, clock, chun
     audio, _ = script("a" * 70)
     worker = make_worker(tmp_path, clock, window_s=35, window_search_s=0)
     (event,) = feed(worker, chunk_factory, audio)
-    spans = [(t["start_s"], t["end_s"]) for t in event["turns"]]
-    assert (34.0, 36.0) not in spans and event["num_speakers"] == 1
+    assert event["num_speakers"] == 1
     assert not any(
         t["end_s"] == 35.0 and n["start_s"] == 35.0
         for t, n in zip(event["turns"], event["turns"][1:], strict=False)
@@ -147,11 +144,14 @@ def test_when_chunks_stop_arriving_the_recording_is_diarized_as_partial(tmp_path
     assert worker.sweep() == []  # closed once
 
 
-def test_a_timed_out_recording_is_closed_by_any_later_message(tmp_path, clock, chunk_factory):
+def test_a_timed_out_recording_is_left_to_the_sweep_not_to_another_recordings_chunk(
+    tmp_path, clock, chunk_factory
+):
     worker = make_worker(tmp_path, clock, recording_timeout_s=60)
     worker.handle_chunk(chunk_factory(recording_id="stalled", seq=0, samples=script("a")[0], chunk_count=2))
     clock.advance(61)
-    events = worker.handle_chunk(chunk_factory(recording_id="other", seq=0, chunk_count=2))
+    assert worker.handle_chunk(chunk_factory(recording_id="other", seq=0, chunk_count=2)) == []
+    events = worker.sweep()
     assert [(e["recording_id"], e["partial"]) for e in events] == [("stalled", True)]
 
 
@@ -242,7 +242,7 @@ def test_warm_up_loads_the_pipeline_once_before_any_recording(tmp_path, clock, c
 
     settings = DiarizeSettings(state_dir=tmp_path, fsync=False)
     worker = DiarizeWorker(settings, clock=clock, engine_factory=factory)
-    assert worker.warm_up() >= 0
-    assert len(built) == 1 and len(built[0].calls) == 1
+    worker.warm_up(seconds=12.0)
+    assert len(built) == 1 and [seconds for seconds, _ in built[0].calls] == [12.0]
     (event,) = feed(worker, chunk_factory, script("aabb")[0])
     assert len(built) == 1 and len(built[0].calls) == 2 and event["num_speakers"] == 2

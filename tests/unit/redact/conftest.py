@@ -76,22 +76,10 @@ def turns(rid: str, spans: list[tuple[str, float, float]], tenant: str = "acme")
     }
 
 
-def _attribute_by_midpoint(words: list[dict], turns: list[dict]) -> list[dict]:
-    """Test stand-in for services.diarize.attribution: the turn holding a word's midpoint."""
-    out = []
-    for w in words:
-        mid = (w["start_s"] + w["end_s"]) / 2
-        speaker = next((t["speaker"] for t in turns if t["start_s"] <= mid < t["end_s"]), None)
-        out.append({**w, "speaker": speaker})
-    return out
-
-
 @pytest.fixture
 def attribute() -> Callable[[list[dict], list[dict]], list[dict]]:
-    try:
-        from services.diarize.attribution import attribute_words
-    except ImportError:
-        return _attribute_by_midpoint
+    from services.diarize.attribution import attribute_words
+
     return attribute_words
 
 
@@ -117,7 +105,7 @@ def make_worker(detector, attribute, clock):
         cfg = RedactSettings(diarization_enabled=diarization, turns_timeout_s=turns_timeout_s,
                              **settings)
         assembler = RecordingAssembler(diarization_enabled=diarization, attribute=attribute,
-                                       turns_timeout_s=turns_timeout_s, sweep_every_s=0.0)
+                                       turns_timeout_s=turns_timeout_s)
         return RedactWorker(cfg, detector=detector, policies=policies or PolicyBook(),
                             assembler=assembler, clock=clock)
 

@@ -7,7 +7,7 @@ from services.redact.assembly import RecordingAssembler
 
 def assembler(attribute, **kw) -> RecordingAssembler:
     kw.setdefault("diarization_enabled", True)
-    return RecordingAssembler(attribute=attribute, sweep_every_s=0.0, **kw)
+    return RecordingAssembler(attribute=attribute, **kw)
 
 
 def test_when_all_chunks_and_turns_arrived_then_the_recording_is_emitted(
