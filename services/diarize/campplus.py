@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .hashing import sha256_file
+from mesh.hashing import file_sha256
 
 SAMPLE_RATE = 16000
 WIN = 400  # 25 ms
@@ -122,7 +122,7 @@ class CAMPPlusEmbedding:
         return self
 
     def sha256(self) -> str:
-        return sha256_file(self.weights)
+        return file_sha256(self.weights)
 
     def fbank(self, waveform: torch.Tensor) -> torch.Tensor:
         """(samples,) float in [-1, 1] -> (frames, 80) Kaldi log-mel filterbank."""

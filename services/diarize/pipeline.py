@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from mesh.hashing import file_sha256
+
 from .config import DiarizeSettings
-from .hashing import sha256_file
 
 WEIGHT_SUFFIXES = (".bin", ".ckpt", ".safetensors", ".onnx", ".npz", ".pt", ".pth")
 
@@ -181,7 +182,7 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
             "embedding.backend": embedding.backend,
         },
         model_hashes={
-            "segmentation": sha256_file(seg_dir / "pytorch_model.bin"),
+            "segmentation": file_sha256(seg_dir / "pytorch_model.bin"),
             "embedding": embedding.sha256(),
         },
         device=device,
@@ -209,7 +210,7 @@ def _from_folder(
     pipeline = Pipeline.from_pretrained(str(folder))
     if pipeline is None:
         raise RuntimeError(f"could not load a pyannote pipeline from {folder}")
-    hashes = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(_weight_files(folder))}
+    hashes = {str(p.relative_to(folder)): file_sha256(p) for p in sorted(_weight_files(folder))}
     name = f"pyannote:{source}" + (f"@{settings.revision}" if settings.revision else "")
     return pipeline, PipelineInfo(name=name, params=_params(pipeline), model_hashes=hashes, device=device)
 

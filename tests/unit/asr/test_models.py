@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mesh import hashing
 from services.asr import models
 from services.asr.models import ModelNotFoundError, assemble_split_model, file_sha256, resolve
 
@@ -57,9 +58,17 @@ def test_digest_is_cached_on_disk_by_path_size_and_mtime(tmp_path, monkeypatch):
     weights.write_bytes(b"weights")
     expected = hashlib.sha256(b"weights").hexdigest()
     assert file_sha256(weights, tmp_path) == expected
-    monkeypatch.setattr(models, "_memory", {})
-    monkeypatch.setattr(models, "_hash_file", lambda p: pytest.fail("hashed again"))
+    monkeypatch.setattr(hashing, "_memory", {})
+    monkeypatch.setattr(hashing, "hash_file", lambda p: pytest.fail("hashed again"))
     assert file_sha256(weights, tmp_path) == expected
+
+
+def test_an_assembled_model_is_not_read_again_to_resolve_its_digest(tmp_path, split_model, monkeypatch):
+    parts, sidecars, whole = split_model
+    target = assemble_split_model(parts, sidecars, tmp_path / "m", digest_cache=tmp_path)
+    monkeypatch.setattr(hashing, "_memory", {})  # a fresh process: only the disk cache is left
+    monkeypatch.setattr(hashing, "hash_file", lambda p: pytest.fail("hashed a third time"))
+    assert file_sha256(target / "model.bin", tmp_path) == hashlib.sha256(whole).hexdigest()
 
 
 def test_a_changed_file_is_hashed_again(tmp_path):

@@ -47,13 +47,13 @@ def engine():
 
 
 def test_the_offline_pipeline_records_its_models_and_parameters(engine):
+    from mesh.hashing import file_sha256
     from services.diarize.campplus import segmentation_dir, weights_path
-    from services.diarize.hashing import sha256_file
 
     info = engine.info
     assert info.name.startswith("offline:")
-    assert info.model_hashes["segmentation"] == sha256_file(segmentation_dir() / "pytorch_model.bin")
-    assert info.model_hashes["embedding"] == sha256_file(weights_path())
+    assert info.model_hashes["segmentation"] == file_sha256(segmentation_dir() / "pytorch_model.bin")
+    assert info.model_hashes["embedding"] == file_sha256(weights_path())
     assert {"clustering.threshold", "clustering.method", "segmentation_step", "embedding.backend"} <= set(
         info.params
     )
