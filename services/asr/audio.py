@@ -26,10 +26,6 @@ def pcm_to_float(pcm: bytes, encoding: str = "s16le", sample_rate: int = SAMPLE_
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def float_to_pcm(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
 def dbfs(audio: np.ndarray) -> float:
     """RMS level in dB relative to full scale (``SILENT_DBFS`` for digital silence)."""
     if audio.size == 0:

@@ -27,10 +27,6 @@ class Clipped:
     speech_s: float
     ts_map: SpeechTimestampsMap | None
 
-    @property
-    def empty(self) -> bool:
-        return self.speech_s == 0.0
-
 
 def vad_options(threshold: float = 0.5, min_silence_ms: int = 160, pad_ms: int = 400) -> VadOptions:
     """faster-whisper's batched-mode defaults; one chunk never holds more than 30 s."""

@@ -154,20 +154,23 @@ class AsrWorker:
 
     # -- decoding ---------------------------------------------------------------------------
     def _decode(self, engine: Engine, items: list[_Item]) -> None:
+        failed = self._try_main(engine, items)
+        if failed:
+            self._fall_back(failed)  # all of them at once: the fallback batches too
+
+    def _try_main(self, engine: Engine, items: list[_Item]) -> list[_Item]:
+        """Decode with the main model; return the items it failed on, each with its reason."""
         try:
             results = self._run_main(engine, [it.request for it in items])
         except DecodeTimeout as exc:
-            self._fall_back(items, f"timeout: {exc}")
-            return
+            return _failed(items, f"timeout: {exc}")
         except Exception as exc:
             log.warning("%s failed on %d chunk(s): %r", engine.info.name, len(items), exc)
-            if len(items) > 1:
-                for it in items:  # find the chunk that breaks the batch
-                    self._decode(engine, [it])
-            else:
-                self._fall_back(items, f"error: {type(exc).__name__}: {exc}")
-            return
+            if len(items) == 1:
+                return _failed(items, f"error: {type(exc).__name__}: {exc}")
+            return [bad for it in items for bad in self._try_main(engine, [it])]  # the culprits
         self._store(items, results, engine)
+        return []
 
     def _run_main(self, engine: Engine, requests: list[DecodeRequest]) -> list[Decoded]:
         if self.timeout_s is None:
@@ -184,46 +187,45 @@ class AsrWorker:
             self._stuck[id(engine)] = future
             raise DecodeTimeout(f"{engine.info.name} exceeded {self.timeout_s:g} s") from None
 
-    def _fall_back(self, items: list[_Item], reason: str) -> None:
+    def _fall_back(self, items: list[_Item]) -> None:
         for it in items:
             it.attempts += 1
-        # A timeout is worth another try later; an error of the main model is not.
-        failure = DecodeTimeout if reason.startswith("timeout") else DecodeFailed
         fallback = self.fallback
         if fallback is None:
-            self._fail(items, failure(f"main model failed, no fallback model: {reason}"))
+            for it in items:
+                self._fail([it], _failure(it, "main model failed, no fallback model: "))
             return
         usable = [it for it in items if self._fallback_speaks(fallback, it)]
-        self._fail([it for it in items if it not in usable], failure(
-            f"{reason}; fallback {fallback.info.name} is English-only"))
-        self._decode_fallback(fallback, usable, reason)
+        for it in items:
+            if it not in usable:
+                self._fail([it], _failure(it, "", f"; fallback {fallback.info.name} is English-only"))
+        self._decode_fallback(fallback, usable)
 
-    def _decode_fallback(self, fallback: Engine, items: list[_Item], reason: str) -> None:
+    def _decode_fallback(self, fallback: Engine, items: list[_Item]) -> None:
         if not items:
             return
         try:
             results = fallback.transcribe_batch([it.request for it in items])
         except Exception as exc:
             if len(items) == 1:
-                self._fail(items, DecodeFailed(f"{reason}; fallback failed too: {exc!r}"))
-            for it in items if len(items) > 1 else []:
-                self._decode_fallback(fallback, [it], reason)
+                self._fail(items, DecodeFailed(f"{items[0].fallback_reason}; fallback failed too: {exc!r}"))
+                return
+            for it in items:
+                self._decode_fallback(fallback, [it])
             return
-        self._store(items, results, fallback, reason)
+        self._store(items, results, fallback)
 
     @staticmethod
     def _fallback_speaks(fallback: Engine, item: _Item) -> bool:
         language = item.request.language
         return getattr(fallback, "multilingual", True) or language in (None, "", "en")
 
-    def _store(self, items: list[_Item], results: list[Decoded], engine: Engine,
-               fallback_reason: str | None = None) -> None:
+    def _store(self, items: list[_Item], results: list[Decoded], engine: Engine) -> None:
         if len(results) != len(items):
             raise RuntimeError(f"engine returned {len(results)} results for {len(items)} chunks")
         now = time.perf_counter()
         for it, decoded in zip(items, results, strict=True):
             it.decoded, it.engine, it.done_at = decoded, engine, now
-            it.fallback_reason = fallback_reason
 
     @staticmethod
     def _fail(items: list[_Item], error: Exception) -> None:
@@ -267,6 +269,19 @@ class AsrWorker:
             out["hotwords"] = it.request.hotwords
         out.update(it.notes)
         return out
+
+
+def _failed(items: list[_Item], reason: str) -> list[_Item]:
+    for it in items:
+        it.fallback_reason = reason
+    return items
+
+
+def _failure(it: _Item, prefix: str, suffix: str = "") -> Exception:
+    """A timeout is worth another try later; an error of the main model is not."""
+    reason = it.fallback_reason or ""
+    kind = DecodeTimeout if reason.startswith("timeout") else DecodeFailed
+    return kind(f"{prefix}{reason}{suffix}")
 
 
 def _fields(obj: Any) -> dict[str, Any]:

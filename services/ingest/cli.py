@@ -53,7 +53,7 @@ def publish_files(
     problem = events.hints_problem(hints)
     if problem:
         raise ValueError(problem)
-    common = {"tenant": tenant, "priority": priority, "split_channels": split_channels,
+    common = {"tenant": tenant, "source": "cli", "priority": priority, "split_channels": split_channels,
               "hints": hints, "metadata": dict(metadata or {})}
     sent = []
     with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True,

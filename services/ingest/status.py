@@ -45,5 +45,3 @@ class StatusStore:
                 self._items.move_to_end(recording_id)
             return status
 
-    def __len__(self) -> int:
-        return len(self._items)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from services.asr.audio import float_to_pcm
 from services.asr.results import Decoded, DecodeRequest, ModelInfo, Segment, Word
+from services.ingest.events import to_s16le
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -33,7 +33,7 @@ def make_chunk(audio: np.ndarray | None = None, *, recording_id: str = "rec-1", 
         "start_s": start_s, "duration_s": duration,
         "keep_from_s": start_s if keep_from_s is None else keep_from_s,
         "keep_until_s": start_s + duration if keep_until_s is None else keep_until_s,
-        "sample_rate": 16000, "encoding": "s16le", "pcm": float_to_pcm(audio),
+        "sample_rate": 16000, "encoding": "s16le", "pcm": to_s16le(audio),
         "stats": {"duration_s": duration, "rms_dbfs": -20.0, "peak_dbfs": -3.0,
                   "clipping_ratio": 0.0, "snr_db": snr_db, "silence_ratio": 0.1},
         "priority": priority,

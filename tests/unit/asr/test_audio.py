@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.asr.audio import AudioFormatError, dbfs, float_to_pcm, pcm_to_float
+from services.asr.audio import AudioFormatError, dbfs, pcm_to_float
+from services.ingest.events import to_s16le
 
 
 def test_s16le_round_trips_within_one_step():
     audio = np.linspace(-1, 1, 1001, dtype=np.float32)
-    assert np.max(np.abs(pcm_to_float(float_to_pcm(audio)) - audio)) < 1 / 16000
+    assert np.max(np.abs(pcm_to_float(to_s16le(audio)) - audio)) < 1 / 16000
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

@@ -75,6 +75,16 @@ def test_when_one_chunk_breaks_the_batch_then_only_that_chunk_goes_to_the_fallba
     assert words_of(events[1]) == ["w0", "w1", "w2"]
 
 
+def test_chunks_the_main_model_fails_on_one_by_one_reach_the_fallback_in_one_batch():
+    main = FakeEngine("main", fail_when=lambda reqs: True)
+    fallback = FakeEngine("fallback")
+    jobs = [ChunkJob(make_chunk(duration_s=1.0 + i / 10)) for i in range(4)]
+    events = AsrWorker(main, fallback, settings=AsrSettings()).transcribe(jobs)
+    assert [len(call) for call in main.calls] == [4, 1, 1, 1, 1]
+    assert [len(call) for call in fallback.calls] == [4]
+    assert all(e["fallback_used"] and e["retries"] == 1 for e in events)
+
+
 def test_when_the_main_model_exceeds_its_budget_then_the_fallback_answers():
     main, fallback = FakeEngine("main", delay_s=0.6), FakeEngine("fallback")
     cfg = AsrSettings(realtime=PoolSettings(timeout_s=0.1))

@@ -49,6 +49,7 @@ def test_files_are_split_into_parts_that_reassemble_to_the_original_bytes(tmp_pa
     assert a.header["hints"]["channel_roles"] == ["agent", "customer"]
     assert (a.header["tenant"], a.header["priority"], a.header["metadata"]) == (
         "acme", "realtime", {"batch": "7"})
+    assert a.header["source"] == "cli"
 
 
 def test_an_empty_file_is_sent_as_one_empty_part(tmp_path):
