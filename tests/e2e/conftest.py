@@ -23,6 +23,7 @@ E2E_ENV = {
     # tiny.en keeps the suite inside CI's budget on 2 cores; `make run` uses the defaults.
     "STT_ASR_MODEL": "tiny.en",
     "STT_ASR_FALLBACK_MODEL": "tiny.en",
+    "STT_ASR_DEVICE": "cpu",  # the assertions on compute type hold on a GPU host too
 }
 
 
