@@ -37,7 +37,6 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import diarize_corpus as corpus  # noqa: E402
-from diarize_tune import annotation, der, sample_recording  # noqa: E402
 
 SR = 16000
 CHUNK_S, OVERLAP_S = 30.0, 1.0
@@ -51,7 +50,7 @@ def accuracy() -> None:
     engine = build_engine(DiarizeSettings())
     print(f"pipeline: {engine.info.name}  device: {engine.info.device}")
     print("params:", json.dumps(engine.info.params, sort_keys=True))
-    recordings = [sample_recording()]
+    recordings = [corpus.sample_recording()]
     if corpus.available():
         recordings.append(corpus.three_speaker_call())
     print("recording            speakers  hint   found  DER(collar 0)  DER(NIST +-0.25s)  RTF")
@@ -64,10 +63,10 @@ def accuracy() -> None:
                 engine, reader, [(0, len(rec.audio))], SpeakerHints(num_speakers=hint), 0.3
             )
             rtf = (time.perf_counter() - started) / rec.duration
-            hyp, ref = annotation(turns), annotation(rec.turns)
+            hyp, ref = corpus.annotation(turns), corpus.annotation(rec.turns)
             print(
                 f"{rec.uri:20s} {truth:8d}  {hint or 'auto':>5}  {len(hyp.labels()):5d}"
-                f"  {der(ref, hyp):13.4f}  {der(ref, hyp, collar=0.5):17.4f}  {rtf:.3f}"
+                f"  {corpus.der(ref, hyp):13.4f}  {corpus.der(ref, hyp, collar=0.5):17.4f}  {rtf:.3f}"
             )
 
 
@@ -146,17 +145,14 @@ def child(raw: Path, rttm: Path) -> None:
         cpu = time.process_time() - cpu0
     (event,) = events
     turns = [(t["start_s"], t["end_s"], t["speaker"]) for t in event["turns"]]
-    ref = [
-        (float(p[3]), float(p[3]) + float(p[4]), p[7])
-        for p in (line.split() for line in rttm.read_text().splitlines())
-    ]
+    ref = corpus.read_rttm(rttm.read_text())
     print(
         json.dumps(
             {
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "windows": int(event["pipeline_params"]["windows"]),
                 "num_speakers": event["num_speakers"],
-                "der": der(annotation(ref), annotation(turns)),
+                "der": corpus.der(ref, turns),
                 "rtf": event["rtf"],
                 "cpu_rtf": cpu / event["audio_duration_s"],
             }

@@ -44,10 +44,61 @@ def available() -> bool:
 
 
 def _read(path: Path) -> np.ndarray:
-    raw = path.read_bytes()
     if path.suffix == ".wav":
-        raw = raw[raw.index(b"data") + 8 :]  # 16 kHz mono s16le RIFF: skip the header
-    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+        return read_wav16(path.read_bytes())
+    return np.frombuffer(path.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0  # headerless
+
+
+def read_wav16(data: bytes) -> np.ndarray:
+    """A 16 kHz mono 16-bit WAV as float32 in [-1, 1)."""
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(data)) as w:
+        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SR, 1, 2):
+            raise ValueError("expected 16 kHz mono 16-bit WAV")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def read_rttm(text: str) -> list[tuple[float, float, str]]:
+    """(start, end, speaker) of every SPEAKER line of an RTTM file."""
+    turns = []
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "SPEAKER":
+            turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
+    return turns
+
+
+def sample_recording() -> Recording:
+    """pyannote's own sample call (30 s, 2 speakers) and its reference, from the wheel."""
+    import importlib.resources
+
+    base = importlib.resources.files("pyannote.audio").joinpath("sample")
+    audio = read_wav16(base.joinpath("sample.wav").read_bytes())
+    return Recording("pyannote_sample", audio, read_rttm(base.joinpath("sample.rttm").read_text()))
+
+
+def annotation(turns):
+    """pyannote Annotation of (start, end, label) turns."""
+    from pyannote.core import Annotation, Segment
+
+    ann = Annotation()
+    for start, end, label in turns:
+        ann[Segment(start, end)] = label
+    return ann
+
+
+def der(reference, hypothesis, collar: float = 0.0) -> float:
+    """DER of two Annotations, or of two lists of (start, end, label) turns.
+
+    ``collar`` is the collar's total width, as in pyannote.metrics (0.5 = NIST's +-0.25 s).
+    """
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    ref = annotation(reference) if isinstance(reference, list) else reference
+    hyp = annotation(hypothesis) if isinstance(hypothesis, list) else hypothesis
+    return float(DiarizationErrorRate(collar=collar)(ref, hyp))
 
 
 def speech_spans(wav: np.ndarray, bridge_s: float = 0.3, min_s: float = 0.1) -> list[tuple[float, float]]:

@@ -13,7 +13,6 @@ unshifted three-speaker call) is used here: bench/diarize_bench.py reports them.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import itertools
 import os
 import pickle
@@ -28,32 +27,6 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import diarize_corpus as corpus
-
-
-def annotation(turns):
-    from pyannote.core import Annotation, Segment
-
-    ann = Annotation()
-    for start, end, label in turns:
-        ann[Segment(start, end)] = label
-    return ann
-
-
-def sample_recording() -> corpus.Recording:
-    base = importlib.resources.files("pyannote.audio").joinpath("sample")
-    raw = base.joinpath("sample.wav").read_bytes()
-    audio = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<i2").astype(np.float32) / 32768
-    turns = []
-    for line in base.joinpath("sample.rttm").read_text().splitlines():
-        parts = line.split()
-        turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
-    return corpus.Recording(uri="pyannote_sample", audio=audio, turns=turns)
-
-
-def der(reference, hypothesis, collar=0.0) -> float:
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    return float(DiarizationErrorRate(collar=collar)(reference, hypothesis))
 
 
 def main() -> None:
@@ -90,7 +63,7 @@ def main() -> None:
         print(f"cached {rec.uri} {rec.duration:.0f}s", flush=True)
 
     hinted = [
-        der(annotation(rec.turns), pipe(f, num_speakers=n_speakers(rec)).speaker_diarization)
+        corpus.der(rec.turns, pipe(f, num_speakers=n_speakers(rec)).speaker_diarization)
         for rec, f in files
     ]
     print(f"[{tag}] mean DER with the true speaker count: {np.mean(hinted):.4f}")
@@ -106,7 +79,7 @@ def main() -> None:
         ders, right = [], 0
         for rec, f in files:
             hyp = pipe(f).speaker_diarization
-            ders.append(der(annotation(rec.turns), hyp))
+            ders.append(corpus.der(rec.turns, hyp))
             right += len(hyp.labels()) == n_speakers(rec)
         results.append((-right, float(np.mean(ders)), method, round(float(thr), 2), mcs))
     results.sort()
@@ -131,11 +104,7 @@ def labelled_calls(folder: Path) -> list[corpus.Recording]:
         mono = torch.from_numpy(audio.mean(axis=1))
         if rate != corpus.SR:
             mono = torchaudio.functional.resample(mono, rate, corpus.SR)
-        turns = []
-        for line in rttm.read_text().splitlines():
-            parts = line.split()
-            if parts and parts[0] == "SPEAKER":
-                turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
+        turns = corpus.read_rttm(rttm.read_text())
         recs.append(corpus.Recording(uri=wav.stem, audio=mono.numpy(), turns=turns))
     if not recs:
         raise SystemExit(f"no NAME.wav + NAME.rttm pairs in {folder}")
@@ -157,7 +126,7 @@ def linking_distances(pipe, files) -> None:
     frames = pipe._segmentation.model.receptive_field
     same, diff = [], []
     for rec, f in files:
-        ref = annotation(rec.turns)
+        ref = corpus.annotation(rec.turns)
         binary = binarize(f["training_cache/segmentation"], onset=0.5, initial_state=False)
         emb = f["training_cache/embeddings"]["embeddings"]
         groups: dict[tuple[int, str], list[np.ndarray]] = {}
