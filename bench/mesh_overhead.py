@@ -53,16 +53,23 @@ def run_mesh(settings: MeshSettings, topic: str, n: int) -> float:
                      handler=handle)
     thread = threading.Thread(target=proc.run, daemon=True)
     thread.start()
-    time.sleep(3)  # let the group settle before the clock starts
+    deadline = time.monotonic() + 60
+    while not proc.health.ready:  # partitions assigned: the group has settled
+        if time.monotonic() > deadline:
+            raise RuntimeError("the mesh consumer was never assigned its partitions")
+        time.sleep(0.05)
     pub = Publisher(settings, service="bench")
     start = time.perf_counter()
     for i in range(n):
         pub.send(Output(topic, "AudioChunk", chunk(i, pcm)))
     pub.flush()
-    handled.wait(600)
+    finished = handled.wait(600)
     elapsed = time.perf_counter() - start
+    pub.close()
     proc.stop()
     thread.join(30)
+    if not finished:
+        raise RuntimeError(f"the mesh handled {count} of {n} messages in 600 s")
     return elapsed
 
 
@@ -70,8 +77,13 @@ def run_bare(bootstrap: str, topic: str, n: int) -> float:
     payload = bytes(range(256)) * (PAYLOAD // 256)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    consumer.poll(3)
+    assigned = threading.Event()
+    consumer.subscribe([topic], on_assign=lambda c, parts: assigned.set())
+    deadline = time.monotonic() + 60
+    while not assigned.is_set():  # the same settled start as the mesh side
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bare consumer was never assigned its partitions")
+        consumer.poll(0.1)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4",
                          "message.max.bytes": 10 * 1024 * 1024})
     got = 0
@@ -80,7 +92,10 @@ def run_bare(bootstrap: str, topic: str, n: int) -> float:
         producer.produce(topic, payload, f"bench-{i % 50}".encode())
         producer.poll(0)
     producer.flush()
+    deadline = time.monotonic() + 600
     while got < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bare consumer got {got} of {n} messages in 600 s")
         got += len([m for m in consumer.consume(500, 1.0) if m.error() is None])
     elapsed = time.perf_counter() - start
     consumer.close()
