@@ -86,6 +86,7 @@ class Processor:
         conf = {**settings.consumer_config(group_id), "client.id": f"{service}-consumer",
                 "stats_cb": self._on_stats}
         self._consumer = consumer or Consumer(conf)
+        self._owns_publisher = publisher is None
         self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
         self._server: HealthServer | None = None
         self._held: dict[tuple[str, int], dict[bytes | None, list[int]]] = {}
@@ -132,7 +133,11 @@ class Processor:
     def _shutdown(self) -> None:
         self.health.stopped = True
         try:
-            self.publisher.flush()
+            # everything produced is acknowledged before the offsets of its inputs are committed
+            if self._owns_publisher:
+                self.publisher.close()  # flushes, then releases the producer's connections
+            else:
+                self.publisher.flush()
         finally:
             self._consumer.close()  # commits the stored offsets
             if self._server:

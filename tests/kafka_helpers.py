@@ -14,9 +14,11 @@ from mesh.serde import AvroSerde
 
 
 def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0,
-             serde: AvroSerde | None = None, settle_s: float = 1.0) -> list[tuple[str, dict[str, Any], Any]]:
+             serde: AvroSerde | None = None, settle_s: float = 1.0,
+             decode: bool = True) -> list[tuple[str, Any, Any]]:
     """Read a topic from the start until ``expect`` records arrived and no more come for
-    ``settle_s`` (so duplicates would be seen); returns (schema, value, raw message)."""
+    ``settle_s`` (so duplicates would be seen); returns (schema, value, raw message).
+    With ``decode=False`` the value is the message's bytes and the schema is empty."""
     serde = serde or AvroSerde()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -28,7 +30,7 @@ def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0
         while time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             if msg is not None and msg.error() is None:
-                schema, value = serde.decode(msg.value(), msg.headers())
+                schema, value = serde.decode(msg.value(), msg.headers()) if decode else ("", msg.value())
                 out.append((schema, value, msg))
                 last_new = time.monotonic()
             elif len(out) >= expect and time.monotonic() - last_new > settle_s:
@@ -64,18 +66,3 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, every_s: fl
             return True
         time.sleep(every_s)
     return predicate()
-
-
-def read_all_raw(bootstrap: str, topic: str, timeout_s: float = 3.0) -> list[bytes]:
-    """Every value on a topic right now (no Avro)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    out: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is not None and msg.error() is None:
-            out.append(msg.value())
-    consumer.close()
-    return out
