@@ -61,7 +61,7 @@ lint: install
 
 bench: install system-deps kafka
 	$(PY) bench/mesh_overhead.py
-	PYTHONPATH=. $(PY) bench/asr_mesh.py
+	$(PY) bench/asr_mesh.py
 	$(PY) bench/redact_bench.py
 	$(PY) bench/diarize_bench.py
 

@@ -35,7 +35,7 @@ from services.asr.factory import build_engine
 from services.asr.textnorm import word_error_rate
 from services.ingest.cli import publish_files
 from stt_mesh.demo import start_services, stop_services
-from tests.e2e.conftest import Events
+from stt_mesh.follow import Events
 
 
 def files_of(recs: list[asr_direct.Recording]) -> list[Path]:
@@ -51,8 +51,9 @@ def mesh_run(bootstrap: str, files: list[Path], copies: int, model: str) -> tupl
     env = {"STT_ASR_MODEL": model, "STT_ASR_FALLBACK_MODEL": model}
     procs = start_services(bootstrap, Path(tempfile.mkdtemp(prefix="asr-mesh-logs-")),
                            [["ingest"], ["asr", "--pool", "batch"]], env)
-    publisher = Publisher(MeshSettings(bootstrap_servers=bootstrap, metrics_port=None), service="bench")
-    events = Events(bootstrap, [topics.TRANSCRIPTS, topics.RECORDINGS])
+    settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
+    publisher = Publisher(settings, service="bench")
+    events = Events(settings, [topics.TRANSCRIPTS, topics.RECORDINGS])
     try:
         [(warm, _)] = publish_files(files[-1:], publisher, progress=False)
         assert events.wait(lambda ev: complete(ev, warm), 600), "warm-up recording never finished"

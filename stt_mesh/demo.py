@@ -16,16 +16,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
-
 from infra.local import LocalKafka, kafka_version
 from mesh import MeshSettings, Publisher, topics
-from mesh.serde import AvroSerde
+from stt_mesh.follow import Events
 
 SERVICES: list[list[str]] = [
     ["ingest"],
@@ -67,34 +63,10 @@ def stop_services(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
-class Follower:
-    """Collects the events of a set of recordings from the watched topics."""
-
-    def __init__(self, settings: MeshSettings, recording_ids: set[str]) -> None:
-        self.ids = recording_ids
-        self.serde = AvroSerde(settings.schema_registry_url)
-        self.events: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        self.consumer = Consumer({**settings.kafka_common(), "group.id": f"demo-{uuid.uuid4()}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        self.consumer.subscribe(WATCHED)
-
-    def poll(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            msg = self.consumer.poll(0.2)
-            if msg is None or msg.error() is not None:
-                continue
-            schema, value = self.serde.decode(msg.value(), msg.headers())
-            if value.get("recording_id") in self.ids:
-                self.events[value["recording_id"]][schema.rsplit(".", 1)[1]].append(value)
-
-    def done(self, rid: str) -> bool:
-        ev = self.events[rid]
-        final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"]
-        return bool(final) or bool(ev["RecordingFailed"])
-
-    def close(self) -> None:
-        self.consumer.close()
+def finished(ev: dict[str, list[dict[str, Any]]]) -> bool:
+    """A recording is through once its recording-scope redacted transcript (or failure) is out."""
+    final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"]
+    return bool(final) or bool(ev["RecordingFailed"])
 
 
 def fmt_time(seconds: float) -> str:
@@ -156,12 +128,12 @@ def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[byt
                               priority="realtime", num_speakers=num_speakers, progress=False)
     ids = {rid for rid, _ in published}
     print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
-    follower = Follower(settings, ids)
+    follower = Events(settings, WATCHED, ids)
     try:
-        while not all(follower.done(rid) for rid in ids):
+        while not all(finished(follower.by_id[rid]) for rid in ids):
             if time.monotonic() - started > timeout_s:
                 print(f"timed out after {timeout_s:.0f} s; events seen: "
-                      f"{ {rid: {k: len(v) for k, v in ev.items()} for rid, ev in follower.events.items()} }")
+                      f"{ {rid: {k: len(v) for k, v in ev.items()} for rid, ev in follower.by_id.items()} }")
                 return 1
             dead = [p.args for p in procs if p.poll() is not None]
             if dead:
@@ -169,7 +141,7 @@ def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[byt
                 return 1
             follower.poll(1.0)
         for rid, _ in published:
-            report(rid, follower.events[rid], time.monotonic() - started)
+            report(rid, follower.by_id[rid], time.monotonic() - started)
     finally:
         follower.close()
     return 0

@@ -7,17 +7,13 @@ per module that asks for it) and tell their recordings apart by recording_id.
 from __future__ import annotations
 
 import importlib.resources
-import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 
 from mesh import MeshSettings, Publisher
-from mesh.serde import AvroSerde
+from stt_mesh.follow import Events
 
 E2E_ENV = {
     # tiny.en keeps the suite inside CI's budget on 2 cores; `make run` uses the defaults.
@@ -59,40 +55,12 @@ def publisher(stack: str) -> Iterator[Publisher]:
     pub.close()  # no idle connections left to a broker that stops after the session
 
 
-class Events:
-    """Events of some recordings, read from the start of the watched topics."""
-
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
-        self.serde = AvroSerde()
-        self.by_id: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        self.raw: list[tuple[str, str, bytes]] = []  # (topic, recording_id, value bytes)
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-{time.time_ns()}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        self.consumer.subscribe(topics)
-
-    def wait(self, done, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msg = self.consumer.poll(0.2)
-            if msg is not None and msg.error() is None:
-                schema, value = self.serde.decode(msg.value(), msg.headers())
-                rid = value.get("recording_id") or value.get("source_key", b"").decode(errors="replace")
-                self.raw.append((msg.topic(), rid, msg.value()))
-                self.by_id[rid][schema.rsplit(".", 1)[1]].append(value)
-            if done(self):
-                return True
-        return done(self)
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
 @pytest.fixture
 def events(stack: str):
     opened: list[Events] = []
 
     def open_(*topics: str) -> Events:
-        ev = Events(stack, list(topics))
+        ev = Events(MeshSettings(bootstrap_servers=stack, metrics_port=None), topics)
         opened.append(ev)
         return ev
 

@@ -11,6 +11,7 @@ from mesh import topics
 from services.asr.textnorm import word_error_rate
 from services.ingest.cli import publish_files
 from tests.e2e.conftest import sample_dir, stm_text
+from tests.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,6 @@ def test_bad_input_becomes_recording_failed_and_the_mesh_keeps_going(publisher, 
 def test_the_http_intake_accepts_a_call_that_then_flows_through_kafka(stack, events, tmp_path):
     import os
     import socket
-    import time
 
     import httpx
 
@@ -88,12 +88,7 @@ def test_the_http_intake_accepts_a_call_that_then_flows_through_kafka(stack, eve
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        assert wait_for(lambda: healthy(f"{base}/healthz"), 60), "the HTTP intake never came up"
         speech = tmp_path / "speech.wav"
         subprocess.run(["espeak-ng", "-w", str(speech), "the quick brown fox jumps over the lazy dog"],
                        check=True)
@@ -114,3 +109,12 @@ def test_the_http_intake_accepts_a_call_that_then_flows_through_kafka(stack, eve
     finally:
         intake.terminate()
         intake.wait(30)
+
+
+def healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
