@@ -48,9 +48,9 @@ class AvroSerde:
             self._headers[name] = [(SCHEMA_HEADER, fingerprint.encode())]
             self._by_fingerprint[fingerprint] = _Known(name, parsed)
         for path in sorted(schemas.HISTORY_DIR.glob("*.avsc")):
-            parsed = schemas.load_json(path)
-            name = json.loads(path.read_text())["name"]
-            self._by_fingerprint.setdefault(schemas.fingerprint(parsed), _Known(name, parsed))
+            doc = json.loads(path.read_text())
+            parsed = schemas.parse(doc)
+            self._by_fingerprint.setdefault(schemas.fingerprint(parsed), _Known(doc["name"], parsed))
         self._registry = registry if registry is not None else _registry_client(registry_url)
         self._ids: dict[str, int] = {}
         self._by_id: dict[int, _Known] = {}
@@ -122,7 +122,7 @@ class AvroSerde:
         if schema_id not in self._by_id:
             try:
                 doc = json.loads(self._registry.get_schema(schema_id).schema_str)
-                parsed = fastavro.parse_schema(doc, _force=True)
+                parsed = schemas.parse(doc)
             except Exception as exc:
                 raise SerializationError(f"cannot fetch schema id {schema_id}: {exc}") from exc
             self._by_id[schema_id] = _Known(doc["name"], parsed)

@@ -58,7 +58,12 @@ def load(name: str) -> Any:
 
 def load_json(path: Path) -> Any:
     """Parse a self-contained schema from a JSON file (used for historical versions)."""
-    return fastavro.parse_schema(json.loads(path.read_text()), _force=True)
+    return parse(json.loads(path.read_text()))
+
+
+def parse(doc: dict[str, Any]) -> Any:
+    """Parse a self-contained schema document (a released version, or one from a registry)."""
+    return fastavro.parse_schema(doc, _force=True)
 
 
 def canonical(parsed: Any) -> str:

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .assembly import SAMPLE_RATE as SR
 from .linking import link_speakers
 from .pipeline import WindowDiarization
 
-SR = 16000
 MIN_WINDOW = SR // 2  # shorter audio holds no diarizable speech
 
 

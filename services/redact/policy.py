@@ -27,8 +27,9 @@ from typing import Any
 from services.redact import spoken
 
 OPERATORS = ("mask", "hash", "drop")
-DEFAULT_ENTITIES = ("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN",
-                    "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME")
+ENTITIES = ("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN",
+            "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME")  # every type the detector finds
+DEFAULT_ENTITIES = ENTITIES
 _NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN"})
 
 
