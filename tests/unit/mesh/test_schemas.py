@@ -4,10 +4,8 @@ compatibility check catches breaking changes."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 
-import fastavro
 import pytest
 
 import schemas
@@ -35,6 +33,8 @@ def test_every_schema_file_is_one_named_type_named_after_its_file():
 def test_every_event_has_been_released_with_golden_bytes():
     released = {p.name.split(".")[2] for p in schemas.HISTORY_DIR.glob("*.avsc")}
     assert set(schemas.EVENTS) <= released
+    histories = schemas.HISTORY_DIR.glob("*.avsc")
+    assert [p.name for p in histories if not (compat.GOLDEN_DIR / f"{p.stem}.bin").exists()] == []
 
 
 @pytest.mark.parametrize("golden", sorted(compat.GOLDEN_DIR.glob("*.bin")), ids=lambda p: p.stem)
@@ -43,10 +43,11 @@ def test_golden_bytes_of_each_released_schema_decode_with_the_current_reader(gol
     serde = AvroSerde()
     name, value = serde.decode(golden.read_bytes(), [(SCHEMA_HEADER, fingerprint.encode())])
     assert name == full
-    writer = schemas.load_json(schemas.HISTORY_DIR / f"{golden.stem}.avsc")
-    expected = fastavro.schemaless_reader(io.BytesIO(golden.read_bytes()), writer, schemas.load(full))
-    assert value == expected
-    assert value[next(iter(expected))] is not None
+    # the value the release wrote: every field both versions have must come back unchanged
+    released = json.loads((schemas.HISTORY_DIR / f"{golden.stem}.avsc").read_text())
+    written = compat.example(compat.inline(released))
+    shared = [k for k in written if k in value]
+    assert shared and {k: value[k] for k in shared} == {k: written[k] for k in shared}
 
 
 @pytest.mark.parametrize("history", sorted(schemas.HISTORY_DIR.glob("*.avsc")), ids=lambda p: p.stem)
