@@ -2,14 +2,18 @@
 
 Why Maven and not a tarball: the machines this project runs on reach package registries
 only. ``infra/kafka/pom.xml`` names the broker artifact; ``mvn dependency:copy-dependencies``
-puts its classpath in a cache shared by every checkout (``~/.cache/stt-mesh/kafka-<ver>``),
-so only the first start downloads anything.
+puts its classpath in a cache shared by every checkout (``~/.cache/stt-mesh/kafka-<ver>-<pom
+digest>``: a changed pom gets a classpath of its own), so only the first start downloads anything.
+
+The broker logs through ``infra/kafka/log4j2.xml`` into ``<home>/logs`` (``server.log``, the
+group coordinator included, and ``controller.log``); its stdout goes to ``<home>/kafka.log``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -27,6 +31,7 @@ from typing import Any
 
 INFRA_DIR = Path(__file__).resolve().parent
 POM = INFRA_DIR / "kafka" / "pom.xml"
+LOG4J2_CONFIG = INFRA_DIR / "kafka" / "log4j2.xml"
 TOPICS_FILE = INFRA_DIR / "topics.toml"
 
 
@@ -40,7 +45,8 @@ def default_lib_dir() -> Path:
     override = os.environ.get("STT_KAFKA_LIB")
     if override:
         return Path(override)
-    return Path.home() / ".cache" / "stt-mesh" / f"kafka-{kafka_version()}" / "lib"
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:8]
+    return Path.home() / ".cache" / "stt-mesh" / f"kafka-{kafka_version()}-{digest}" / "lib"
 
 
 @dataclass
@@ -64,7 +70,12 @@ class LocalKafka:
 
     @property
     def log_file(self) -> Path:
+        """The JVM's stdout and stderr (start-up failures); the broker's own log is ``server_log``."""
         return self.home / "kafka.log"
+
+    @property
+    def server_log(self) -> Path:
+        return self.home / "logs" / "server.log"
 
     # -- steps --------------------------------------------------------------------------
     def fetch(self) -> Path:
@@ -183,6 +194,7 @@ class LocalKafka:
 
     def _java_cmd(self, main: str, *args: str) -> list[str]:
         return ["java", f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC",
+                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", f"-Dkafka.logs.dir={self.server_log.parent}",
                 "-cp", f"{self.lib_dir}/*", main, *args]
 
     def _java(self, main: str, *args: str, check: bool) -> None:
