@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.asr.coverage import CoverageSettings
 from services.asr.decode import DecodeOptions
 from services.asr.guards import GuardSettings
 
@@ -74,6 +75,9 @@ class AsrSettings(BaseSettings):
     cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2's default.")
     decode: DecodeOptions = Field(default_factory=DecodeOptions)
     guards: GuardSettings = Field(default_factory=GuardSettings)
+    coverage: CoverageSettings = Field(
+        default_factory=CoverageSettings,
+        description="Speech coverage: re-decode uncovered speech, flag what stays uncovered.")
     tenant_prompts: dict[str, TenantPrompt] = Field(default_factory=dict)
     realtime: PoolSettings = Field(default_factory=_realtime)
     batch: PoolSettings = Field(default_factory=_batch)

@@ -137,7 +137,7 @@ class WhisperEngine:
                                  clip.ts_map)
         gap = self.options.segment_gap_s
         segments = [p for s in segments for p in split_sentences(s, gap) if p.text.strip()]
-        return Decoded(language[0], language[1], tuple(segments), clip.speech_s)
+        return Decoded(language[0], language[1], tuple(segments), clip.speech_s, clip.regions)
 
     @staticmethod
     def _segment(seg: dict, attempt: Attempt, tokenizer: Tokenizer) -> Segment:
@@ -150,4 +150,4 @@ class WhisperEngine:
 
     def _silent(self, request: DecodeRequest, clip: Clipped) -> Decoded:
         language = (request.language or "") if self.multilingual else "en"
-        return Decoded(language, 0.0, (), clip.speech_s)
+        return Decoded(language, 0.0, (), clip.speech_s, clip.regions)

@@ -20,10 +20,22 @@ class Timing:
     produced_at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Whether the words account for the chunk's speech (see ``coverage.py``)."""
+
+    speech_s: float = 0.0
+    speech_coverage: float | None = None
+    low_coverage: bool = False
+    redecodes: int = 0
+    repetition_loops: int = 0
+
+
 def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segment],
                      language: str, language_probability: float, model: ModelInfo,
                      decode_settings: dict[str, str], timing: Timing, *,
-                     fallback_reason: str | None = None, retries: int = 0) -> dict[str, Any]:
+                     fallback_reason: str | None = None, retries: int = 0,
+                     quality: Quality | None = None) -> dict[str, Any]:
     duration = float(chunk["duration_s"])
     processing_ms = round(timing.processing_ms, 3)
     return {
@@ -52,7 +64,14 @@ def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segmen
         "retries": retries,
         "recording_duration_s": float(chunk.get("recording_duration_s", 0.0)),
         "produced_at_ms": timing.produced_at_ms,
+        **_quality(quality or Quality()),
     }
+
+
+def _quality(q: Quality) -> dict[str, Any]:
+    share = None if q.speech_coverage is None else round(q.speech_coverage, 4)
+    return {"speech_s": q.speech_s, "speech_coverage": share, "low_coverage": q.low_coverage,
+            "redecodes": q.redecodes, "repetition_loops": q.repetition_loops}
 
 
 def segment_dict(segment: Segment) -> dict[str, Any]:

@@ -14,6 +14,8 @@ much." and repeated lines. Layers, cheapest first:
    - ``low_confidence``: mean word probability below a floor.
 4. Per word: ``quiet_word`` drops words whose loudest 20 ms is below ``min_word_dbfs``
    (a segment left without words is dropped as ``quiet``).
+5. Per chunk: ``repetition_loop`` trims an n-gram repeated back to back (``repetition.py``);
+   the count is of loops, not words.
 
 Each rule can be switched off with ``None``; the counts of what was dropped travel with the
 result so a run can be audited.
@@ -26,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from services.asr import repetition
 from services.asr.audio import dbfs, peak_frame_dbfs
 from services.asr.results import Decoded, Segment
 
@@ -39,6 +42,8 @@ class GuardSettings:
     compression_ratio_threshold: float | None = 2.4
     min_mean_word_probability: float | None = 0.2
     min_word_dbfs: float | None = -60.0
+    loop_min_repeats: int | None = 3  # None: keep repetition loops
+    loop_min_repeats_single: int = 4
 
 
 def is_silent(audio: np.ndarray, settings: GuardSettings) -> bool:
@@ -58,7 +63,13 @@ def apply(decoded: Decoded, audio: np.ndarray, settings: GuardSettings) -> Decod
             kept.append(segment)
         else:
             dropped[reason] += 1
-    return replace(decoded, segments=tuple(kept), dropped=dict(dropped))
+    segments = tuple(kept)
+    if settings.loop_min_repeats is not None:
+        loops = repetition.LoopSettings(settings.loop_min_repeats, settings.loop_min_repeats_single)
+        segments, trimmed = repetition.trim(segments, loops)
+        if trimmed:
+            dropped["repetition_loop"] += trimmed
+    return replace(decoded, segments=segments, dropped=dict(dropped))
 
 
 def segment_verdict(segment: Segment, s: GuardSettings) -> str | None:

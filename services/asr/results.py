@@ -72,6 +72,7 @@ class Decoded:
     language_probability: float
     segments: tuple[Segment, ...] = ()
     speech_s: float = 0.0  # audio left after the VAD filter
+    speech: tuple[tuple[float, float], ...] = ()  # VAD speech regions (s); empty: unknown
     dropped: dict[str, int] = field(default_factory=dict)  # guard name -> segments dropped
 
     @property

@@ -21,11 +21,16 @@ SAMPLE_RATE = 16000
 
 @dataclass(frozen=True, slots=True)
 class Clipped:
-    """Speech-only audio and how to map its times back (``None`` map: nothing removed)."""
+    """Speech-only audio and how to map its times back (``None`` map: nothing removed).
+
+    ``regions`` are the speech regions in seconds of the original audio: what the worker's
+    coverage check measures the words against (empty without VAD: speech unknown).
+    """
 
     audio: np.ndarray
     speech_s: float
     ts_map: SpeechTimestampsMap | None
+    regions: tuple[tuple[float, float], ...] = ()
 
 
 def vad_options(threshold: float = 0.5, min_silence_ms: int = 160, pad_ms: int = 400) -> VadOptions:
@@ -42,7 +47,9 @@ def clip_speech(audio: np.ndarray, options: VadOptions | None) -> Clipped:
     if not regions:
         return Clipped(np.zeros(0, dtype=np.float32), 0.0, None)
     speech = np.concatenate([audio[r["start"]:r["end"]] for r in regions])
-    return Clipped(speech, len(speech) / SAMPLE_RATE, SpeechTimestampsMap(regions, SAMPLE_RATE))
+    seconds = tuple((r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions)
+    return Clipped(speech, len(speech) / SAMPLE_RATE, SpeechTimestampsMap(regions, SAMPLE_RATE),
+                   seconds)
 
 
 def restore_times(segments: list[Segment], ts_map: SpeechTimestampsMap | None) -> list[Segment]:

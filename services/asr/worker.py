@@ -10,8 +10,13 @@ batch:
 3. on a batch error, retry the chunks one by one (a single bad chunk must not take the batch
    down); a chunk that still fails, or a batch over budget, goes to the fallback model and the
    event says so (``fallback_used``, ``fallback_reason``, and the fallback's ``model``);
-4. apply hallucination guards, move words onto the recording timeline, keep only the words
-   the chunk's keep window owns, and build the event with queue time, processing time, RTF.
+4. apply hallucination guards (repetition loops included) to what came back;
+5. measure speech coverage on the keep window; decode every uncovered stretch of speech again
+   (``recover.py``), batched across chunks, up to ``coverage.redecode_passes`` rounds with the
+   chunk's model and one with the fallback; a chunk still under ``coverage.min_coverage`` is
+   flagged ``low_coverage``;
+6. move words onto the recording timeline, keep only the words the chunk's keep window owns,
+   and build the event with coverage, queue time, processing time, RTF.
 
 A main-model call that overran its budget keeps running in its thread (CTranslate2 cannot be
 interrupted); until it returns, further batches for that model go straight to the fallback.
@@ -29,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from services.asr import events, guards, timeline
+from services.asr import events, guards, recover, timeline
 from services.asr.audio import pcm_to_float
 from services.asr.config import AsrSettings, Pool
+from services.asr.coverage import Span
 from services.asr.engine import MAX_WINDOW_S, Engine
 from services.asr.results import Decoded, DecodeRequest
 
@@ -69,6 +75,8 @@ class _Item:
     attempts: int = 0
     done_at: float = 0.0
     error: Exception | None = None
+    redecodes: int = 0  # gap decodes that added words
+    tried: set[tuple[int, Span]] = field(default_factory=set)  # (engine, gap) decoded already
 
 
 class AsrWorker:
@@ -115,6 +123,7 @@ class AsrWorker:
             pending = [it for it in items if it.engine is engine and "skipped" not in it.notes]
             if pending:
                 self._decode(engine, pending)
+        self._recover([it for it in items if it.decoded is not None and it.error is None])
         for it in items:
             try:
                 out[it.index] = self._finish(it, started_ms, t0, len(jobs))
@@ -232,13 +241,71 @@ class AsrWorker:
         for it in items:
             it.error = error
 
+    # -- coverage ---------------------------------------------------------------------------
+    def _recover(self, items: list[_Item]) -> None:
+        """Guard what was decoded, then decode again the speech it left uncovered."""
+        for it in items:
+            assert it.decoded is not None
+            it.decoded = guards.apply(it.decoded, it.audio, self.settings.guards)
+        for _ in range(self.settings.coverage.redecode_passes):
+            if not self._redecode(items, lambda it: it.engine):
+                break
+        fallback = self.fallback
+        if fallback is not None:
+            self._redecode([it for it in items if it.engine is not fallback
+                            and self._fallback_speaks(fallback, it)], lambda it: fallback)
+
+    def _redecode(self, items: list[_Item], engine_of: Callable[[_Item], Engine]) -> bool:
+        """One round over every chunk's gaps, one batch per model; True if any was tried."""
+        work: dict[int, list[tuple[_Item, Span]]] = {}
+        engines: dict[int, Engine] = {}
+        for it in items:
+            engine = engine_of(it)
+            try:
+                spans = self._gaps(it)
+            except (KeyError, TypeError, ValueError) as exc:  # a chunk without a keep window
+                it.error = exc
+                continue
+            for span in spans:
+                if (id(engine), span) not in it.tried:
+                    it.tried.add((id(engine), span))
+                    work.setdefault(id(engine), []).append((it, span))
+                    engines[id(engine)] = engine
+        for key, jobs in work.items():
+            self._decode_gaps(engines[key], jobs)
+        return bool(work)
+
+    def _gaps(self, it: _Item) -> list[Span]:
+        assert it.decoded is not None
+        return recover.gaps(it.decoded, recover.Owned.of(it.job.chunk), len(it.audio) / 16000,
+                            self.settings.coverage)
+
+    def _decode_gaps(self, engine: Engine, jobs: list[tuple[_Item, Span]]) -> None:
+        requests = [recover.request_for(it.audio, span, it.request, _language(it))
+                    for it, span in jobs]
+        try:
+            results = self._run_main(engine, requests) if engine is not self.fallback \
+                else engine.transcribe_batch(requests)
+        except Exception as exc:  # the first pass stands; the chunk may end up flagged
+            log.warning("%s failed re-decoding %d gap(s): %r", engine.info.name, len(jobs), exc)
+            return
+        for (it, span), request, sub in zip(jobs, requests, results, strict=True):
+            assert it.decoded is not None
+            sub = guards.apply(sub, request.audio, self.settings.guards)
+            it.decoded, added = recover.merge(it.decoded, span, sub)
+            if added:
+                it.redecodes += 1
+                if engine is not it.engine:
+                    it.notes["redecode_model"] = engine.info.name
+
     # -- events -----------------------------------------------------------------------------
     def _finish(self, it: _Item, started_ms: float, t0: float,
                 batch_size: int) -> dict[str, Any] | Exception:
         if it.error is not None:
             return it.error
         chunk = it.job.chunk
-        decoded = guards.apply(it.decoded or self._silent(it), it.audio, self.settings.guards)
+        decoded = it.decoded or self._silent(it)
+        covered = recover.measure(decoded, recover.Owned.of(chunk), self.settings.coverage)
         segments = timeline.place(decoded.segments, chunk["start_s"], chunk["duration_s"],
                                   chunk["keep_from_s"], chunk["keep_until_s"])
         done = it.done_at or time.perf_counter()
@@ -250,7 +317,9 @@ class AsrWorker:
             chunk, it.job.trace_id or chunk["trace_id"], segments,
             decoded.language or it.request.language or "", decoded.language_probability,
             it.engine.info, self._settings_map(it, decoded), timing,
-            fallback_reason=it.fallback_reason, retries=it.job.retries + it.attempts)
+            fallback_reason=it.fallback_reason, retries=it.job.retries + it.attempts,
+            quality=events.Quality(covered.speech_s, covered.coverage, covered.low, it.redecodes,
+                                   decoded.dropped.get("repetition_loop", 0)))
 
     def _silent(self, it: _Item) -> Decoded:
         english_only = not getattr(it.engine, "multilingual", True)
@@ -269,6 +338,10 @@ class AsrWorker:
             out["hotwords"] = it.request.hotwords
         out.update(it.notes)
         return out
+
+
+def _language(it: _Item) -> str:
+    return it.decoded.language if it.decoded is not None else ""
 
 
 def _failed(items: list[_Item], reason: str) -> list[_Item]:
