@@ -1,0 +1,628 @@
+"""Templates, pools and value renderers of the fourth dev set ("dev4") and of the "test2"
+held-out split (see make_pii_eval.py's docstring for what was written when).
+
+The renderers say numbers the ways ASR engines and callers write and say them: digit words,
+numerals, mixtures, spaces, hyphens, minus signs ("4 -1 -1"), dots, commas, "dash", "oh",
+"double"/"triple". Renderings marked TEST2-ONLY are drawn only for test2 rows.
+"""
+
+from __future__ import annotations
+
+import random
+
+DIGIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+TEEN = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+        "eighteen", "nineteen"]
+TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# Styles for digit strings. The first list is drawn for dev4 and test2, the second only for
+# test2 (TEST2-ONLY).
+STYLES = ["words", "words_oh", "words_double", "numerals", "numerals_hyphen", "singles",
+          "minus", "dash_words", "mixed", "dots"]
+STYLES_TEST2_ONLY = ["thousands", "unicode_dash", "inner_mix", "comma_singles", "pairs",
+                     "words_no_breaks"]
+
+
+def say_pair(two: str) -> str:
+    n = int(two)
+    if n < 10:
+        return f"oh {DIGIT[n]}"
+    if n < 20:
+        return TEEN[n - 10]
+    return TENS[n // 10] + ("" if n % 10 == 0 else f" {DIGIT[n % 10]}")
+
+
+def _words(group: str, oh: bool = False, double: bool = False) -> str:
+    out, i = [], 0
+    while i < len(group):
+        run = 1
+        while double and i + run < len(group) and group[i + run] == group[i] and run < 3:
+            run += 1
+        word = "oh" if group[i] == "0" and oh else DIGIT[int(group[i])]
+        out.append(("triple " if run == 3 else "double " if run == 2 else "") + word)
+        i += run
+    return " ".join(out)
+
+
+def split_groups(digits: str, groups: list[int]) -> list[str]:
+    parts, pos = [], 0
+    for g in groups:
+        parts.append(digits[pos: pos + g])
+        pos += g
+    if pos < len(digits):
+        parts.append(digits[pos:])
+    return [p for p in parts if p]
+
+
+def render_digits(digits: str, groups: list[int], rng: random.Random, style: str) -> str:
+    """One rendering of ``digits`` read out in ``groups``."""
+    parts = split_groups(digits, groups)
+    if style == "words":
+        return rng.choice([", ", " ", ", "]).join(_words(p) for p in parts)
+    if style == "words_oh":
+        return ", ".join(_words(p, oh=True) for p in parts)
+    if style == "words_double":
+        return rng.choice([", ", " "]).join(_words(p, oh=rng.random() < 0.5, double=True)
+                                            for p in parts)
+    if style == "numerals":
+        return " ".join(parts)
+    if style == "numerals_hyphen":
+        return "-".join(parts)
+    if style == "singles":  # "4 1 1 1 1 1 ..."
+        return " ".join(digits)
+    if style == "minus":  # Whisper: "4 -1 -1 -1 ..."
+        return " ".join([digits[0], *(f"-{d}" for d in digits[1:])])
+    if style == "dash_words":
+        return " dash ".join(_words(p, oh=rng.random() < 0.5) for p in parts)
+    if style == "mixed":
+        return rng.choice([" ", ", "]).join(p if rng.random() < 0.5 else _words(p)
+                                            for p in parts)
+    if style == "dots":
+        return ".".join(parts)
+    # TEST2-ONLY renderings
+    if style == "thousands":  # "4,111,111,111,111,111"
+        head = len(digits) % 3 or 3
+        chunks = [digits[:head]] + [digits[k:k + 3] for k in range(head, len(digits), 3)]
+        return ",".join(chunks)
+    if style == "unicode_dash":  # en dashes between groups, or a minus sign before digits
+        if rng.random() < 0.5:
+            return "\u2013".join(parts)
+        return " ".join([digits[0], *(f"\u2212{d}" for d in digits[1:])])
+    if style == "inner_mix":  # "4 one 1 one, ..."
+        return ", ".join(" ".join(d if rng.random() < 0.5 else DIGIT[int(d)] for d in p)
+                         for p in parts)
+    if style == "comma_singles":  # "4, 1, 1, 1, ..."
+        return ", ".join(digits)
+    if style == "pairs":  # "forty one eleven ..."
+        said = []
+        for p in parts:
+            if len(p) % 2 == 0 and all(p[k] != "0" for k in range(0, len(p), 2)):
+                said.append(" ".join(say_pair(p[k:k + 2]) for k in range(0, len(p), 2)))
+            else:
+                said.append(_words(p))
+        return ", ".join(said)
+    if style == "words_no_breaks":
+        return " ".join(_words(p, oh=rng.random() < 0.3) for p in parts)
+    raise KeyError(style)
+
+
+def pick_style(rng: random.Random, test2: bool) -> str:
+    return rng.choice(STYLES + STYLES_TEST2_ONLY if test2 else STYLES)
+
+
+def _luhn_check(body: str) -> str:
+    for check in "0123456789":
+        total = 0
+        for k, ch in enumerate(reversed(body + check)):
+            d = int(ch) * (2 if k % 2 else 1)
+            total += d - 9 if d > 9 else d
+        if total % 10 == 0:
+            return check
+    raise AssertionError("unreachable")
+
+
+def card_digits(rng: random.Random) -> tuple[str, list[int]]:
+    """A card number whose checksum passes half of the time (ASR mishears digits)."""
+    kind = rng.choice(["visa", "visa", "mc", "mc2", "disc", "amex", "visa19"])
+    prefix, length, groups = {
+        "visa": ("4", 16, [4, 4, 4, 4]), "mc": ("5" + rng.choice("12345"), 16, [4, 4, 4, 4]),
+        "mc2": ("22" + rng.choice("23456789"), 16, [4, 4, 4, 4]),
+        "disc": ("6011", 16, [4, 4, 4, 4]), "amex": (rng.choice(["34", "37"]), 15, [4, 6, 5]),
+        "visa19": ("4", 19, [4, 4, 4, 4, 3]),
+    }[kind]
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    check = _luhn_check(body)
+    if rng.random() < 0.5:
+        check = rng.choice([c for c in "0123456789" if c != check])
+    return body + check, groups
+
+
+def card(rng: random.Random, test2: bool) -> str:
+    digits, groups = card_digits(rng)
+    return render_digits(digits, groups, rng, pick_style(rng, test2))
+
+
+def phone(rng: random.Random, test2: bool) -> str:
+    area = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(2))
+    exch = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(2))
+    line = "".join(rng.choice("0123456789") for _ in range(4))
+    style = pick_style(rng, test2)
+    if style == "dots" and rng.random() < 0.5:
+        return f"({area}) {exch}.{line}"
+    return render_digits(area + exch + line, [3, 3, 4], rng, style)
+
+
+def ssn(rng: random.Random, test2: bool) -> str:
+    digits = f"{rng.randint(1, 665):03d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}"
+    return render_digits(digits, [3, 2, 4], rng, pick_style(rng, test2))
+
+
+def long_number(rng: random.Random, test2: bool) -> str:
+    """An unlabelled-by-kind number of 7, 8 or 20-24 digits (order, case, tracking numbers,
+    or a number said with no word in front). Lengths 9-19 are left out: there a number's
+    shape makes it a phone, SSN or card (see the guideline)."""
+    n = rng.choice([7, 8, 20, 21, 22, 24] + ([12] if test2 else []))
+    first = rng.choice("13456789") if n != 12 else rng.choice("789")
+    digits = first + "".join(rng.choice("0123456789") for _ in range(n - 1))
+    if n == 8 and digits[:2] in ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
+                                 "11", "12"):
+        digits = "9" + digits[1:]  # never a date shape (MMDDYYYY)
+    size = rng.choice([3, 4, 4, 5])
+    groups = [size] * (n // size + 1)
+    return render_digits(digits, groups, rng, pick_style(rng, test2))
+
+
+def account_number(rng: random.Random, test2: bool) -> str:
+    """Account and reference numbers: 6-12 digits, sometimes led by letters."""
+    n = rng.randint(6, 12)
+    digits = rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
+    style = pick_style(rng, test2)
+    said = render_digits(digits, [4, 4, 4], rng, style)
+    r = rng.random()
+    if r < 0.25:
+        letters = "".join(rng.choice(LETTERS) for _ in range(2))
+        if style in ("numerals", "numerals_hyphen", "dots", "thousands"):
+            return f"{letters}{said}" if rng.random() < 0.5 else f"{letters}-{said}"
+        return f"{' '.join(letters)} {said}"
+    return said
+
+
+def say_octet(n: int, rng: random.Random, test2: bool) -> str:
+    s = str(n)
+    form = rng.choice(["digits", "words", "number"] + (["hundreds"] if test2 else []))
+    if form == "digits":
+        return s
+    if form == "words" or len(s) == 1:
+        return " ".join(DIGIT[int(c)] for c in s)
+    if len(s) == 2:
+        return TEEN[n - 10] if n < 20 else say_pair(s)
+    if form == "hundreds":  # TEST2-ONLY: "one hundred sixty eight"
+        rest = s[1:]
+        tail = "" if rest == "00" else " " + (DIGIT[int(rest[1])] if rest[0] == "0"
+                                              else say_pair(rest))
+        return f"{DIGIT[int(s[0])]} hundred{tail}"
+    return f"{DIGIT[int(s[0])]} {say_pair(s[1:])}"  # "one sixty eight"
+
+
+def ip(rng: random.Random, test2: bool) -> str:
+    first = rng.choice([10, 172, 192, rng.randint(1, 223)])
+    octets = [first] + [rng.randint(0, 255) for _ in range(3)]
+    if first == 192:
+        octets[1] = 168
+    written = rng.random() < 0.3
+    if written:
+        sep = rng.choice([".", ". "] if test2 else ["."])
+        return sep.join(str(o) for o in octets)
+    sep = rng.choice([" dot ", " dot ", " point "])
+    return sep.join(say_octet(o, rng, test2) for o in octets)
+
+
+IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "ES": 24, "IE": 22, "IT": 27, "BE": 16}
+IBAN_BANKS = {"GB": ["WEST", "NWBK", "BARC", "MIDL", "LOYD"], "NL": ["ABNA", "INGB", "RABO"],
+              "IE": ["AIBK", "BOFI"]}
+
+
+def iban_value(rng: random.Random) -> str:
+    country = rng.choice(sorted(IBAN_LENGTHS))
+    n = IBAN_LENGTHS[country] - 4
+    bank = rng.choice(IBAN_BANKS[country]) if country in IBAN_BANKS else ""
+    bban = bank + "".join(rng.choice("0123456789") for _ in range(n - len(bank)))
+    if country == "IT":
+        bban = rng.choice(LETTERS) + bban[1:]
+    numeric = "".join(str(int(c, 36)) for c in bban + country + "00")
+    check = f"{98 - int(numeric) % 97:02d}"
+    if rng.random() < 0.4:  # a misheard character: the checksum fails
+        check = f"{(int(check) + rng.randint(1, 9)) % 100:02d}"
+    return country + check + bban
+
+
+def iban(rng: random.Random, test2: bool) -> str:
+    value = iban_value(rng)
+    form = rng.choice(["spelled", "spelled", "groups", "spelled_groups"]
+                      + (["pairs", "lower_spelled"] if test2 else []))
+    if form == "groups":
+        return " ".join(value[k:k + 4] for k in range(0, len(value), 4))
+
+    def spell(ch: str) -> str:
+        return DIGIT[int(ch)] if ch.isdigit() else ch
+
+    if form == "spelled":
+        return " ".join(spell(c) for c in value)
+    if form == "spelled_groups":
+        groups = [value[k:k + 4] for k in range(0, len(value), 4)]
+        return ", ".join(" ".join(spell(c) for c in g) for g in groups)
+    if form == "pairs":  # TEST2-ONLY: "G B eighty two W E S T ..."
+        rest = " ".join(spell(c) for c in value[4:])
+        return f"{value[0]} {value[1]} {say_pair(value[2:4])} {rest}"
+    return " ".join(spell(c) for c in value).lower()  # TEST2-ONLY: "g b eight two ..."
+
+
+def house_number(rng: random.Random) -> str:
+    n = rng.randint(1, 240)
+    if rng.random() < 0.5:
+        return str(n)
+    if n < 10:
+        return DIGIT[n]
+    if n < 100:
+        return say_pair(f"{n:02d}")
+    return f"{DIGIT[n // 100]} {say_pair(f'{n % 100:02d}')}" if n % 100 else \
+        f"{DIGIT[n // 100]} hundred"
+
+
+# --- dev4: the set the new recognizers were built on -------------------------------------
+
+FIRST_4 = ["Harold", "Ngozi", "Rafael", "Siobhan", "Viktor", "Leticia", "Emeka", "Agnes",
+           "Ruben", "Marisol", "Stefan", "Keiko", "Desmond", "Paloma", "Ibrahim", "Colette",
+           "Jasper", "Winifred", "Darnell", "Svetlana", "Hamza", "Imogen", "Lorenzo", "Thandiwe"]
+LAST_4 = ["Whitaker", "Oyelaran", "Navarro", "Gallagher", "Petrov", "Romero", "Chukwu",
+          "Lindholm", "Cardenas", "Hoffmann", "Mendoza", "Ferreira", "Kaminski", "Ogunleye",
+          "Brooks", "Harrison", "Sato", "Dubois", "Quinn", "Morales", "Walsh", "Jensen"]
+CITY_4 = ["Leeds", "Bristol", "Manchester", "Edinburgh", "Cardiff", "Belfast", "Houston",
+          "Sheffield", "Nottingham", "Glasgow", "Liverpool", "Oxford", "Cambridge", "Brighton"]
+STREET_4 = ["Baker", "Station", "Victoria", "Queen", "Church", "Green", "Mill", "Kings",
+            "Manor", "Albert", "Windsor", "Grove"]
+STREET_TYPE_4 = ["Street", "Road", "Lane", "Avenue", "Close", "Drive", "Crescent", "Way"]
+
+DEV4_TEMPLATES: dict[str, list[str]] = {
+    "card4": [
+        "And my card number is {CARD}.",
+        "the card is {CARD}",
+        "Okay so that's {CARD}, expiry oh nine twenty eight.",
+        "{CARD}",
+        "Right, I'm reading it off the card now, {CARD}.",
+        "it's a visa debit {CARD} yeah",
+    ],
+    "phone4": [
+        "my number is {PHONE}",
+        "Call me back on {PHONE}.",
+        "The mobile is {PHONE}, that's the best one.",
+    ],
+    "ssn4": [
+        "My social security number is {SSN}.",
+        "ssn {SSN}",
+    ],
+    "long4": [
+        "{LONG}",
+        "Okay I've got it here, {LONG}.",
+        "The number on the letter is {LONG}.",
+        "Your order number is {LONG}.",
+        "uh let me read it {LONG} is that right",
+        "Tracking says {LONG}.",
+    ],
+    "account4": [
+        "My account number is {ACCT}.",
+        "account number {ACCT}",
+        "The reference is {ACCT}.",
+        "Quote reference {ACCT} when you call.",
+        "Membership number {ACCT}.",
+        "Your policy number is {ACCT}.",
+    ],
+    "ip4": [
+        "The IP address is {IP}.",
+        "my ip is {IP}",
+        "It's connecting from {IP}.",
+    ],
+    "iban4": [
+        "My IBAN is {IBAN}.",
+        "The IBAN is {IBAN}, that's for the refund.",
+        "iban {IBAN}",
+    ],
+    "person4": [
+        "okay {PERSONL} i have updated the record",
+        "thanks {FIRSTL} have a good day",
+        "i spoke to {PERSONL} last week",
+        "so {FIRSTL} told me it was fixed",
+        "Okay {PERSON}, I've updated the record.",
+        "yes this is for {PERSONL}",
+    ],
+    "location4": [
+        "I live at {ADDRL} {CITYL}",
+        "send it to {ADDR}, {CITY}",
+        "it's {ADDRL} in {CITYL}",
+        "we moved to {CITYL} last year",
+    ],
+    "negative4": [
+        "I'll call you at four.",
+        "There were two agents on the line.",
+        "Your ticket number is {SHORT}.",
+        "The product code is {CODE}.",
+        "It was about one thousand two hundred dollars.",
+        "We open at 9:30 tomorrow.",
+        "The appointment is at ten fifteen.",
+        "It costs $1,499.99 with tax.",
+        "I've been waiting forty five minutes.",
+        "The case number is {SHORT}.",
+        "We have about 3,500 members in the area.",
+        "Press 1 for sales and 2 for support.",
+        "That was back in 2019.",
+        "It's version 4.2.1 now.",
+        "I bought three of them for nineteen ninety nine each.",
+        "About 2,000,000 dollars in total.",
+    ],
+}
+
+# --- test2: the held-out split (see make_pii_eval.py's docstring) -------------------------
+
+FIRST_5 = ["Eleanor", "Kunle", "Ximena", "Bartholomew", "Adaeze", "Pieter", "Roisin", "Mehmet",
+           "Lavinia", "Tadeusz", "Chinonso", "Margit", "Horatio", "Yolanda", "Anselm", "Priscilla",
+           "Dagny", "Lorcan", "Fumiko", "Gideon", "Rosalie", "Emeric", "Zora", "Maximo",
+           "Philomena", "Oisin", "Sunniva", "Augustin"]
+LAST_5 = ["Featherstone", "Adebayo", "Echeverria", "Kowalczyk", "Ashworth", "Mbeki", "Varela",
+          "Thornton", "Lindberg", "Okoro", "Pemberton", "Sandoval", "Halvorsen", "Rutherford",
+          "Achterberg", "Oyelowo", "Castaneda", "Whitmore", "Nakagawa", "Eriksen", "Blackwood",
+          "Montalvo", "Fairbanks", "Okwuosa"]
+CITY_5 = ["London", "Coventry", "Leicester", "Swansea", "Aberdeen", "Dundee", "Norwich",
+          "Plymouth", "Exeter", "Derby", "Cleveland", "Sacramento", "Spokane", "Dublin",
+          "Galway", "Cork"]
+STREET_5 = ["Hollybush", "Ashgrove", "Beechwood", "Larkhill", "Thornfield", "Primrose",
+            "Hawkins", "Lowther", "Sherwood", "Carlisle", "Marlborough", "Oakfield"]
+STREET_TYPE_5 = ["Street", "Road", "Lane", "Avenue", "Close", "Gardens", "Terrace", "Place"]
+
+TEST2_TEMPLATES: dict[str, list[str]] = {
+    "card5": [
+        "the long number on the card is {CARD}",
+        "Payment card: {CARD}.",
+        "ok ready {CARD} and the expiry is next march",
+        "Sorry, I'll repeat that, {CARD}.",
+        "Can you take it off {CARD} please?",
+        "so it's {CARD}",
+    ],
+    "phone5": [
+        "you can ring me on {PHONE}",
+        "Landline's {PHONE}.",
+        "try my cell {PHONE} if i don't pick up",
+    ],
+    "ssn5": [
+        "my social is {SSN}",
+        "Social security, {SSN}.",
+    ],
+    "long5": [
+        "{LONG} is what it says",
+        "hold on it's {LONG}",
+        "The confirmation on my screen shows {LONG}.",
+        "I have a number here, {LONG}, does that help?",
+        "shipment {LONG}",
+        "Er, {LONG}.",
+    ],
+    "account5": [
+        "my acct number is {ACCT}",
+        "Customer reference: {ACCT}.",
+        "the ref number they gave me was {ACCT}",
+        "Account {ACCT}, under my name.",
+        "Your membership number is {ACCT}.",
+        "policy number {ACCT}",
+        "The account number, um, {ACCT}.",
+    ],
+    "ip5": [
+        "the router says {IP}",
+        "Our server sits at {IP}.",
+        "ok the ip address shows {IP}",
+        "Can you whitelist {IP}?",
+    ],
+    "iban5": [
+        "the iban for the transfer is {IBAN}",
+        "Send it to {IBAN}, that's my account abroad.",
+        "Bank details: {IBAN}.",
+    ],
+    "person5": [
+        "alright {PERSONL} you're all set",
+        "thanks for holding {FIRSTL}",
+        "i was dealing with {PERSONL} before",
+        "{PERSONL} is the second driver",
+        "yeah {FIRSTL} already sent it over",
+        "please pass this on to {PERSONL}",
+        "Sure {FIRST}, one moment.",
+        "it belonged to {FIRSTL} before me",
+    ],
+    "location5": [
+        "the address is {ADDRL} {CITYL}",
+        "deliver to {ADDRL} {CITYL} please",
+        "{ADDR}, {CITY}.",
+        "i'm in {CITYL} at the moment",
+        "we're over at {ADDRL}",
+    ],
+    "negative5": [
+        "I'll ring you back at six.",
+        "Two agents already told me that.",
+        "Ticket {SHORT} is still open.",
+        "It's model {CODE}.",
+        "The fee was $2,350.00 in the end.",
+        "Let's say 4:15 on Friday.",
+        "I got there at half past seven.",
+        "We've sent 12,000 letters this year.",
+        "That's 1,000,000 dollars, right?",
+        "Order {SHORT}, placed on Monday.",
+        "It happened on 03/15/2024.",
+        "My flight was on March 3rd, 2021.",
+        "I paid twelve ninety nine for it.",
+        "About 30% of the calls.",
+        "Room 1204, fourth floor.",
+        "Set the thermostat to 72.",
+        "We have 3 kids and 2 dogs.",
+        "The firmware is 10.2.1.",
+        "Back in 1998 we had the old plan.",
+        "Case number {SHORTW}.",
+        "Between 9 and 5 on weekdays.",
+        "it was like four or five hundred quid",
+    ],
+}
+
+
+def short_number(rng: random.Random) -> str:
+    n = rng.randint(3, 6)
+    return rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
+
+
+def short_words(rng: random.Random) -> str:
+    return " ".join(DIGIT[int(c)] for c in short_number(rng))
+
+
+def product_code(rng: random.Random) -> str:
+    letters = "".join(rng.choice(LETTERS) for _ in range(rng.randint(1, 3)))
+    digits = str(rng.randint(10, 9999))
+    return rng.choice([f"{letters}-{digits}", f"{letters}{digits}", f"{' '.join(letters)} "
+                       f"{' '.join(digits)}"])
+
+
+# Free-form lines written by hand; [TYPE: text] marks a label.
+FREEFORM_DEV4 = [
+    "okay [PERSON: john smith] i have updated the record",
+    "[CREDIT_CARD: 4 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1] is the card",
+    "And my card number is [CREDIT_CARD: 4 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1].",
+    "it's [LONG_NUMBER: seven seven three nine oh two one five five four eight two oh one six "
+    "three nine nine oh two]",
+    "the server is [IP_ADDRESS: one nine two dot one six eight dot one dot ten]",
+    "my iban is [IBAN_CODE: G B eight two W E S T one two three four five six nine eight seven "
+    "six five four three two]",
+    "we're at [LOCATION: twelve baker street] [LOCATION: london]",
+    "the number is [CREDIT_CARD: 5 4 2 4 1 8 0 0 1 2 3 4 5 6 7 8]",
+    "account number [ACCOUNT_NUMBER: double four seven one, two two nine oh]",
+    "The ticket is 4471, it's still open.",
+    "reference [ACCOUNT_NUMBER: A B four four nine one two seven]",
+    "I spoke with [PERSON: maria gonzalez] about it.",
+    "my card is [CREDIT_CARD: four triple one, two two two two, three three three three, "
+    "four four four four]",
+    "I'll call you at four thirty.",
+    "There were two agents and three supervisors.",
+]
+
+FREEFORM_TEST2 = [
+    "right so [PERSON: helen mcallister] that's all done for you now",
+    "it's [CREDIT_CARD: 4 -5 -3 -9 -1 -2 -0 -0 -7 -7 -6 -1 -3 -3 -2 -8], sorry, mumbling",
+    "[LONG_NUMBER: eight eight one two, oh oh four seven, five five one nine, two six three oh, "
+    "nine nine one four]",
+    "so the gateway is [IP_ADDRESS: ten dot zero dot zero dot one]",
+    "IBAN [IBAN_CODE: D E four four five zero zero one zero five one seven five four zero seven "
+    "three two four nine three one]",
+    "ship it to [LOCATION: forty two station road] [LOCATION: leeds]",
+    "[PERSON: kwame asante] called earlier about the claim",
+    "My card, [CREDIT_CARD: 5500-0000-0000-0005].",
+    "i think the account is [ACCOUNT_NUMBER: 00417 22981]",
+    "the customer reference is [ACCOUNT_NUMBER: Z K seven seven oh one three four]",
+    "Please call [PHONE_NUMBER: 2 1 2 -5 -5 -5 -0 -1 -9 -8].",
+    "social [US_SSN: 123-45-6789]",
+    "The printer is on [IP_ADDRESS: 172.16.254.3].",
+    "i'm [PERSON: oluwaseun bakare] by the way",
+    "[CREDIT_CARD: 3 7 8 2 8 2 2 4 6 3 1 0 0 0 5]",
+    "Number's [LONG_NUMBER: 90210 33814 77125 00419], it's printed on the back.",
+    "We're at 4 in the afternoon, give or take.",
+    "My daughter's ticket is 88124.",
+    "the product code is zed x four nine",
+    "I paid 1,250 pounds for it.",
+    "It's on the 14th of February, 2023.",
+    "Count was 2,417 last month.",
+    "The two agents were very helpful.",
+    "Extension 2045 please.",
+    "i'll be in at nine fifteen",
+    "my card's [CREDIT_CARD: double four double one, triple two three, four five six seven, "
+    "eight nine oh one]",
+    "[PERSON: amelia] from the other team sorted it",
+    "the house is [LOCATION: seven ash grove] [LOCATION: bath]",
+    "okay the ip is [IP_ADDRESS: one ninety two point one sixty eight point zero point "
+    "twenty]",
+    "it's [IBAN_CODE: GB29 NWBK 6016 1331 9268 19]",
+]
+
+# Scripts for the ASR rows: espeak-ng says them, faster-whisper tiny.en and base transcribe
+# them (tests/data/make_pii_asr.py), and the transcripts are labelled by hand in
+# pii_asr_labels.txt.
+ASR_SCRIPTS = {
+    "dev4": [
+        "Okay John Smith, I have updated the record.",
+        "And my card number is four one one one, one one one one, one one one one, "
+        "one one one one.",
+        "The IP address is one nine two dot one six eight dot one dot ten.",
+        "My account number is four four seven one two two nine oh.",
+        "My IBAN is G B eight two W E S T one two three four five six nine eight seven six "
+        "five four three two.",
+        "I live at twelve Baker Street, London.",
+        "Your order number is seven seven three nine zero two one five five four.",
+        "My phone number is five five five, two one three, four six eight nine.",
+        "My social security number is one two three, four five, six seven eight nine.",
+        "I will call you at four, there are two agents here.",
+    ],
+    "test2": [
+        "Right, Helen McAllister, that is all done for you now.",
+        "The card is five four two four, one eight zero zero, one two three four, "
+        "five six seven eight.",
+        "It is four five three nine one two zero zero seven seven six one three three two "
+        "eight.",
+        "The number is eight eight one two zero zero four seven five five one nine two six "
+        "three zero nine nine one four.",
+        "The gateway is ten dot zero dot zero dot one.",
+        "The IBAN is D E four four five zero zero one zero five one seven five four zero "
+        "seven three two four nine three one.",
+        "Ship it to forty two Station Road, Leeds.",
+        "Kwame Asante called earlier about the claim.",
+        "The customer reference is Z K seven seven zero one three four.",
+        "Please call two one two, five five five, zero one nine eight.",
+        "My ticket number is eight eight one two four, and the product code is X J nine.",
+        "I paid twelve hundred dollars, and I will be in at nine fifteen.",
+        "The printer is on one seven two dot one six dot two five four dot three.",
+        "My social is five one two, four four, seven three eight two.",
+    ],
+}
+
+
+def render(slot: str, rng: random.Random, pools: dict[str, list[str]],
+           test2: bool) -> tuple[str, str | None]:
+    """The text of one template slot and its label type (None: not labelled)."""
+    numbers = {"CARD": (card, "CREDIT_CARD"), "PHONE": (phone, "PHONE_NUMBER"),
+               "SSN": (ssn, "US_SSN"), "LONG": (long_number, "LONG_NUMBER"),
+               "ACCT": (account_number, "ACCOUNT_NUMBER"), "IP": (ip, "IP_ADDRESS"),
+               "IBAN": (iban, "IBAN_CODE")}
+    if slot in numbers:
+        fn, kind = numbers[slot]
+        return fn(rng, test2), kind
+    lower = slot.endswith("L")
+    base = slot[:-1] if lower else slot
+    if base == "PERSON":
+        value = f"{rng.choice(pools['first'])} {rng.choice(pools['last'])}"
+    elif base == "FIRST":
+        value = rng.choice(pools["first"])
+    elif base == "ADDR":
+        value = f"{house_number(rng)} {rng.choice(pools['street'])} {rng.choice(pools['stype'])}"
+    elif base == "CITY":
+        value = rng.choice(pools["city"])
+    elif slot == "SHORT":
+        return short_number(rng), None
+    elif slot == "SHORTW":
+        return short_words(rng), None
+    elif slot == "CODE":
+        return product_code(rng), None
+    else:
+        raise KeyError(slot)
+    kind = {"PERSON": "PERSON", "FIRST": "PERSON", "ADDR": "LOCATION", "CITY": "LOCATION"}[base]
+    return (value.lower() if lower else value), kind
+
+
+POOLS = {
+    "dev4": {"first": FIRST_4, "last": LAST_4, "city": CITY_4, "street": STREET_4,
+             "stype": STREET_TYPE_4},
+    "test2": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
+              "stype": STREET_TYPE_5},
+}
+SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "test2": (TEST2_TEMPLATES, FREEFORM_TEST2)}
+REPEATS = {"card": 6, "phone": 10, "ssn": 15, "long": 6, "account": 5, "ip": 8, "iban": 10,
+           "person": 4, "location": 4, "negative": 2}
