@@ -53,6 +53,20 @@ class BatchHandler:
         self.sensor.observe("asr_queue_seconds", event["queue_ms"] / 1000.0, **labels)
         if event["fallback_used"]:
             self.sensor.count("asr_fallbacks", **labels)
+        self._observe_coverage(event, labels)
+
+    def _observe_coverage(self, event: dict[str, Any], labels: dict[str, str]) -> None:
+        """Counters, so coverage aggregates over any window: 1 - uncovered / speech."""
+        assert self.sensor is not None
+        speech, share = event["speech_s"], event["speech_coverage"]
+        if share is not None and speech > 0:
+            self.sensor.count("asr_speech_seconds", speech, **labels)
+            self.sensor.count("asr_uncovered_speech_seconds", speech * (1.0 - share), **labels)
+        for field, name in (("low_coverage", "asr_low_coverage_chunks"),
+                            ("redecodes", "asr_redecodes"),
+                            ("repetition_loops", "asr_repetition_loops")):
+            if event[field]:
+                self.sensor.count(name, float(event[field]), **labels)
 
 
 def group_id(pool: Pool) -> str:

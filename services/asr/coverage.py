@@ -36,7 +36,7 @@ class CoverageSettings:
     min_coverage: float = 0.9  # below this (after every re-decode) the chunk is flagged
     min_gap_s: float = 1.0  # an uncovered stretch of speech this long is decoded again
     tolerance_s: float = 0.5  # speech this close to a word counts as covered
-    redecode_passes: int = 2  # rounds of decoding what is left uncovered, before the fallback
+    redecode_passes: int = 3  # rounds of decoding what is left uncovered, before the fallback
     min_flag_speech_s: float = 1.0  # flag only chunks with at least this much uncovered speech
     max_word_s: float = 1.5  # a word aligned over longer than this covers nothing
 
