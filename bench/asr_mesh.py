@@ -7,7 +7,8 @@ published ``--copies`` times) goes
   pool (dynamic batching) -> Kafka, timed from the first publish to the last transcript, with
   the services already running and warmed up by one recording;
 * through faster-whisper's ``BatchedInferencePipeline`` in one process (baseline for
-  throughput), and ``WhisperModel.transcribe`` on each whole file (baseline for accuracy),
+  throughput, and for accuracy: it decodes each VAD window in one pass, like the mesh), and
+  ``WhisperModel.transcribe`` on each whole file (baseline for accuracy),
 
 with the same model and the ASR service's decode settings. The baselines run while the mesh
 services are stopped, so neither side competes with the other for the CPU.
@@ -47,7 +48,8 @@ def files_of(recs: list[asr_direct.Recording]) -> list[Path]:
     return [by_name[r.name] for r in recs]
 
 
-def mesh_run(bootstrap: str, files: list[Path], copies: int, model: str) -> tuple[float, list[str]]:
+def mesh_run(bootstrap: str, files: list[Path], copies: int,
+             model: str) -> tuple[float, list[str], list[dict]]:
     env = {"STT_ASR_MODEL": model, "STT_ASR_FALLBACK_MODEL": model}
     procs = start_services(bootstrap, Path(tempfile.mkdtemp(prefix="asr-mesh-logs-")),
                            [["ingest"], ["asr", "--pool", "batch"]], env)
@@ -66,7 +68,7 @@ def mesh_run(bootstrap: str, files: list[Path], copies: int, model: str) -> tupl
         events.close()
         stop_services(procs)
     texts = [" ".join(s["text"] for c in chunks(events, rid) for s in c["segments"]) for rid in ids]
-    return elapsed, texts[: len(files)]
+    return elapsed, texts[: len(files)], [c for rid in ids for c in chunks(events, rid)]
 
 
 def chunks(ev: Events, rid: str) -> list[dict]:
@@ -94,23 +96,36 @@ def main() -> None:
     direct_texts = asr_direct.run_direct(model, recs, options)
     start = time.perf_counter()
     for _ in range(args.copies):
-        asr_direct.run_pipeline(model, recs, options, args.batch)
+        pipeline_texts = asr_direct.run_pipeline(model, recs, options, args.batch)
     pipeline_s = time.perf_counter() - start
     del model
 
     with broker_or_throwaway(args.bootstrap) as bootstrap:
         create_topics(bootstrap, topic_specs())
-        mesh_s, mesh_texts = mesh_run(bootstrap, files, args.copies, args.model)
+        mesh_s, mesh_texts, events = mesh_run(bootstrap, files, args.copies, args.model)
     refs = [r.reference for r in recs]
     wer_direct, wer_mesh = word_error_rate(refs, direct_texts), word_error_rate(refs, mesh_texts)
+    wer_pipeline = word_error_rate(refs, pipeline_texts)
     print(f"model {args.model}; {len(recs)} files x {args.copies} copies = {audio_s:.1f} s of speech")
     print(f"WER direct (WhisperModel.transcribe, whole files): {wer_direct:.4f}")
     print(f"WER mesh (ingest -> chunks -> ASR, via Kafka):      {wer_mesh:.4f}")
-    print(f"WER mesh - direct: {100 * (wer_mesh - wer_direct):+.2f} points")
+    print(f"WER BatchedInferencePipeline (batch {args.batch}):     {wer_pipeline:.4f}")
+    print(f"WER mesh - direct: {100 * (wer_mesh - wer_direct):+.2f} points; "
+          f"mesh - pipeline: {100 * (wer_mesh - wer_pipeline):+.2f} points")
+    print_coverage(events)
     print(f"throughput BatchedInferencePipeline (batch {args.batch}): "
           f"{audio_s / pipeline_s:.2f} audio s / wall s")
     print(f"throughput mesh (ingest + ASR batch pool):           {audio_s / mesh_s:.2f} audio s / wall s")
     print(f"mesh / pipeline throughput ratio: {pipeline_s / mesh_s:.2f}")
+
+
+def print_coverage(events: list[dict]) -> None:
+    spoken = [e for e in events if e["speech_coverage"] is not None and e["speech_s"] >= 2.0]
+    worst = min((e["speech_coverage"] for e in spoken), default=float("nan"))
+    print(f"mesh chunks with >= 2 s of speech: {len(spoken)}; worst coverage {worst:.3f}; "
+          f"re-decoded {sum(e['redecodes'] > 0 for e in events)}; "
+          f"flagged low_coverage {sum(e['low_coverage'] for e in events)}; "
+          f"repetition loops trimmed {sum(e['repetition_loops'] for e in events)}")
 
 
 if __name__ == "__main__":
