@@ -73,6 +73,15 @@ def fmt_time(seconds: float) -> str:
     return f"{int(seconds // 60):02d}:{seconds % 60:05.2f}"
 
 
+def coverage(chunk: dict[str, Any]) -> str:
+    if chunk["speech_coverage"] is None:
+        return "no speech"
+    flags = [f"{chunk['redecodes']} re-decoded"] if chunk["redecodes"] else []
+    flags += ["LOW COVERAGE"] if chunk["low_coverage"] else []
+    return (f"speech {chunk['speech_s']:.1f} s covered {chunk['speech_coverage']:.0%}"
+            + "".join(f", {f}" for f in flags))
+
+
 def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> None:
     if ev["RecordingFailed"]:
         failed = ev["RecordingFailed"][0]
@@ -88,7 +97,7 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
         m = c["model"]
         print(f"  asr chunk {c['seq']}: model {m['name']} {m['version']} sha256 {m['sha256'][:12]} "
               f"({m['device']}/{m['compute_type']}), RTF {c['rtf']:.3f}, queue {c['queue_ms']:.0f} ms, "
-              f"language {c['language']} ({c['language_probability']:.2f})"
+              f"language {c['language']} ({c['language_probability']:.2f}), {coverage(c)}"
               + (f", fallback: {c['fallback_reason']}" if c["fallback_used"] else ""))
     for d in ev["SpeakerTurns"][-1:]:
         print(f"  diarization: {d['num_speakers']} speakers ({d['mode']}, {d['pipeline']}), "
