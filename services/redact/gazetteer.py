@@ -100,7 +100,9 @@ class GivenNameRecognizer(EntityRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         if not self.given_names or (entities and "PERSON" not in entities):
             return []
-        toks = spoken.tokenize(text)
+        doc = getattr(nlp_artifacts, "tokens", None)  # its text is the truecased one
+        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
+        toks = spoken.tokenize(cased)
         places = _place_spans(nlp_artifacts)
         results = []
         for i, tok in enumerate(toks):

@@ -165,6 +165,8 @@ class NameCueRecognizer(EntityRecognizer):
         toks = spoken.tokenize(text)
         words = [t.core.lower().rstrip(".") for t in toks]
         caseless = not any(c.isupper() for c in text)  # ASR without casing: cues only
+        doc = getattr(nlp_artifacts, "tokens", None)  # the truecased text (truecase.py)
+        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
         spans: list[tuple[int, int, float]] = []
         for i, w in enumerate(words):
             for cue, lower_ok in self._by_first.get(w, ()):
@@ -174,7 +176,7 @@ class NameCueRecognizer(EntityRecognizer):
                     spans += self._name_after(toks, k, lower_ok, weak=cue in WEAK_CUES,
                                               caseless=caseless)
             if w in VOCATIVE_CUES and i + 1 < len(toks):
-                spans += self._vocative(toks, i + 1, caseless)
+                spans += self._vocative(toks, i + 1, caseless, cased)
             if toks[i].punct_after.startswith(",") and _opens_sentence(toks, i):
                 spans += self._opening_address(toks[i])
             if w in SUFFIX_CUES and i > 0 and not toks[i - 1].punct_after.strip():
@@ -217,21 +219,24 @@ class NameCueRecognizer(EntityRecognizer):
             return [(tok.start, tok.end, self.FULL_NAME_SCORE)]
         return []
 
-    def _vocative(self, toks: list[spoken.Token], j: int, caseless: bool = False) -> list:
+    def _vocative(self, toks: list[spoken.Token], j: int, caseless: bool = False,
+                  cased: str = "") -> list:
         tok = toks[j]
         ends_phrase = bool(tok.punct_after.strip()) or j == len(toks) - 1
         if not ends_phrase or not _name_like(tok.core, caseless):
             return []
         if tok.core[0].isupper():
             return [(tok.start, tok.end, self.CUE_SCORE)]
-        if caseless and not _caseless_non_name(tok.core):
-            return [(tok.start, tok.end, self.LOWER_SCORE)]
+        if caseless and not _caseless_non_name(tok.core):  # a known name scores as cued
+            known = cased[tok.start: tok.start + 1].isupper()
+            return [(tok.start, tok.end, self.CUE_SCORE if known else self.LOWER_SCORE)]
         return []
 
     def _name_before(self, toks: list[spoken.Token], i: int) -> list:
         k = i
         while k > 0 and i - k < 3 and toks[k - 1].core[0].isupper() and _name_like(
-                toks[k - 1].core, False) and (k == i or not toks[k - 1].punct_after.strip()):
+                toks[k - 1].core, False) and (k == i or not toks[k - 1].punct_after.strip()) \
+                and not toks[k - 1].core.endswith("ing"):  # "Tracking says ..."
             k -= 1
         return [(toks[k].start, toks[i - 1].end, self.CUE_SCORE)] if k < i else []
 

@@ -28,9 +28,12 @@ from services.redact import spoken
 
 OPERATORS = ("mask", "hash", "drop")
 ENTITIES = ("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN",
-            "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME")  # every type the detector finds
+            "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME", "ACCOUNT_NUMBER",
+            "LONG_NUMBER")  # every type the detector finds
+# Fail closed: the default redacts every type, the LONG_NUMBER catch-all (any other run of
+# 7+ digits) included; a policy exempts a type by leaving it out of ``entities``.
 DEFAULT_ENTITIES = ENTITIES
-_NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN"})
+_NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "LONG_NUMBER"})
 
 
 class PolicyError(ValueError):
@@ -142,8 +145,12 @@ def canonical_value(entity_type: str, text: str) -> str:
         return prefix + re.sub(r"\D", "", spoken.normalise_number_words(text))
     if entity_type == "EMAIL_ADDRESS":
         return spoken.normalise_spoken_email(text)
-    if entity_type == "IBAN_CODE":
-        return re.sub(r"[^0-9A-Z]", "", text.upper())
+    if entity_type in ("IBAN_CODE", "ACCOUNT_NUMBER"):
+        return re.sub(r"[^0-9A-Z]", "", spoken.normalise_number_words(text).upper())
+    if entity_type == "IP_ADDRESS":
+        return ".".join(re.sub(r"\D", "", spoken.normalise_number_words(octet))
+                        for octet in re.split(r"\s*\.\s*|\s+(?:dot|point)\s+", text.strip(),
+                                              flags=re.I))
     return " ".join(text.lower().split())
 
 

@@ -1,7 +1,9 @@
 """Spoken-form normalisation: digit strings and e-mail addresses said in words.
 
 ASR output of calls rarely contains "4111 1111 1111 1111"; it contains "four one one one,
-one one one one ..." or a mixture ("555 one two three, 4567"). Presidio's recognizers expect
+one one one one ...", a mixture ("555 one two three, 4567") or numerals with odd separators:
+"4 -1 -1 -1" (Whisper's rendering of digits read one by one), "4,111,111", "4111.1111",
+"4 \u2013 1" (en dash), "double five", "five dash oh". Presidio's recognizers expect
 written forms, so this module turns spoken forms into their written value while keeping, for
 every produced digit, the character span of the word it came from. Recognizers then classify
 the value (Luhn, length, SSN rules) and report spans of the *original* text, so the redaction
@@ -37,9 +39,13 @@ WEAK_ZEROS = frozenset({"oh", "o"})
 
 _TOKEN = re.compile(r"\S+")
 _STRONG_PUNCT = re.compile(r"[.?!;:]")
-_LEAD_CHARS = "".join(c for c in string.punctuation if c != "+") + "\u201c\u2018«"
-_TRAIL_CHARS = string.punctuation + "\u201d\u2019»…"
-_DOTTED_PHONE = re.compile(r"^\d{3}\.\d{3}\.\d{4}$")
+# Hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign.
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
+_LEAD_CHARS = "".join(c for c in string.punctuation if c != "+") + "\u201c\u2018«" + DASHES
+_TRAIL_CHARS = string.punctuation + "\u201d\u2019»…" + DASHES
+_DASH_SPLIT = re.compile(f"[{DASHES}]")
+_DIGIT_GROUPS = re.compile(r"^\d+(?:[.,]\d+)+$")  # "4111.1111", "4,111,111", "192.168.1.10"
+_DIGITS_AND_I = re.compile(r"^(\d{6,})[iI]$")  # Whisper writes a final "nine" as "i"
 _memo: list = [None, []]  # last (text, tokens): recognizers of one text share the work
 
 
@@ -52,6 +58,7 @@ class Token:
     start: int
     end: int
     punct_after: str = ""
+    dash_before: bool = False  # "-1": a digit Whisper wrote with a leading dash
 
 
 def tokenize(text: str) -> list[Token]:
@@ -67,14 +74,19 @@ def tokenize(text: str) -> list[Token]:
             continue
         s = m.start() + len(raw) - len(stripped)
         after = stripped[len(core):]
-        if "-" not in core and not _DOTTED_PHONE.match(core):
-            tokens.append(Token(core, s, s + len(core), after))
+        dashed = bool(_DASH_SPLIT.match(raw[: len(raw) - len(stripped)][-1:]))
+        if _DIGIT_GROUPS.match(core):
+            parts = re.split(r"[.,]", core)
+        elif _DASH_SPLIT.search(core):
+            parts = _DASH_SPLIT.split(core)
+        else:
+            tokens.append(Token(core, s, s + len(core), after, dashed))
             continue
-        parts = core.split("." if "." in core else "-")
+        inner = "" if _DIGIT_GROUPS.match(core) else "-"  # "4,111,111" is one numeral
         for i, part in enumerate(parts):
             if part:
-                sep = "-" if i < len(parts) - 1 else after
-                tokens.append(Token(part, s, s + len(part), sep))
+                sep = inner if i < len(parts) - 1 else after
+                tokens.append(Token(part, s, s + len(part), sep, dashed and i == 0))
             s += len(part) + 1
     _memo[0], _memo[1] = text, tokens
     return tokens
@@ -135,6 +147,10 @@ def _read_unit(tokens: list[Token], i: int) -> tuple[Unit | None, int]:
     nxt = tokens[i + 1].core.lower() if i + 1 < len(tokens) else ""
     if word.isascii() and word.isdigit():
         return Unit(word, tok.start, tok.end, break_after=_break_kind(tok.punct_after)), i + 1
+    if (m := _DIGITS_AND_I.match(word)) or (
+            word == "i" and tok.dash_before and i > 0 and _is_digit_word(tokens[i - 1].core)):
+        digits = m.group(1) + "9" if m else "9"  # "555213468i", "... -1 -I -8"
+        return Unit(digits, tok.start, tok.end, break_after=_break_kind(tok.punct_after)), i + 1
     joined = tok.punct_after in ("", "-")
     if word in REPEAT and joined:
         d = _single_digit(nxt)
@@ -159,6 +175,10 @@ def _read_unit(tokens: list[Token], i: int) -> tuple[Unit | None, int]:
         return Unit(ONES[word], tok.start, tok.end, weak=word in WEAK_ZEROS,
                     break_after=_break_kind(tok.punct_after)), i + 1
     return None, i
+
+
+def _is_digit_word(core: str) -> bool:
+    return core.isdigit() or core.lower() in ONES
 
 
 def _apply_scale(units: list[Unit], tok: Token, zeros: int) -> bool:

@@ -1,4 +1,5 @@
-"""Each recognizer on its own (no spaCy model needed except where noted)."""
+"""Each recognizer on its own (no spaCy model needed except where noted); numbers and
+identifiers are in test_numbers.py."""
 
 from __future__ import annotations
 
@@ -8,97 +9,6 @@ import pytest
 import tldextract
 
 from services.redact import names, recognizers
-from services.redact.recognizers import CARD, PHONE, SSN
-
-
-def numbers(text: str, context: list[str] | None = None) -> list[tuple[str, str, float]]:
-    rec = recognizers.SpokenNumberRecognizer()
-    raw = rec.analyze(text, rec.supported_entities)
-    scored = rec.enhance_using_context(text, raw, [], None, context)
-    return [(r.entity_type, text[r.start:r.end], round(r.score, 2)) for r in scored]
-
-
-def kept(text: str, threshold: float = 0.4, context: list[str] | None = None) -> list:
-    return [(e, span) for e, span, score in numbers(text, context) if score >= threshold]
-
-
-def test_when_a_luhn_valid_card_is_said_in_words_then_it_is_a_card():
-    text = "my card is four one one one, one one one one, one one one one, one one one one."
-    assert kept(text) == [(CARD, text[11:-1])]
-
-
-def test_when_the_card_checksum_fails_then_only_card_words_make_it_a_card():
-    digits = "four one one one one one one one one one one one one one one two"
-    assert kept(f"uh {digits} sorry") == []
-    assert kept(f"the card number is {digits}") == [(CARD, digits)]
-
-
-def test_when_a_card_is_split_over_numerals_then_the_whole_number_is_one_span():
-    text = "use 4111 1111 1111 1111 please"
-    assert kept(text) == [(CARD, "4111 1111 1111 1111")]
-
-
-@pytest.mark.parametrize("said", [
-    "two one two, five five five, oh one nine eight",
-    "two one two five five five oh one nine eight",
-    "212 555 0198",
-    "two one two, double five five, oh one ninety eight",
-    "one two one two five five five oh one nine eight",
-    "plus four four two oh seven nine four six oh nine five eight",
-])
-def test_when_a_phone_number_is_said_then_it_is_a_phone(said):
-    assert kept(f"sure, it's {said}.") == [(PHONE, said)]
-
-
-def test_when_seven_digits_have_a_phone_cue_then_they_are_a_phone():
-    assert kept("it's five five five one two three four") == []
-    assert kept("my cell is five five five one two three four") == [
-        (PHONE, "five five five one two three four")]
-
-
-def test_when_an_ssn_is_said_then_social_words_raise_its_score():
-    said = "one two three, four five, six seven eight nine"
-    ((entity, span, plain),) = numbers(f"it's {said}")
-    ((_, _, cued),) = numbers(f"my social is {said}")
-    assert (entity, span) == (SSN, said)
-    assert cued > plain >= 0.4
-
-
-def test_when_the_cue_came_before_the_text_then_external_context_counts():
-    said = "five five five one two three four"
-    assert kept(f"it's {said}", context=["phone"]) == [(PHONE, said)]
-
-
-def test_when_nine_digits_are_an_invalid_ssn_then_nothing_is_found():
-    assert kept("it's nine nine nine, one two, three four five six") == []
-    assert kept("it's six six six, one two, three four five six") == []
-
-
-@pytest.mark.parametrize("text", [
-    "your order number is five five two one nine eight three three four",
-    "the tracking number is 5551234567",
-    "the reference number is two one two five five five oh one nine eight",
-    "I will call you at four",
-    "the order number is A B 1 2",
-    "the product code is X J 9 0 0",
-    "I have two kids",
-])
-def test_when_numbers_are_not_pii_then_they_stay(text):
-    assert kept(text) == []
-
-
-def test_when_two_numbers_are_said_back_to_back_then_sentence_breaks_split_them():
-    text = "two one two five five five four five six seven. One more thing"
-    assert kept(text) == [(PHONE, "two one two five five five four five six seven")]
-
-
-def test_edge_fragment_at_chunk_end_with_a_card_cue_is_a_card():
-    text = "okay my card is four one one one, one one one one,"
-    (frag,) = recognizers.edge_fragments(text, [])
-    assert (frag.entity, text[frag.start:frag.end]) == (CARD, "four one one one, one one one one")
-    assert recognizers.edge_fragments("one one one one, two two", [], ("card", "is")) != []
-    assert recognizers.edge_fragments("one one one one, two two", []) == []
-    assert recognizers.edge_fragments("order number is one two three four", []) == []
 
 
 def email_spans(text: str) -> list[str]:

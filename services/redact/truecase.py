@@ -1,0 +1,148 @@
+"""Restore the capitals that lower-case ASR output lost, so NER and the name gazetteer can
+see names again ("okay john smith i have updated the record" -> "okay John Smith i ...").
+
+Whisper usually capitalises names; other engines and the small models often do not, and a
+spaCy model trained on edited text finds almost no lower-case name. Truecasing changes only
+the case of first letters, so every offset of the truecased text is an offset of the
+original one: NER runs on the truecased text, recognizers report spans of the original.
+
+Which words are capitalised (fail closed: a wrongly capitalised word costs a little
+precision, a name left lower-case leaks):
+* a known given name (``gazetteer.census_given_names``) that is not a common lower-case word;
+* a known surname right after a given name ("john smith");
+* a word more often written capitalised than not ("london", "leeds"), and after a place
+  preposition ("in", "from", "to" ...) or a street type ("baker street london") also a word
+  the model has never seen;
+* a word of four or more letters that the model has never seen in either casing and that is
+  no common word: the rare words of a call are mostly names ("ngozi", "okonjo").
+
+"Common lower-case word" comes from the medium spaCy model's vector table, whose 514,000
+keys are the tokens of its training text in frequency order: a word is common in lower
+case when its lower-case form ranks within three times the rank of its capitalised form
+("will" 49 vs "Will" 1,258 is a word; "john" 20,151 vs "John" 344 is not). The ranks are
+held as one sorted array of key hashes (a few MB), not as a dictionary of strings. A model
+without vectors leaves only the given-name and surname rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from importlib import resources
+
+import numpy as np
+from spacy.language import Language
+from spacy.strings import hash_string
+
+from services.redact import gazetteer, spoken
+from services.redact.names import CALENDAR_WORDS, COMMON_WORDS
+from services.redact.recognizers import STREET_TYPES
+
+log = logging.getLogger(__name__)
+RANK_RATIO = 3
+UNSEEN = float("inf")
+PLACE_PREPOSITIONS = frozenset({"in", "from", "to", "near", "at", "outside", "around",
+                                "visiting", "into", *STREET_TYPES.split("|")})
+NOT_NAMES = COMMON_WORDS | CALENDAR_WORDS
+
+
+@functools.cache
+def census_surnames() -> frozenset[str]:
+    """Lower-cased surnames from the ``names`` package (US Census 1990), or an empty set."""
+    try:
+        text = (resources.files("names") / "dist.all.last").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return frozenset()
+    return frozenset(line.split()[0].lower() for line in text.splitlines() if line.strip())
+
+
+class Ranks:
+    """Frequency rank of every key of a spaCy vector table, by string."""
+
+    def __init__(self, keys: np.ndarray):
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._ranks = order
+
+    @classmethod
+    def from_nlp(cls, nlp: Language) -> Ranks:
+        key2row = getattr(nlp.vocab.vectors, "key2row", None) or {}
+        return cls(np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row)))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, word: str) -> float:
+        if not len(self._keys):
+            return UNSEEN
+        key = np.uint64(hash_string(word))
+        i = int(np.searchsorted(self._keys, key))
+        return float(self._ranks[i]) if i < len(self._keys) and self._keys[i] == key \
+            else UNSEEN
+
+
+class Truecaser:
+    """Capitalises the names and places of lower-case text (see the module docstring)."""
+
+    def __init__(self, ranks: Ranks | None = None,
+                 given_names: frozenset[str] | None = None,
+                 surnames: frozenset[str] | None = None):
+        self.ranks = ranks if ranks is not None else Ranks(np.zeros(0, dtype=np.uint64))
+        self.given = given_names if given_names is not None else gazetteer.census_given_names()
+        self.surnames = surnames if surnames is not None else census_surnames()
+
+    @classmethod
+    def from_nlp(cls, nlp: Language) -> Truecaser:
+        ranks = Ranks.from_nlp(nlp)
+        if not len(ranks):
+            log.info("spaCy model has no vectors: truecasing by name lists only")
+        return cls(ranks)
+
+    def common_lower(self, word: str) -> bool:
+        """True when ``word`` is an everyday lower-case word (not mostly a name)."""
+        if word in NOT_NAMES:
+            return True
+        low = self.ranks.get(word)
+        return low != UNSEEN and low < RANK_RATIO * self.ranks.get(word.capitalize())
+
+    def mostly_capitalised(self, word: str) -> bool:
+        cap = self.ranks.get(word.capitalize())
+        return cap != UNSEEN and cap * RANK_RATIO <= self.ranks.get(word)
+
+    def unknown(self, word: str) -> bool:
+        return bool(len(self.ranks)) and self.ranks.get(word) == UNSEEN and \
+            self.ranks.get(word.capitalize()) == UNSEEN
+
+    def truecase(self, text: str) -> str:
+        """``text`` with the first letter of its lower-case names capitalised."""
+        if not any(c.isalpha() and c.islower() for c in text):
+            return text
+        chars = list(text)
+        prev_name = False
+        prev_word = ""
+        for tok in spoken.tokenize(text):
+            core = tok.core
+            word = core.lower()
+            if not (core.isalpha() and core.islower() and len(core) > 1):
+                prev_name = core[:1].isupper() and word in self.given
+                prev_word = word
+                continue
+            name = self._is_name(word, prev_name, prev_word)
+            if name:
+                chars[tok.start] = core[0].upper()
+            prev_name = name and word in self.given
+            prev_word = word
+        return "".join(chars)
+
+    def _is_name(self, word: str, prev_name: bool, prev_word: str) -> bool:
+        if self.common_lower(word):
+            return False
+        if word in self.given:
+            return True
+        if prev_name and word in self.surnames:
+            return True
+        if len(word) > 2 and self.mostly_capitalised(word):
+            return True
+        if prev_word in PLACE_PREPOSITIONS and self.unknown(word):
+            return True
+        return len(word) >= 4 and self.unknown(word)
