@@ -37,7 +37,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from services.redact import gazetteer, identifiers, names, numbers, recognizers
+from services.redact import gazetteer, identifiers, names, numbers, recognizers, truecase
 from services.redact.names import COMMON_WORDS
 from services.redact.policy import ENTITIES
 from services.redact.truecase import Truecaser
@@ -126,6 +126,7 @@ def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegist
         SpacyRecognizer(supported_entities=sorted(NER_ENTITIES)),
         names.NameCueRecognizer(),
         gazetteer.GivenNameRecognizer(),
+        truecase.TruecasedPlaceRecognizer(),
         numbers.SpokenNumberRecognizer(),
         numbers.CatchAllNumberRecognizer(),
         identifiers.SpokenIpRecognizer(),

@@ -106,13 +106,15 @@ STREET_REGEX = (
 
 
 _CITY_AFTER = re.compile(r",\s*([A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,2}?)(?=\s*[,.?!]|\s*$)")
+_TITLE_AFTER = re.compile(r"\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b")
 _NOT_CITY = frozenset({"please", "thanks", "thank", "okay", "ok", "right", "yes", "yeah", "sir",
                        "apartment", "apt", "suite", "unit", "floor", "usa", "us"})
 
 
 class StreetAddressRecognizer(PatternRecognizer):
     """House number + street name + street type, in digits or words (LOCATION). A town named
-    right after the address ("12 Oak Lane, Tulsa.") joins the span, whatever its case."""
+    right after the address joins the span: after a comma whatever its case ("12 Oak Lane,
+    Tulsa."), without one when truecasing capitalised it ("twelve baker street london")."""
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(
@@ -122,8 +124,10 @@ class StreetAddressRecognizer(PatternRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        doc = getattr(nlp_artifacts, "tokens", None)  # its text is the truecased one
+        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
         for r in results:
-            m = _CITY_AFTER.match(text, r.end)
+            m = _CITY_AFTER.match(text, r.end) or _TITLE_AFTER.match(cased, r.end)
             if m and not any(w.lower() in STOP_WORDS or w.lower() in _NOT_CITY
                              for w in m.group(1).split()):
                 r.end = m.end(1)
