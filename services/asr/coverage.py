@@ -108,13 +108,18 @@ def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettin
     neighbouring words (or the chunk's edges)."""
     holes = [h for h in subtract(merge(speech), covered(words, settings))
              if h[1] - h[0] >= settings.min_gap_s]
+    return merge(widen(h, words, settings, duration_s) for h in holes)
+
+
+def widen(span: Span, words: Sequence[Word], settings: CoverageSettings,
+          duration_s: float) -> Span:
+    """``span`` stretched to the end of the reliable word before it and the start of the one
+    after it (or the chunk's edges), so a decode of it starts and stops between words."""
     ordered = reliable(words, settings)
-    out = []
-    for start, end in holes:
-        before = [w.end for w in ordered if w.end <= start + settings.tolerance_s]
-        after = [w.start for w in ordered if w.start >= end - settings.tolerance_s]
-        out.append((max(before, default=0.0), min(after, default=duration_s)))
-    return merge(out)
+    tol = settings.tolerance_s
+    before = [w.end for w in ordered if w.end <= span[0] + tol and w.mid < span[0]]
+    after = [w.start for w in ordered if w.start >= span[1] - tol and w.mid > span[1]]
+    return max(before, default=0.0), min(after, default=duration_s)
 
 
 def words_in(segments: Sequence[Segment], span: Span) -> int:

@@ -63,13 +63,14 @@ def apply(decoded: Decoded, audio: np.ndarray, settings: GuardSettings) -> Decod
             kept.append(segment)
         else:
             dropped[reason] += 1
-    segments = tuple(kept)
-    if settings.loop_min_repeats is not None:
-        loops = repetition.LoopSettings(settings.loop_min_repeats, settings.loop_min_repeats_single)
-        segments, trimmed = repetition.trim(segments, loops)
-        if trimmed:
-            dropped["repetition_loop"] += trimmed
-    return replace(decoded, segments=segments, dropped=dict(dropped))
+    if settings.loop_min_repeats is None:
+        return replace(decoded, segments=tuple(kept), dropped=dict(dropped))
+    loops = repetition.LoopSettings(settings.loop_min_repeats, settings.loop_min_repeats_single)
+    trimmed = repetition.trim(tuple(kept), loops)
+    if trimmed.loops:
+        dropped["repetition_loop"] += len(trimmed.loops)
+    return replace(decoded, segments=trimmed.segments, dropped=dict(dropped),
+                   suspect=decoded.suspect + trimmed.loops)
 
 
 def segment_verdict(segment: Segment, s: GuardSettings) -> str | None:

@@ -45,7 +45,11 @@ def owned_speech(decoded: Decoded, owned: Owned) -> list[Span]:
 
 
 def gaps(decoded: Decoded, owned: Owned, duration_s: float, settings: CoverageSettings) -> list[Span]:
-    return coverage.gaps(owned_speech(decoded, owned), decoded.words, settings, duration_s)
+    """Uncovered speech the chunk owns, and the trimmed repetition loops that overlap it."""
+    found = coverage.gaps(owned_speech(decoded, owned), decoded.words, settings, duration_s)
+    loops = [coverage.widen(span, decoded.words, settings, duration_s)
+             for span in decoded.suspect if span[1] > owned.start and span[0] < owned.end]
+    return coverage.merge([*found, *loops])
 
 
 def request_for(audio: np.ndarray, span: Span, like: DecodeRequest, language: str) -> DecodeRequest:
@@ -72,8 +76,9 @@ def merge(decoded: Decoded, span: Span, sub: Decoded) -> tuple[Decoded, int]:
     dropped = dict(decoded.dropped)
     for name, count in sub.dropped.items():
         dropped[name] = dropped.get(name, 0) + count
+    suspect = tuple(x for x in decoded.suspect if x[1] <= span[0] or x[0] >= span[1])
     merged = replace(decoded, segments=coverage.replace_span(decoded.segments, span, new),
-                     dropped=dropped)
+                     dropped=dropped, suspect=suspect)
     return merged, added
 
 

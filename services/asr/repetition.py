@@ -33,22 +33,38 @@ def norm(word: str) -> str:
     return _PUNCT.sub("", word.lower())
 
 
-def loop_runs(tokens: list[str], settings: LoopSettings) -> list[tuple[int, int]]:
-    """Index ranges ``[start, end)`` of the redundant copies (every copy after the first)."""
-    runs: list[tuple[int, int]] = []
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """``copies`` back-to-back copies of the ``n`` tokens starting at index ``first``."""
+
+    first: int
+    n: int
+    copies: int
+
+    @property
+    def redundant(self) -> range:
+        return range(self.first + self.n, self.first + self.n * self.copies)
+
+    @property
+    def end(self) -> int:
+        return self.first + self.n * self.copies
+
+
+def loop_runs(tokens: list[str], settings: LoopSettings) -> list[Loop]:
+    """Every loop in ``tokens``, left to right, none overlapping."""
+    loops: list[Loop] = []
     i = 0
     while i < len(tokens):
-        found = _loop_at(tokens, i, settings)
-        if found is None:
+        loop = _loop_at(tokens, i, settings)
+        if loop is None:
             i += 1
             continue
-        n, copies = found
-        runs.append((i + n, i + n * copies))
-        i += n * copies
-    return runs
+        loops.append(loop)
+        i = loop.end
+    return loops
 
 
-def _loop_at(tokens: list[str], i: int, settings: LoopSettings) -> tuple[int, int] | None:
+def _loop_at(tokens: list[str], i: int, settings: LoopSettings) -> Loop | None:
     for n in range(1, settings.max_ngram + 1):
         gram = tokens[i:i + n]
         if len(gram) < n or not all(gram):
@@ -58,24 +74,31 @@ def _loop_at(tokens: list[str], i: int, settings: LoopSettings) -> tuple[int, in
             copies += 1
         need = settings.min_repeats_single if n == 1 else settings.min_repeats
         if copies >= need:
-            return n, copies
+            return Loop(i, n, copies)
     return None
 
 
-def trim(segments: tuple[Segment, ...], settings: LoopSettings) -> tuple[tuple[Segment, ...], int]:
-    """Segments without the redundant copies of any loop, and how many loops were trimmed."""
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    segments: tuple[Segment, ...]
+    loops: tuple[tuple[float, float], ...] = ()  # each loop's time span, first copy included
+
+
+def trim(segments: tuple[Segment, ...], settings: LoopSettings) -> Trimmed:
+    """Segments without the redundant copies of any loop, and where the loops were."""
     flat = [(si, wi) for si, seg in enumerate(segments) for wi in range(len(seg.words))]
-    tokens = [norm(segments[si].words[wi].word) for si, wi in flat]
-    runs = loop_runs(tokens, settings)
-    if not runs:
-        return segments, 0
-    drop = {flat[k] for start, end in runs for k in range(start, end)}
+    words = [segments[si].words[wi] for si, wi in flat]
+    loops = loop_runs([norm(w.word) for w in words], settings)
+    if not loops:
+        return Trimmed(segments)
+    drop = {flat[k] for loop in loops for k in loop.redundant}
     kept = []
     for si, seg in enumerate(segments):
-        words = tuple(w for wi, w in enumerate(seg.words) if (si, wi) not in drop)
-        if len(words) == len(seg.words):
+        left = tuple(w for wi, w in enumerate(seg.words) if (si, wi) not in drop)
+        if len(left) == len(seg.words):
             kept.append(seg)
-        elif words:
-            kept.append(replace(seg, words=words, text="".join(w.word for w in words),
-                                start=words[0].start, end=words[-1].end))
-    return tuple(kept), len(runs)
+        elif left:
+            kept.append(replace(seg, words=left, text="".join(w.word for w in left),
+                                start=left[0].start, end=left[-1].end))
+    spans = tuple((words[loop.first].start, words[loop.end - 1].end) for loop in loops)
+    return Trimmed(tuple(kept), spans)

@@ -74,6 +74,7 @@ class Decoded:
     speech_s: float = 0.0  # audio left after the VAD filter
     speech: tuple[tuple[float, float], ...] = ()  # VAD speech regions (s); empty: unknown
     dropped: dict[str, int] = field(default_factory=dict)  # guard name -> segments dropped
+    suspect: tuple[tuple[float, float], ...] = ()  # spans to decode again (trimmed loops)
 
     @property
     def words(self) -> list[Word]:

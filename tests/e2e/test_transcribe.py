@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from mesh import topics
+from services.asr import repetition
 from services.asr.textnorm import word_error_rate
 from services.ingest.cli import publish_files
 from tests.e2e.conftest import sample_dir, stm_text
@@ -48,6 +49,11 @@ def test_a_published_call_comes_back_as_timed_versioned_transcript_segments(publ
         assert c["rtf"] > 0 and c["queue_ms"] >= 0 and c["decode_settings"]
     starts = [w["start_s"] for w in words]
     assert starts == sorted(starts) and starts[0] >= 0 and words[-1]["end_s"] <= 30.1
+    for c in chunks:  # no speech dropped silently, no repetition loop let through
+        assert not c["low_coverage"], c
+        assert c["speech_s"] < 2.0 or c["speech_coverage"] >= 0.9, c
+    tokens = [repetition.norm(w["word"]) for w in words]
+    assert repetition.loop_runs(tokens, repetition.LoopSettings()) == [], tokens
     hypothesis = " ".join(w["word"] for w in words)
     wer = word_error_rate([stm_text(sample_dir() / "sample.stm")], [hypothesis])
     assert wer <= MAX_WER, f"WER {wer:.3f}: {hypothesis}"
