@@ -296,11 +296,12 @@ def catch_all(text: str, run: spoken.DigitRun, typed: Sequence[NumberMatch],
 
 
 def edge_fragments(text: str, covered: Sequence[tuple[int, int]], context: Sequence[str] = (),
-                   min_digits: int = 5, window: int = 10) -> list[NumberMatch]:
-    """Digit runs cut by a chunk boundary: a run of ``min_digits`` or more at the very start
-    or end of ``text`` that no detection covers, typed by the nearest cue word, LONG_NUMBER
-    when none says what it is. ``context`` holds the last words before ``text`` (the
-    previous chunk), for runs at its start.
+                   min_digits: int = 4, min_uncued: int = 5,
+                   window: int = 10) -> list[NumberMatch]:
+    """Digit runs cut by a chunk boundary: a run at the very start or end of ``text`` that no
+    detection covers, typed by the nearest cue word (``min_digits`` or more), or LONG_NUMBER
+    when no cue says what it is (``min_uncued`` or more). ``context`` holds the last words
+    before ``text`` (the previous chunk), for runs at its start.
 
     A number read across two ASR chunks is whole only in the recording scope; in the
     segment scope each chunk holds a piece that classifies as nothing and would leak."""
@@ -314,8 +315,10 @@ def edge_fragments(text: str, covered: Sequence[tuple[int, int]], context: Seque
             continue
         words = [*(w.lower() for w in context if at_start),
                  *cue_words(text, run.start, run.end, window, 0)]
-        entity = nearest_cue(words) or LONG
-        found.append(NumberMatch(entity, 0.5, run.start, run.end, run.digits))
+        entity = nearest_cue(words)
+        if entity in (None, LONG) and len(run.digits) < min_uncued:
+            continue
+        found.append(NumberMatch(entity or LONG, 0.5, run.start, run.end, run.digits))
     return found
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -61,15 +62,19 @@ def census_surnames() -> frozenset[str]:
 class Ranks:
     """Frequency rank of every key of a spaCy vector table, by string."""
 
-    def __init__(self, keys: np.ndarray):
+    def __init__(self, keys: np.ndarray, key_of: Callable[[str], int] = hash_string):
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         self._ranks = order
+        self._key_of = key_of
 
     @classmethod
     def from_nlp(cls, nlp: Language) -> Ranks:
         key2row = getattr(nlp.vocab.vectors, "key2row", None) or {}
-        return cls(np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row)))
+        # The vocabulary's own key: spaCy's symbols ("mark", "lemma" ...) are small ids, not
+        # string hashes; looking a str up never adds it to the store.
+        return cls(np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row)),
+                   key_of=nlp.vocab.strings.__getitem__)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -77,7 +82,7 @@ class Ranks:
     def get(self, word: str) -> float:
         if not len(self._keys):
             return UNSEEN
-        key = np.uint64(hash_string(word))
+        key = np.uint64(self._key_of(word))
         i = int(np.searchsorted(self._keys, key))
         return float(self._ranks[i]) if i < len(self._keys) and self._keys[i] == key \
             else UNSEEN

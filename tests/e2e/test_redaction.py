@@ -24,10 +24,22 @@ WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "
          "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 
 
+REPEATS = {"double": 2, "triple": 3}
+
+
 def digit_stream(text: str) -> str:
-    """Digits and digit words of ``text`` in order, everything else dropped."""
-    tokens = re.findall(r"[a-z]+|\d", text.lower())
-    return "".join(WORDS.get(t, t) if t in WORDS or t.isdigit() else "" for t in tokens)
+    """Digits and digit words of ``text`` in order, everything else dropped: every rendering
+    the ASR may give a number reads the same ("4 -1 -1", "4\u22121", "4,111", "four one",
+    "double one" -> "411..."), so no separator hides a leak."""
+    out, repeat = [], 1
+    for t in re.findall(r"[a-z]+|\d", text.lower()):
+        if t in REPEATS:
+            repeat = REPEATS[t]
+            continue
+        if t in WORDS or t.isdigit():
+            out.append(WORDS.get(t, t) * repeat)
+        repeat = 1
+    return "".join(out)
 
 
 def leaks(text: str) -> list[str]:

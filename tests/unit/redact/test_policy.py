@@ -100,7 +100,19 @@ def test_policy_book_reads_json_and_falls_back_to_the_default(tmp_path):
     ("US_SSN", "123-45-6789", "123456789"),
     ("EMAIL_ADDRESS", "Jane dot Doe at Example dot com", "jane.doe@example.com"),
     ("IBAN_CODE", "gb82 west 1234", "GB82WEST1234"),
+    ("IBAN_CODE", "G B eight two W E S T one two", "GB82WEST12"),
+    ("LONG_NUMBER", "4 -1 -1 -1 dash one one one", "4111111"),
+    ("ACCOUNT_NUMBER", "A B four four nine one", "AB4491"),
+    ("IP_ADDRESS", "one nine two dot one six eight dot one dot ten", "192.168.1.10"),
+    ("IP_ADDRESS", "10.0.0.1", "10.0.0.1"),
     ("PERSON", " Sarah   Jones ", "sarah jones"),
 ])
 def test_canonical_values(entity, text, value):
     assert canonical_value(entity, text) == value
+
+
+def test_the_default_policy_fails_closed_on_every_type_and_a_policy_can_exempt_one():
+    assert {"LONG_NUMBER", "ACCOUNT_NUMBER", "IP_ADDRESS", "IBAN_CODE"} <= set(Policy().entities)
+    book = PolicyBook(default={"entities": [e for e in Policy().entities
+                                            if e != "LONG_NUMBER"]})
+    assert "LONG_NUMBER" not in book.for_tenant("any").entities

@@ -137,3 +137,57 @@ def test_empty_chunks_still_get_a_segment_scope_output(make_worker, make_chunk):
     outs = worker.on_transcript(value)
     assert [(o.scope, o.event["text"], o.event["segments"]) for o in outs] == [
         ("segment", "", []), ("recording", "", [])]
+
+
+ASR_CARD = "And my card number is 4 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1."
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
+def digit_stream(text: str) -> str:
+    """Digits and digit words in order ("4 -1 -1" -> "411"), as the e2e leak check reads."""
+    import re
+
+    return "".join(_DIGIT_WORDS.get(t, t) for t in re.findall(r"[a-z]+|\d", text.lower())
+                   if t.isdigit() or t in _DIGIT_WORDS)
+
+
+@pytest.mark.parametrize("said", [
+    ASR_CARD,
+    "And my card number is 4 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -2.",
+    "And my card number is 4111-1111-1111-1111.",
+    "And my card number is 4,111,111,111,111,111.",
+    "and my card number is 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
+    "And my card number is 4 \u22121 \u22121 \u22121 1111 1111 1111.",
+])
+def test_an_asr_rendering_of_a_card_never_reaches_the_segment_scope(make_worker, make_chunk,
+                                                                    said):
+    worker = make_worker(diarization=False)
+    (out,) = worker.on_transcript(make_chunk(0, 2, ["Thanks.", said]))
+    text = out.event["text"]
+    assert "<CREDIT_CARD>" in text, text
+    assert len(digit_stream(text)) < 4, text
+
+
+@pytest.mark.parametrize("cut", [6, 9, 12, 15])
+def test_an_asr_card_cut_by_a_chunk_boundary_leaks_from_neither_chunk(make_worker, make_chunk,
+                                                                      cut):
+    words = ASR_CARD.split()
+    first, second = " ".join(words[:cut]), " ".join(words[cut:])
+    worker = make_worker(diarization=False)
+    outs = worker.on_transcript(make_chunk(0, 2, ["Hello, thanks for calling.", first]))
+    outs += worker.on_transcript(make_chunk(1, 2, [second, "Thank you."], t0=30.0))
+    for out in outs:
+        if out.event["scope"] == "segment":
+            assert len(digit_stream(out.event["text"])) < 4, out.event["text"]
+
+
+@pytest.mark.parametrize("said", [
+    ASR_CARD, "4111-1111-1111-1111", "4,111,111,111,111,111", "4 \u22121 \u22121 \u22121 1111",
+    "four double one one, one one one one", "4.1.1.1.1.1",
+])
+def test_the_e2e_leak_check_reads_every_rendering_of_the_card(said):
+    from tests.e2e.test_redaction import leaks
+
+    assert leaks(f"my card is {said}") == ["CREDIT_CARD"]
+    assert leaks("my card is <CREDIT_CARD>") == []
