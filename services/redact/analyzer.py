@@ -37,7 +37,15 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from services.redact import gazetteer, identifiers, names, numbers, recognizers, truecase
+from services.redact import (
+    catch_all,
+    gazetteer,
+    identifiers,
+    names,
+    numbers,
+    recognizers,
+    truecase,
+)
 from services.redact.names import COMMON_WORDS
 from services.redact.policy import ENTITIES
 from services.redact.truecase import Truecaser
@@ -128,7 +136,7 @@ def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegist
         gazetteer.GivenNameRecognizer(),
         truecase.TruecasedPlaceRecognizer(),
         numbers.SpokenNumberRecognizer(),
-        numbers.CatchAllNumberRecognizer(),
+        catch_all.CatchAllNumberRecognizer(),
         identifiers.SpokenIpRecognizer(),
         identifiers.SpelledIbanRecognizer(),
         identifiers.AccountNumberRecognizer(),

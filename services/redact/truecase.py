@@ -35,7 +35,6 @@ from importlib import resources
 import numpy as np
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from spacy.language import Language
-from spacy.strings import hash_string
 
 from services.redact import gazetteer, spoken
 from services.redact.names import CALENDAR_WORDS, COMMON_WORDS
@@ -62,7 +61,7 @@ def census_surnames() -> frozenset[str]:
 class Ranks:
     """Frequency rank of every key of a spaCy vector table, by string."""
 
-    def __init__(self, keys: np.ndarray, key_of: Callable[[str], int] = hash_string):
+    def __init__(self, keys: np.ndarray, key_of: Callable[[str], int]):
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         self._ranks = order
@@ -94,7 +93,7 @@ class Truecaser:
     def __init__(self, ranks: Ranks | None = None,
                  given_names: frozenset[str] | None = None,
                  surnames: frozenset[str] | None = None):
-        self.ranks = ranks if ranks is not None else Ranks(np.zeros(0, dtype=np.uint64))
+        self.ranks = ranks if ranks is not None else Ranks(np.zeros(0, dtype=np.uint64), hash)
         self.given = given_names if given_names is not None else gazetteer.census_given_names()
         self.surnames = surnames if surnames is not None else census_surnames()
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.redact import assembly, numbers, policy
+from services.redact import assembly, catch_all, policy
 from services.redact.analyzer import Detector
 from services.redact.config import RedactSettings
 
@@ -273,7 +273,7 @@ class RedactWorker:
     @staticmethod
     def _fragments(job: _Job, spans: list[tuple[str, int, int, float]]) -> list:
         wanted = set(job.policy.entities)
-        found = numbers.edge_fragments(job.layout.text, [(s, e) for _, s, e, _ in spans],
+        found = catch_all.edge_fragments(job.layout.text, [(s, e) for _, s, e, _ in spans],
                                            job.context)
         extra = [(m.entity, m.start, m.end, m.score) for m in found if m.entity in wanted]
         return sorted(extra, key=lambda x: x[1]) if extra else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.redact import identifiers, numbers, spoken
+from services.redact import catch_all, identifiers, numbers, spoken
 from services.redact.numbers import ACCOUNT, CARD, LONG, PHONE, SSN
 
 
@@ -98,23 +98,23 @@ def test_when_two_numbers_are_said_back_to_back_then_sentence_breaks_split_them(
 
 def test_edge_fragment_at_chunk_end_with_a_card_cue_is_a_card():
     text = "okay my card is four one one one, one one one one,"
-    (frag,) = numbers.edge_fragments(text, [])
+    (frag,) = catch_all.edge_fragments(text, [])
     assert (frag.entity, text[frag.start:frag.end]) == (CARD, "four one one one, one one one one")
-    assert numbers.edge_fragments("one one one one, two two", [], ("card", "is"))[0].entity == CARD
-    assert numbers.edge_fragments("order number is one two three four", []) == []
-    assert numbers.edge_fragments("one two three four", []) == []
+    assert catch_all.edge_fragments("one one one one, two two", [], ("card", "is"))[0].entity == CARD
+    assert catch_all.edge_fragments("order number is one two three four", []) == []
+    assert catch_all.edge_fragments("one two three four", []) == []
 
 
 def test_edge_fragment_without_a_cue_is_a_long_number():
     # Fail closed: five digits at a chunk edge may be half of any number (this used to
     # assert that an uncued fragment was left in the text).
-    (frag,) = numbers.edge_fragments("one one one one, two two", [])
+    (frag,) = catch_all.edge_fragments("one one one one, two two", [])
     assert frag.entity == LONG
 
 
 
-def catch_all(text: str) -> list[tuple[str, str]]:
-    rec = numbers.CatchAllNumberRecognizer()
+def caught(text: str) -> list[tuple[str, str]]:
+    rec = catch_all.CatchAllNumberRecognizer()
     return sorted((r.entity_type, text[r.start:r.end])
                   for r in rec.analyze(text, rec.supported_entities))
 
@@ -127,13 +127,13 @@ def catch_all(text: str) -> list[tuple[str, str]]:
     "8812, 0047, 5519, 2630, 9914",
 ])
 def test_catch_all_takes_any_long_digit_run_without_a_cue(said):
-    assert catch_all(f"it's {said} okay") == [(LONG, said)]
+    assert caught(f"it's {said} okay") == [(LONG, said)]
 
 
 def test_a_long_run_is_not_split_into_a_card_and_loose_digits():
     text = "the number is 8812 0047 5519 2630 9914"
     assert typed(text) == []
-    assert catch_all(text) == [(LONG, "8812 0047 5519 2630 9914")]
+    assert caught(text) == [(LONG, "8812 0047 5519 2630 9914")]
 
 
 @pytest.mark.parametrize("text", [
@@ -143,7 +143,7 @@ def test_a_long_run_is_not_split_into_a_card_and_loose_digits():
     "We've had the account since two thousand twelve.",
 ])
 def test_catch_all_keeps_times_prices_counts_dates_and_short_numbers(text):
-    assert catch_all(text) == []
+    assert caught(text) == []
 
 
 @pytest.mark.parametrize(("text", "span"), [
@@ -152,18 +152,18 @@ def test_catch_all_keeps_times_prices_counts_dates_and_short_numbers(text):
     ("membership number 1570665", "1570665"),
 ])
 def test_a_number_after_an_account_word_is_an_account_number(text, span):
-    assert (ACCOUNT, span) in catch_all(text)
+    assert (ACCOUNT, span) in caught(text)
 
 
 def test_a_typed_number_pushed_below_the_threshold_by_a_cue_is_still_caught():
     text = "the tracking number is 2125550198"
     assert kept(text) == []
-    assert catch_all(text) == [(LONG, "2125550198")]
+    assert caught(text) == [(LONG, "2125550198")]
 
 
 def test_a_phone_cue_types_a_misheard_phone_number():
     text = "My phone number is 5 -5 -2 -1 -3 -4 -6 -8 -8."
-    assert (PHONE, "5 -5 -2 -1 -3 -4 -6 -8 -8") in catch_all(text)
+    assert (PHONE, "5 -5 -2 -1 -3 -4 -6 -8 -8") in caught(text)
 
 
 @pytest.mark.parametrize("text", [
