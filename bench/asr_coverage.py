@@ -122,7 +122,7 @@ def text_of(events: list[dict], rid: str) -> str:
 
 
 def sweep(engine, recs: list[Recording], lengths: list[float], shifts: list[float],
-          batch: int) -> None:
+          batch: int, show: bool) -> None:
     variants = {"single": CoverageSettings(redecode_passes=0), "recovered": CoverageSettings()}
     for label, cov in variants.items():
         worker = AsrWorker(engine, settings=AsrSettings(fallback_model=None, coverage=cov),
@@ -141,6 +141,11 @@ def sweep(engine, recs: list[Recording], lengths: list[float], shifts: list[floa
                         chunks += 1
                         worst = min(worst, e["speech_coverage"])
                         low += e["speech_coverage"] < 0.9
+                        if show and e["speech_coverage"] < 0.9:
+                            print(f"{'':10s} {e['recording_id']} chunk {e['seq']} at "
+                                  f"{e['start_s']:.2f}+{e['duration_s']:.2f} s: coverage "
+                                  f"{e['speech_coverage']:.3f} of {e['speech_s']:.1f} s: "
+                                  f"{' '.join(sg['text'] for sg in e['segments'])[:90]}")
                     redecoded += e["redecodes"] > 0
                 for r in recs:
                     wers[r.name].append(word_error_rate([r.reference],
@@ -161,6 +166,7 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.2, help="shift of the cut grid (s)")
     parser.add_argument("--shifts", type=int, default=5, help="number of shifted grids")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--show", action="store_true", help="print every chunk under 0.9")
     args = parser.parse_args()
     recs = corpus()
     shifts = [round(i * args.step, 3) for i in range(args.shifts)]
@@ -170,7 +176,7 @@ def main() -> None:
     for threads in args.threads:
         engine = build_engine(args.model, AsrSettings(cpu_threads=threads))
         print(f"-- cpu_threads {threads}")
-        sweep(engine, recs, args.lengths, shifts, args.batch)
+        sweep(engine, recs, args.lengths, shifts, args.batch, args.show)
 
 
 if __name__ == "__main__":

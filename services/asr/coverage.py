@@ -35,6 +35,7 @@ Span = tuple[float, float]
 class CoverageSettings:
     min_coverage: float = 0.9  # below this (after every re-decode) the chunk is flagged
     min_gap_s: float = 1.0  # an uncovered stretch of speech this long is decoded again
+    min_gap_low_s: float = 0.3  # ... and this long, in a chunk whose coverage is below min
     tolerance_s: float = 0.5  # speech this close to a word counts as covered
     redecode_passes: int = 3  # rounds of decoding what is left uncovered, before the fallback
     min_flag_speech_s: float = 1.0  # flag only chunks with at least this much uncovered speech
@@ -104,10 +105,16 @@ def uncovered_seconds(speech: Sequence[Span], words: Sequence[Word],
 
 def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettings,
          duration_s: float) -> list[Span]:
-    """Stretches to decode again: uncovered speech of ``min_gap_s`` or more, widened to the
-    neighbouring words (or the chunk's edges)."""
-    holes = [h for h in subtract(merge(speech), covered(words, settings))
-             if h[1] - h[0] >= settings.min_gap_s]
+    """Stretches to decode again, widened to the neighbouring words (or the chunk's edges):
+    uncovered speech of ``min_gap_s`` or more, or of ``min_gap_low_s`` or more where the
+    chunk's coverage is below ``min_coverage`` (several short holes, or one at a chunk edge
+    where a sentence was cut: its words belong to this chunk's keep window, so the
+    neighbour drops them)."""
+    holes = subtract(merge(speech), covered(words, settings))
+    share = coverage(speech, words, settings)
+    shortest = settings.min_gap_low_s if share is not None and share < settings.min_coverage \
+        else settings.min_gap_s
+    holes = [h for h in holes if h[1] - h[0] >= shortest]
     return merge(widen(h, words, settings, duration_s) for h in holes)
 
 
