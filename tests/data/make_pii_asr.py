@@ -42,29 +42,36 @@ def transcribe(model, wav: Path) -> str:
 
 
 def main() -> None:
+    """Transcribe the scripts that have no transcript yet; keep the stored ones (they were
+    labelled by hand)."""
     from faster_whisper import WhisperModel
 
     cache = AsrSettings().model_cache_dir
-    rows = []
+    rows = [json.loads(line) for line in OUT.read_text().splitlines()] if OUT.exists() else []
+    have = {(r["split"], r["model"], r["script"]) for r in rows}
+    todo = {(split, k): script for split, scripts in ASR_SCRIPTS.items()
+            for k, script in enumerate(scripts)
+            if any((split, m, script) not in have for m in MODELS)}
     with tempfile.TemporaryDirectory() as tmp:
         wavs = {}
-        for split, scripts in ASR_SCRIPTS.items():
-            for k, script in enumerate(scripts):
-                wav = Path(tmp) / f"{split}-{k:02d}.wav"
-                subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), script], check=True)
-                wavs[(split, k)] = wav
-        for name in MODELS:
+        for (split, k), script in todo.items():
+            wav = Path(tmp) / f"{split}-{k:02d}.wav"
+            subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), script], check=True)
+            wavs[(split, k)] = wav
+        for name in MODELS if wavs else ():
             resolved = resolve(name, cache)
             model = WhisperModel(str(resolved.path), device="cpu", compute_type="int8",
                                  cpu_threads=2)
             for (split, k), wav in wavs.items():
+                if (split, name, todo[(split, k)]) in have:
+                    continue
                 rows.append({"id": f"{split}-asr-{k:02d}-{name}", "split": split, "model": name,
-                             "script": ASR_SCRIPTS[split][k], "transcript": transcribe(model, wav)})
+                             "script": todo[(split, k)], "transcript": transcribe(model, wav)})
                 print(rows[-1]["id"], rows[-1]["transcript"], flush=True)
     with OUT.open("w") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
-    print(f"wrote {len(rows)} transcripts to {OUT}")
+    print(f"{len(rows)} transcripts in {OUT}")
 
 
 if __name__ == "__main__":

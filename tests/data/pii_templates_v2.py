@@ -1,9 +1,12 @@
-"""Templates, pools and value renderers of the fourth dev set ("dev4") and of the "test2"
-held-out split (see make_pii_eval.py's docstring for what was written when).
+"""Templates, pools and value renderers of the fourth and fifth dev sets ("dev4", "dev5")
+and of the "test3" held-out split (see make_pii_eval.py's docstring for what was written
+when; dev5 was written as the held-out split "test2" and moved to dev after its first
+scoring).
 
 The renderers say numbers the ways ASR engines and callers write and say them: digit words,
 numerals, mixtures, spaces, hyphens, minus signs ("4 -1 -1"), dots, commas, "dash", "oh",
-"double"/"triple". Renderings marked TEST2-ONLY are drawn only for test2 rows.
+"double"/"triple". Renderings marked TEST2-ONLY are drawn for dev5 (ex-test2) and test3
+rows, those marked TEST3-ONLY for test3 rows alone.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ TEEN = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-# Styles for digit strings. The first list is drawn for dev4 and test2, the second only for
-# test2 (TEST2-ONLY).
+# Styles for digit strings. The first list is drawn for every set, the second (TEST2-ONLY)
+# for dev5 and test3, the third (TEST3-ONLY) for test3.
 STYLES = ["words", "words_oh", "words_double", "numerals", "numerals_hyphen", "singles",
           "minus", "dash_words", "mixed", "dots"]
 STYLES_TEST2_ONLY = ["thousands", "unicode_dash", "inner_mix", "comma_singles", "pairs",
                      "words_no_breaks"]
+STYLES_TEST3_ONLY = ["numeral_pairs", "hyphen_words", "spaced_hyphens", "slashes",
+                     "uneven_numerals", "nought_words"]
 
 
 def say_pair(two: str) -> str:
@@ -104,11 +109,32 @@ def render_digits(digits: str, groups: list[int], rng: random.Random, style: str
         return ", ".join(said)
     if style == "words_no_breaks":
         return " ".join(_words(p, oh=rng.random() < 0.3) for p in parts)
+    # TEST3-ONLY renderings
+    if style == "numeral_pairs":  # "41 11 11 11 ..."
+        return " ".join(digits[k:k + 2] for k in range(0, len(digits), 2))
+    if style == "hyphen_words":  # "four-one-one-one five-five..."
+        return " ".join("-".join(DIGIT[int(d)] for d in p) for p in parts)
+    if style == "spaced_hyphens":  # "4111 - 1111 - 1111"
+        return " - ".join(parts)
+    if style == "slashes":  # "4111/1111/1111/1111"
+        return "/".join(parts)
+    if style == "uneven_numerals":  # ASR word boundaries anywhere: "41 111 1111 11 ..."
+        out, k = [], 0
+        while k < len(digits):
+            n = rng.randint(1, 4)
+            out.append(digits[k:k + n])
+            k += n
+        return " ".join(out)
+    if style == "nought_words":  # "four nought nought one ..."
+        return ", ".join(" ".join("nought" if d == "0" else DIGIT[int(d)] for d in p)
+                         for p in parts)
     raise KeyError(style)
 
 
-def pick_style(rng: random.Random, test2: bool) -> str:
-    return rng.choice(STYLES + STYLES_TEST2_ONLY if test2 else STYLES)
+def pick_style(rng: random.Random, level: int) -> str:
+    """level 0: dev4, 1: dev5 (written as test2), 2: test3."""
+    return rng.choice(STYLES + (STYLES_TEST2_ONLY if level else [])
+                      + (STYLES_TEST3_ONLY if level >= 2 else []))
 
 
 def _luhn_check(body: str) -> str:
@@ -138,31 +164,31 @@ def card_digits(rng: random.Random) -> tuple[str, list[int]]:
     return body + check, groups
 
 
-def card(rng: random.Random, test2: bool) -> str:
+def card(rng: random.Random, level: int) -> str:
     digits, groups = card_digits(rng)
-    return render_digits(digits, groups, rng, pick_style(rng, test2))
+    return render_digits(digits, groups, rng, pick_style(rng, level))
 
 
-def phone(rng: random.Random, test2: bool) -> str:
+def phone(rng: random.Random, level: int) -> str:
     area = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(2))
     exch = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(2))
     line = "".join(rng.choice("0123456789") for _ in range(4))
-    style = pick_style(rng, test2)
+    style = pick_style(rng, level)
     if style == "dots" and rng.random() < 0.5:
         return f"({area}) {exch}.{line}"
     return render_digits(area + exch + line, [3, 3, 4], rng, style)
 
 
-def ssn(rng: random.Random, test2: bool) -> str:
+def ssn(rng: random.Random, level: int) -> str:
     digits = f"{rng.randint(1, 665):03d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}"
-    return render_digits(digits, [3, 2, 4], rng, pick_style(rng, test2))
+    return render_digits(digits, [3, 2, 4], rng, pick_style(rng, level))
 
 
-def long_number(rng: random.Random, test2: bool) -> str:
+def long_number(rng: random.Random, level: int) -> str:
     """An unlabelled-by-kind number of 7, 8 or 20-24 digits (order, case, tracking numbers,
     or a number said with no word in front). Lengths 9-19 are left out: there a number's
     shape makes it a phone, SSN or card (see the guideline)."""
-    n = rng.choice([7, 8, 20, 21, 22, 24] + ([12] if test2 else []))
+    n = rng.choice([7, 8, 20, 21, 22, 24] + ([12] if level else []))
     first = rng.choice("13456789") if n != 12 else rng.choice("789")
     digits = first + "".join(rng.choice("0123456789") for _ in range(n - 1))
     if n == 8 and digits[:2] in ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
@@ -170,14 +196,14 @@ def long_number(rng: random.Random, test2: bool) -> str:
         digits = "9" + digits[1:]  # never a date shape (MMDDYYYY)
     size = rng.choice([3, 4, 4, 5])
     groups = [size] * (n // size + 1)
-    return render_digits(digits, groups, rng, pick_style(rng, test2))
+    return render_digits(digits, groups, rng, pick_style(rng, level))
 
 
-def account_number(rng: random.Random, test2: bool) -> str:
+def account_number(rng: random.Random, level: int) -> str:
     """Account and reference numbers: 6-12 digits, sometimes led by letters."""
     n = rng.randint(6, 12)
     digits = rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
-    style = pick_style(rng, test2)
+    style = pick_style(rng, level)
     said = render_digits(digits, [4, 4, 4], rng, style)
     r = rng.random()
     if r < 0.25:
@@ -188,9 +214,12 @@ def account_number(rng: random.Random, test2: bool) -> str:
     return said
 
 
-def say_octet(n: int, rng: random.Random, test2: bool) -> str:
+def say_octet(n: int, rng: random.Random, level: int) -> str:
     s = str(n)
-    form = rng.choice(["digits", "words", "number"] + (["hundreds"] if test2 else []))
+    form = rng.choice(["digits", "words", "number"] + (["hundreds"] if level else [])
+                      + (["spaced_words"] if level >= 2 else []))
+    if form == "spaced_words" and len(s) > 1:  # TEST3-ONLY: "one-nine-two"
+        return "-".join(DIGIT[int(c)] for c in s)
     if form == "digits":
         return s
     if form == "words" or len(s) == 1:
@@ -205,17 +234,18 @@ def say_octet(n: int, rng: random.Random, test2: bool) -> str:
     return f"{DIGIT[int(s[0])]} {say_pair(s[1:])}"  # "one sixty eight"
 
 
-def ip(rng: random.Random, test2: bool) -> str:
+def ip(rng: random.Random, level: int) -> str:
     first = rng.choice([10, 172, 192, rng.randint(1, 223)])
     octets = [first] + [rng.randint(0, 255) for _ in range(3)]
     if first == 192:
         octets[1] = 168
     written = rng.random() < 0.3
     if written:
-        sep = rng.choice([".", ". "] if test2 else ["."])
+        sep = rng.choice([".", ". "] if level else ["."]) if level < 2 else \
+            rng.choice([".", ". ", " . "])
         return sep.join(str(o) for o in octets)
     sep = rng.choice([" dot ", " dot ", " point "])
-    return sep.join(say_octet(o, rng, test2) for o in octets)
+    return sep.join(say_octet(o, rng, level) for o in octets)
 
 
 IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "ES": 24, "IE": 22, "IT": 27, "BE": 16}
@@ -237,10 +267,15 @@ def iban_value(rng: random.Random) -> str:
     return country + check + bban
 
 
-def iban(rng: random.Random, test2: bool) -> str:
+def iban(rng: random.Random, level: int) -> str:
     value = iban_value(rng)
     form = rng.choice(["spelled", "spelled", "groups", "spelled_groups"]
-                      + (["pairs", "lower_spelled"] if test2 else []))
+                      + (["pairs", "lower_spelled"] if level else [])
+                      + (["lower_groups", "dashed_groups"] if level >= 2 else []))
+    if form == "lower_groups":  # TEST3-ONLY: "gb82 west 1234 ..."
+        return " ".join(value[k:k + 4] for k in range(0, len(value), 4)).lower()
+    if form == "dashed_groups":  # TEST3-ONLY: "GB82-WEST-1234-..."
+        return "-".join(value[k:k + 4] for k in range(0, len(value), 4))
     if form == "groups":
         return " ".join(value[k:k + 4] for k in range(0, len(value), 4))
 
@@ -362,7 +397,7 @@ DEV4_TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-# --- test2: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# --- dev5: written as the held-out split "test2", moved to dev after its first scoring ----
 
 FIRST_5 = ["Eleanor", "Kunle", "Ximena", "Bartholomew", "Adaeze", "Pieter", "Roisin", "Mehmet",
            "Lavinia", "Tadeusz", "Chinonso", "Margit", "Horatio", "Yolanda", "Anselm", "Priscilla",
@@ -383,7 +418,7 @@ TEST2_TEMPLATES: dict[str, list[str]] = {
     "card5": [
         "the long number on the card is {CARD}",
         "Payment card: {CARD}.",
-        "ok ready {CARD} and the expiry is next march",
+        "ok ready {CARD} and the expiry is [DATE_TIME: next march]",
         "Sorry, I'll repeat that, {CARD}.",
         "Can you take it off {CARD} please?",
         "so it's {CARD}",
@@ -453,8 +488,8 @@ TEST2_TEMPLATES: dict[str, list[str]] = {
         "We've sent 12,000 letters this year.",
         "That's 1,000,000 dollars, right?",
         "Order {SHORT}, placed on Monday.",
-        "It happened on 03/15/2024.",
-        "My flight was on March 3rd, 2021.",
+        "It happened on [DATE_TIME: 03/15/2024].",
+        "My flight was on [DATE_TIME: March 3rd, 2021].",
         "I paid twelve ninety nine for it.",
         "About 30% of the calls.",
         "Room 1204, fourth floor.",
@@ -468,6 +503,147 @@ TEST2_TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
+
+# --- test3: the held-out split (see make_pii_eval.py's docstring) -------------------------
+
+FIRST_6 = ["Bernadette", "Obinna", "Greta", "Anwar", "Mireille", "Caspian", "Folasade",
+           "Henrietta", "Ignatius", "Juniper", "Kasimir", "Leopold", "Marguerite", "Nnamdi",
+           "Ottilie", "Percival", "Radomir", "Seraphina", "Tiberius", "Ulrike", "Wilhelmina",
+           "Xavier", "Yevgenia", "Zebedee", "Alastair", "Benedikt"]
+LAST_6 = ["Abernathy", "Brightwater", "Chiwetel", "Drummond", "Engstrom", "Fitzgerald",
+          "Gonsalves", "Holloway", "Iwu", "Jablonski", "Kirkpatrick", "Lockhart", "Mbatha",
+          "Norrington", "Oduya", "Prendergast", "Quarshie", "Rasmussen", "Sutherland",
+          "Trevelyan", "Umeh", "Vanterpool"]
+CITY_6 = ["Bournemouth", "Ipswich", "Wolverhampton", "Stockport", "Gloucester", "Limerick",
+          "Inverness", "Portsmouth", "Lancaster", "Harrogate", "Omaha", "Tallahassee",
+          "Fresno", "Kilkenny"]
+STREET_6 = ["Wheatfield", "Brackenbury", "Coppice", "Dovecote", "Foxglove", "Heatherdale",
+            "Juniper", "Kestrel", "Meadowsweet", "Nightingale", "Rowan", "Willowbrook"]
+STREET_TYPE_6 = ["Street", "Road", "Lane", "Avenue", "Close", "Drive", "Way", "Court", "Mews",
+                 "Grove"]
+
+TEST3_TEMPLATES: dict[str, list[str]] = {
+    "card6": [
+        "right the card digits are {CARD}",
+        "I'd like to pay by card, number {CARD}.",
+        "{CARD}, expiring in the summer",
+        "um it's the visa {CARD} I think",
+        "Can you charge {CARD} today?",
+        "card ending well the full thing is {CARD}",
+    ],
+    "phone6": [
+        "best to call {PHONE} after lunch",
+        "My work line is {PHONE}.",
+        "text me on {PHONE} instead",
+    ],
+    "ssn6": [
+        "the social on file is {SSN}",
+        "SSN's {SSN}, yeah.",
+    ],
+    "long6": [
+        "so the number at the top is {LONG}",
+        "{LONG}, that's everything on the slip",
+        "It's showing {LONG} on my end.",
+        "parcel {LONG} hasn't arrived",
+        "Quick one, {LONG}.",
+        "um {LONG} right",
+    ],
+    "account6": [
+        "customer id {ACCT}",
+        "My bank account number is {ACCT}.",
+        "the reference on the invoice is {ACCT}",
+        "Membership {ACCT}, if that helps.",
+        "uh policy {ACCT}",
+        "Account number: {ACCT}.",
+        "I was given reference number {ACCT} last time",
+    ],
+    "ip6": [
+        "the camera is on {IP}",
+        "Ping {IP} and see if it answers.",
+        "my laptop says {IP}",
+        "Gateway address: {IP}.",
+    ],
+    "iban6": [
+        "my iban's {IBAN}",
+        "Transfer it to IBAN {IBAN}.",
+        "The account abroad is {IBAN}.",
+    ],
+    "person6": [
+        "morning {FIRSTL} how are you",
+        "i've got {PERSONL} on the other line",
+        "{PERSONL} signed for it",
+        "can you put {FIRSTL} on please",
+        "ok {PERSONL} thanks for waiting",
+        "it was {FIRSTL} who called me",
+        "{PERSON} will be the contact.",
+        "so {PERSONL} is the name on the lease",
+    ],
+    "location6": [
+        "post it to {ADDRL} {CITYL}",
+        "{ADDRL} {CITYL} is the billing address",
+        "i'm based near {CITYL}",
+        "It's {ADDR}, {CITY}.",
+        "we're at {ADDRL} now",
+    ],
+    "negative6": [
+        "Call me after three.",
+        "Both agents said the same thing.",
+        "My ticket is {SHORT}.",
+        "The item code is {CODE}.",
+        "It was $3,999.00 in total.",
+        "Can we make it 11:45?",
+        "quarter to six works",
+        "We handled 15,000 calls last year.",
+        "that's 2,500,000 euros apparently",
+        "Order {SHORTW}, please check.",
+        "It took about 9 days.",
+        "The deadline was [DATE_TIME: 04/30/2025].",
+        "I spent forty nine ninety five on it.",
+        "About 45% of customers.",
+        "Suite 1802, top floor.",
+        "We have 2 cars and 4 bikes.",
+        "The app version is 12.4.3.",
+        "That was in 2004.",
+        "Reference {SHORTW} is the old one.",
+        "From 8 to 6 on Saturdays.",
+        "the two of us called three times",
+        "it weighs about 1,200 grams",
+    ],
+}
+
+FREEFORM_TEST3 = [
+    "okay [PERSON: margaret oduya] your booking is confirmed",
+    "card number [CREDIT_CARD: 4 -9 -1 -6 -3 -3 -8 -1 -2 -2 -0 -7 -4 -5 -5 -9]",
+    "it's [LONG_NUMBER: 31 0042 9981 2277 6153 04] on the form",
+    "the nas is at [IP_ADDRESS: one nine two dot one six eight dot zero dot two five four]",
+    "[IBAN_CODE: F R seven six three zero zero zero six zero zero zero zero one one two three "
+    "four five six seven eight nine one eight nine]",
+    "we live at [LOCATION: nine kestrel close] [LOCATION: ipswich]",
+    "i was talking to [PERSON: bartholomew] earlier",
+    "Card is [CREDIT_CARD: 3714 496353 98431].",
+    "acct [ACCOUNT_NUMBER: 5529 1178 30]",
+    "reference [ACCOUNT_NUMBER: X R nine nine four one oh two]",
+    "Ring [PHONE_NUMBER: 4 -1 -5 -5 -5 -5 -0 -1 -3 -2] for the office.",
+    "SSN [US_SSN: 078 05 1120].",
+    "The switch is [IP_ADDRESS: 10.20.30.40].",
+    "[PERSON: tobenna okeke] dropped it off",
+    "[LONG_NUMBER: 99 88 77 66 55 44 33 22 11 00 99], that's the code on the box",
+    "It's at four, not three.",
+    "Ticket 61523 please.",
+    "The part is M-44.",
+    "I paid 1,099 dollars.",
+    "It's on [DATE_TIME: the 2nd of June, 2024].",
+    "Count came to 3,318.",
+    "Two agents, one manager.",
+    "Extension 3310.",
+    "see you at half eight",
+    "my card's [CREDIT_CARD: five four double oh, triple one two, three four five six, "
+    "seven eight nine oh]",
+    "[PERSON: winifred] from billing rang me",
+    "the flat is [LOCATION: fourteen rowan mews] [LOCATION: harrogate]",
+    "the ip is [IP_ADDRESS: one seventy two point sixteen point ten point one]",
+    "it's [IBAN_CODE: NL91 ABNA 0417 1643 00]",
+]
 
 def short_number(rng: random.Random) -> str:
     n = rng.randint(3, 6)
@@ -530,7 +706,7 @@ FREEFORM_TEST2 = [
     "My daughter's ticket is 88124.",
     "the product code is zed x four nine",
     "I paid 1,250 pounds for it.",
-    "It's on the 14th of February, 2023.",
+    "It's on [DATE_TIME: the 14th of February, 2023].",
     "Count was 2,417 last month.",
     "The two agents were very helpful.",
     "Extension 2045 please.",
@@ -562,7 +738,24 @@ ASR_SCRIPTS = {
         "My social security number is one two three, four five, six seven eight nine.",
         "I will call you at four, there are two agents here.",
     ],
-    "test2": [
+    "test3": [
+        "Morning, Margaret Oduya, your booking is confirmed.",
+        "The card number is four nine one six, three three eight one, two two zero seven, "
+        "four five five nine.",
+        "It is three one zero zero four two nine nine eight one two two seven seven six one "
+        "five three zero four.",
+        "The NAS is at one nine two dot one six eight dot zero dot two five four.",
+        "The IBAN is F R seven six three zero zero zero six zero zero zero zero one one two "
+        "three four five six seven eight nine one eight nine.",
+        "We live at nine Kestrel Close, Ipswich.",
+        "Tobenna Okeke dropped it off this morning.",
+        "My bank account number is five five two nine one one seven eight three zero.",
+        "Ring four one five, five five five, zero one three two for the office.",
+        "It is at four, not three, and two agents were there.",
+        "My social security number is zero seven eight, zero five, one one two zero.",
+        "Ticket six one five two three, and I paid ten ninety nine.",
+    ],
+    "dev5": [
         "Right, Helen McAllister, that is all done for you now.",
         "The card is five four two four, one eight zero zero, one two three four, "
         "five six seven eight.",
@@ -586,7 +779,7 @@ ASR_SCRIPTS = {
 
 
 def render(slot: str, rng: random.Random, pools: dict[str, list[str]],
-           test2: bool) -> tuple[str, str | None]:
+           level: int) -> tuple[str, str | None]:
     """The text of one template slot and its label type (None: not labelled)."""
     numbers = {"CARD": (card, "CREDIT_CARD"), "PHONE": (phone, "PHONE_NUMBER"),
                "SSN": (ssn, "US_SSN"), "LONG": (long_number, "LONG_NUMBER"),
@@ -594,7 +787,7 @@ def render(slot: str, rng: random.Random, pools: dict[str, list[str]],
                "IBAN": (iban, "IBAN_CODE")}
     if slot in numbers:
         fn, kind = numbers[slot]
-        return fn(rng, test2), kind
+        return fn(rng, level), kind
     lower = slot.endswith("L")
     base = slot[:-1] if lower else slot
     if base == "PERSON":
@@ -620,9 +813,13 @@ def render(slot: str, rng: random.Random, pools: dict[str, list[str]],
 POOLS = {
     "dev4": {"first": FIRST_4, "last": LAST_4, "city": CITY_4, "street": STREET_4,
              "stype": STREET_TYPE_4},
-    "test2": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
-              "stype": STREET_TYPE_5},
+    "dev5": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
+             "stype": STREET_TYPE_5},
+    "test3": {"first": FIRST_6, "last": LAST_6, "city": CITY_6, "street": STREET_6,
+              "stype": STREET_TYPE_6},
 }
-SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "test2": (TEST2_TEMPLATES, FREEFORM_TEST2)}
+SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "dev5": (TEST2_TEMPLATES, FREEFORM_TEST2),
+        "test3": (TEST3_TEMPLATES, FREEFORM_TEST3)}
+LEVELS = {"dev4": 0, "dev5": 1, "test3": 2}
 REPEATS = {"card": 6, "phone": 10, "ssn": 15, "long": 6, "account": 5, "ip": 8, "iban": 10,
            "person": 4, "location": 4, "negative": 2}
