@@ -79,7 +79,7 @@ def _pieces(run: spoken.DigitRun, typed: Sequence[NumberMatch]) -> list[list[spo
 
 
 def catch_all(text: str, run: spoken.DigitRun, typed: Sequence[NumberMatch],
-              window: int = 6) -> list[NumberMatch]:
+              window: int = 8) -> list[NumberMatch]:
     """LONG_NUMBER / ACCOUNT_NUMBER spans of a run, under each typed match and over each
     stretch no typed match covers; and a phone, card or SSN cue word before a number of
     about that length types it (a misheard phone number with a digit lost is a phone)."""
@@ -146,5 +146,22 @@ class CatchAllNumberRecognizer(EntityRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None):
         wanted = set(entities or self.supported_entities) & set(self.supported_entities)
-        return [result(self, m) for run, typed in runs_and_matches(text)
-                for m in catch_all(text, run, typed) if m.entity in wanted]
+        found = [m for run, typed in runs_and_matches(text) for m in catch_all(text, run, typed)]
+        return [result(self, m) for m in [*found, *lettered_numbers(text)]
+                if m.entity in wanted]
+
+
+def lettered_numbers(text: str) -> list[NumberMatch]:
+    """One word of letters and 7+ digits ("BD4450105175407324931", "x7765432"): no digit run
+    holds it, so it is caught here, as LONG_NUMBER or, after an account cue, ACCOUNT_NUMBER."""
+    out = []
+    for tok in spoken.tokenize(text):
+        core = tok.core.replace(".", "").replace(",", "")
+        digits = "".join(c for c in core if c.isdigit())
+        if len(digits) < LONG_MIN or not core.isalnum() or digits == core:
+            continue
+        cue = nearest_cue(cue_words(text, tok.start, tok.end, 8, 0))
+        entity = ACCOUNT if cue == ACCOUNT else LONG
+        out.append(NumberMatch(entity, ACCOUNT_SCORE if cue == ACCOUNT else LONG_SCORE,
+                               tok.start, tok.end, digits))
+    return out

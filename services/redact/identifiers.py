@@ -26,8 +26,9 @@ from services.redact.numbers import ACCOUNT, ACCOUNT_CUES
 
 _NUMWORD = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS} - {"o"}, key=len,
                            reverse=True))
-_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:{_NUMWORD}|hundred|and))*"
-_SEP = r"(?:\s*\.\s*|\s+(?:dot|point)\s+)"
+_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d|{_NUMWORD}|hundred|and))*"
+# "not": how Whisper tiny.en hears "dot" between digits ("1 7 2 not 1 6 not ...").
+_SEP = r"(?:\s*\.\s*|\s+(?:dot|point|not)\s+)"
 IP_REGEX = re.compile(rf"\b{_OCTET}(?:{_SEP}{_OCTET}){{3}}\b", re.IGNORECASE)
 _SEP_SPLIT = re.compile(_SEP, re.IGNORECASE)
 
@@ -173,8 +174,9 @@ class SpelledIbanRecognizer(EntityRecognizer):
 
     def _at(self, toks: list[spoken.Token], i: int) -> tuple[Chars, float] | None:
         core = toks[i].core
-        if not core[:1].isalpha() or (core.islower() and core.lower() in STOP_WORDS):
-            return None
+        spelled = len(core) == 1 and i + 1 < len(toks) and len(toks[i + 1].core) == 1
+        if not core[:1].isalpha() or (core.islower() and core in STOP_WORDS and not spelled):
+            return None  # "i e seven eight a i b k ...": spelled letters, not the word "i"
         caps = not core.islower()
         head = read_code(toks, i, 4, caps_only=caps)
         country = head.chars[:2]
@@ -199,6 +201,7 @@ class AccountNumberRecognizer(EntityRecognizer):
 
     SCORE = 0.85
     MAX_CHARS = 24
+    WINDOW = 7
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(supported_entities=[ACCOUNT], name="AccountNumberRecognizer",
@@ -215,14 +218,21 @@ class AccountNumberRecognizer(EntityRecognizer):
         for i, tok in enumerate(toks):
             if tok.core.lower().rstrip("s") not in ACCOUNT_CUES:
                 continue
-            j = i + 1
-            while j < len(toks) and j - i <= 4 and toks[j].core.lower() in _ACCOUNT_FILLERS:
-                j += 1
-            if j >= len(toks):
-                continue
-            code = read_code(toks, j, self.MAX_CHARS, caps_only=False)
-            digits = sum(c.isdigit() for c in code.chars)
-            if len(code.chars) >= 5 and digits >= 3 and (code.start, code.end) not in seen:
+            code = self._code_after(toks, i)
+            if code is not None and (code.start, code.end) not in seen:
                 seen.add((code.start, code.end))
                 out.append(_result(self, ACCOUNT, code.start, code.end, self.SCORE))
         return out
+
+    def _code_after(self, toks: list[spoken.Token], i: int) -> Chars | None:
+        """The first code within ``WINDOW`` words after the cue, in the same sentence
+        ("the ref number they gave me was Q O 6485")."""
+        for j in range(i + 1, min(len(toks), i + 1 + self.WINDOW)):
+            if toks[j - 1].punct_after.strip(" ,:-#") and j > i + 1:
+                return None
+            if toks[j].core.lower() in _ACCOUNT_FILLERS:
+                continue
+            code = read_code(toks, j, self.MAX_CHARS, caps_only=False)
+            if len(code.chars) >= 5 and sum(c.isdigit() for c in code.chars) >= 3:
+                return code
+        return None

@@ -47,7 +47,7 @@ COMMON_WORDS = frozenset(STOP_WORDS) | frozenset({
     "agent", "operator", "happy", "glad", "afraid", "able", "new", "still", "looking",
     "trying", "going", "regarding", "following", "confused", "interested", "wondering",
     "done", "ready", "everyone", "guys", "folks", "bank", "listed", "changed", "spelled",
-    "mr", "mrs", "ms", "miss", "dr", "mister", "doctor", "professor",
+    "mr", "mrs", "ms", "miss", "dr", "mister", "doctor", "professor", "er", "erm",
 })
 CALENDAR_WORDS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -174,7 +174,8 @@ class NameCueRecognizer(EntityRecognizer):
                 allowed = " .," if cue[-1] in ("name", "surname") else " ."
                 if tuple(words[i:k]) == cue and not toks[k - 1].punct_after.strip(allowed):
                     spans += self._name_after(toks, k, lower_ok, weak=cue in WEAK_CUES,
-                                              caseless=caseless)
+                                              caseless=caseless,
+                                              cased=cased if cased != text else "")
             if w in VOCATIVE_CUES and i + 1 < len(toks):
                 spans += self._vocative(toks, i + 1, caseless, cased)
             if toks[i].punct_after.startswith(",") and _opens_sentence(toks, i):
@@ -189,9 +190,14 @@ class NameCueRecognizer(EntityRecognizer):
         return [self._result(s, e, score) for s, e, score in spans]
 
     def _name_after(self, toks: list[spoken.Token], j: int, lower_ok: bool,
-                    weak: bool = False, caseless: bool = False) -> list:
+                    weak: bool = False, caseless: bool = False, cased: str = "") -> list:
+        """Name words after a cue. After a weak cue in caseless text ("called", "tell"),
+        a word counts only if truecasing (``cased``, when given) took it for a name:
+        "kwame asante called earlier" holds no name after "called"."""
         strong = lower_ok
         guarded = caseless and not strong  # "my wife said": a verb, not a name
+        if guarded and cased and j < len(toks) and not cased[toks[j].start].isupper():
+            return []
         if not lower_ok and j < len(toks) and toks[j].core.islower():
             lower_ok = caseless or self._introduced(toks, j)
         end = j

@@ -22,7 +22,7 @@ number is judged by its value and its shape, never by how it was rendered. Types
   right before an unclassified number of about that type's length types it instead
   ("my phone number is 5 -5 -2 -1 -3 -4 -6 -8 -8": a phone number with a digit lost).
 
-Runs are split into several numbers only where the split leaves fewer than three digits
+Runs are split into several numbers only where the split leaves at most one digit
 unaccounted for, and a run of 20 or more digits only at sentence breaks ("8812, 0047, 5519,
 2630, 9914" is one number, not a card and four digits).
 """
@@ -160,8 +160,9 @@ def _loose_digits(run: spoken.DigitRun, a: int, b: int, covered: set[int]) -> in
 def number_matches(run: spoken.DigitRun) -> list[NumberMatch]:
     """Classify a run; if the whole run is no entity, try stretches between break points,
     longest first ("five five five ... four five six seven. One more thing"). A stretch
-    match that leaves three or more digits loose beside it is dropped: it is part of a
-    longer number, which the LONG_NUMBER catch-all then covers whole."""
+    match that leaves two or more digits loose beside it is dropped: it is part of a
+    longer number, which the LONG_NUMBER catch-all then covers whole ("It's {phone},
+    extension four" keeps its phone)."""
     points = _split_points(run)
     found: list[tuple[int, int, NumberMatch]] = []
 
@@ -183,7 +184,7 @@ def number_matches(run: spoken.DigitRun) -> list[NumberMatch]:
     search(0, len(run.units))
     covered = {k for a, b, _ in found for k in range(a, b)}
     return [m for a, b, m in sorted(found, key=lambda f: f[0])
-            if (a, b) == (0, len(run.units)) or _loose_digits(run, a, b, covered) < 3]
+            if (a, b) == (0, len(run.units)) or _loose_digits(run, a, b, covered) < 2]
 
 
 _memo: list = [None, []]

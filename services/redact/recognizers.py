@@ -106,6 +106,7 @@ STREET_REGEX = (
 
 
 _CITY_AFTER = re.compile(r",\s*([A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,2}?)(?=\s*[,.?!]|\s*$)")
+_LOWER_WORD = re.compile(r"\s+([a-z][a-z'-]+)\b")
 _TITLE_AFTER = re.compile(r"\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b")
 _NOT_CITY = frozenset({"please", "thanks", "thank", "okay", "ok", "right", "yes", "yeah", "sir",
                        "apartment", "apt", "suite", "unit", "floor", "usa", "us"})
@@ -126,12 +127,30 @@ class StreetAddressRecognizer(PatternRecognizer):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         doc = getattr(nlp_artifacts, "tokens", None)  # its text is the truecased one
         cased = doc.text if doc is not None and len(doc.text) == len(text) else text
+        caseless = not any(c.isupper() for c in text)
         for r in results:
             m = _CITY_AFTER.match(text, r.end) or _TITLE_AFTER.match(cased, r.end)
             if m and not any(w.lower() in STOP_WORDS or w.lower() in _NOT_CITY
                              for w in m.group(1).split()):
                 r.end = m.end(1)
+            elif caseless:
+                r.end = _lower_town_end(text, r.end)
         return results
+
+
+def _lower_town_end(text: str, end: int) -> int:
+    """In text without capitals, up to two words right after an address that are no common
+    words ("... oakfield avenue cork please"): the town, whatever it is called."""
+    from services.redact.names import CALENDAR_WORDS, COMMON_WORDS  # names imports this module
+
+    pos = end
+    for _ in range(2):
+        m = _LOWER_WORD.match(text, pos)
+        if not m or m.group(1) in COMMON_WORDS or m.group(1) in CALENDAR_WORDS \
+                or m.group(1) in _NOT_CITY:
+            break
+        pos = m.end(1)
+    return pos
 
 
 class CaseInsensitiveIbanRecognizer(IbanRecognizer):

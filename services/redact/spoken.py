@@ -77,8 +77,9 @@ def tokenize(text: str) -> list[Token]:
         dashed = bool(_DASH_SPLIT.match(raw[: len(raw) - len(stripped)][-1:]))
         if _DIGIT_GROUPS.match(core):
             parts = re.split(r"[.,]", core)
-        elif _DASH_SPLIT.search(core):
-            parts = _DASH_SPLIT.split(core)
+        elif _DASH_SPLIT.search(core):  # "4-1-1", "VU-381,152" ("381,152" split below)
+            parts = [p for part in _DASH_SPLIT.split(core)
+                     for p in (re.split(r"[.,]", part) if _DIGIT_GROUPS.match(part) else [part])]
         else:
             tokens.append(Token(core, s, s + len(core), after, dashed))
             continue

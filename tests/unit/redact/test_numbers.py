@@ -252,3 +252,28 @@ def test_lettered_account_codes_after_a_cue(text, code):
                                   "the reference is A B C"])
 def test_no_account_code_without_a_cue_or_enough_digits(text):
     assert accounts(text) == []
+
+
+def test_lower_case_spelled_iban_starting_with_the_letter_i():
+    said = "i e seven eight a i b k two eight two three one seven one five two three five eight "\
+           "eight five"
+    assert [span for span, _ in ibans(f"send it to {said}, thanks")] == [said]
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("the ref number they gave me was VU-381,152,698,121", "VU-381,152,698,121"),
+    ("the ref number they gave me was Q O 6485\u20130810\u20133782", "Q O 6485\u20130810\u20133782"),
+])
+def test_account_codes_a_few_words_after_their_cue(text, code):
+    assert accounts(text) == [code]
+
+
+def test_a_phone_shape_inside_a_longer_number_is_not_split_off():
+    text = "hold on it's 82242\u201327968\u201367"
+    assert typed(text) == []
+    assert caught(text) == [(LONG, "82242\u201327968\u201367")]
+
+
+def test_letters_and_seven_digits_in_one_word_are_a_long_number():
+    assert caught("the code is BD4450105175407324931 okay") == [(LONG, "BD4450105175407324931")]
+    assert caught("it's the X200 model") == []

@@ -61,3 +61,12 @@ def test_lower_case_names_and_places_without_a_cue_are_found(detector, text, exp
 ])
 def test_lower_case_text_without_pii_is_left_alone(detector, text):
     assert found(detector, text) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("deliver to forty three oakfield avenue cork please",
+     [("LOCATION", "forty three oakfield avenue cork")]),
+    ("kwame asante called earlier about the claim", [("PERSON", "kwame asante")]),
+])
+def test_lower_case_towns_after_addresses_and_no_name_after_called(detector, text, expected):
+    assert found(detector, text) == expected
