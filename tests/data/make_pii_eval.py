@@ -27,8 +27,8 @@ Labelling guideline (what a reviewer checks):
   product codes, times, years) and amounts of money of any size are not labelled;
   utterances made only of such numbers are the negatives.
 
-Splits: "dev" holds the template sets dev, dev2, dev3, dev4 and dev5; "test" and "test3" are
-held out. The older history: "dev" held three template sets, each with its own
+Splits: "dev" holds the template sets dev, dev2, dev3, dev4, dev5 and dev6; "test" and
+"test4" are held out. The older history: "dev" held three template sets, each with its own
 name/city/street pools and free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
 template set, a fourth set of pools and its own free-form lines, written after the tuning
 was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
@@ -59,8 +59,20 @@ Fail-closed numbers and lower-case names (pii_templates_v2.py), in the order wri
    its own templates, pools, free-form lines, renderings marked TEST3-ONLY (numeral pairs,
    hyphenated digit words, spaced hyphens, slashes, uneven numeral groups, "nought", IBANs
    in lower-case or dashed groups, dotted IPs with spaces) and its own ASR scripts. The
-   recognizers were then fixed on dev5, and test3 was scored once, at the end; no
-   recognizer change was tuned on it. It is the split the targets are asserted on.
+   recognizers were then fixed on dev5, and test3 was scored once.
+5. test3 missed targets too (recall CREDIT_CARD 0.93, IBAN_CODE 0.94, IP_ADDRESS 0.78,
+   LONG_NUMBER 0.93, PHONE_NUMBER 0.94, US_SSN 0.94, ACCOUNT_NUMBER 0.97, PERSON 0.82;
+   PERSON precision 0.76: numbers written with slashes, IP octets followed by "and",
+   lower-case names after "put ... on", "it was ... who"). It became the dev set "dev6"
+   (renderings marked TEST3-ONLY); a short number after an account cue in one of its
+   must-keep templates got the ACCOUNT_NUMBER label the guideline gives it (5+ digits).
+6. Before any recognizer was changed after that, the held-out split "test4" was written:
+   its own templates, pools, free-form lines, renderings marked TEST4-ONLY (Whisper's
+   period after each group, a bracketed first group, digits alternating words and numerals
+   with hyphens, double spaces, tens-and-units pairs, IBANs in the spelling alphabet,
+   "hundred and" octets, ", dot," separators) and its own ASR scripts. The recognizers were
+   then fixed on dev6, and test4 was scored once, at the end; no recognizer change was
+   tuned on it. It is the split the targets are asserted on.
 """
 
 from __future__ import annotations
@@ -75,7 +87,7 @@ import pii_templates_v2 as v2
 OUT = Path(__file__).with_name("pii_eval.jsonl")
 ASR_ROWS = Path(__file__).with_name("pii_asr.jsonl")
 ASR_LABELS = Path(__file__).with_name("pii_asr_labels.txt")
-HELD_OUT = "test3"
+HELD_OUT = "test4"
 ACCOUNT_CUES = ("account", "acct", "reference", "ref", "membership", "member", "policy",
                 "customer")
 DIGIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -1094,6 +1106,10 @@ def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]],
         out.append(template[pos: m.start()])
         if m.group(1):
             value, kind = v2.render(m.group(1), rng, pools, level)
+            short = m.group(1) in ("SHORT", "SHORTW")
+            if short and len(re.findall(r"\d|[a-z]+", value)) >= 5 \
+                    and cued_number_kind("".join(out)) == "ACCOUNT_NUMBER":
+                kind = "ACCOUNT_NUMBER"  # 5+ digits after an account cue (guideline)
         else:  # a literal labelled span: "[DATE_TIME: March 3rd, 2021]"
             value, kind = m.group(3), m.group(2)
         start = sum(len(s) for s in out)
@@ -1106,7 +1122,7 @@ def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]],
 
 
 def v2_rows() -> list[dict]:
-    """dev4, dev5 and test3 (pii_templates_v2.py), from their own seed."""
+    """dev4, dev5, dev6 and test4 (pii_templates_v2.py), from their own seed."""
     rng = random.Random(20270301)
     rows = []
     for name, (templates_by_group, freeform) in v2.SETS.items():

@@ -1,12 +1,12 @@
-"""Templates, pools and value renderers of the fourth and fifth dev sets ("dev4", "dev5")
-and of the "test3" held-out split (see make_pii_eval.py's docstring for what was written
-when; dev5 was written as the held-out split "test2" and moved to dev after its first
-scoring).
+"""Templates, pools and value renderers of the dev sets "dev4", "dev5", "dev6" and of the
+"test4" held-out split (see make_pii_eval.py's docstring for what was written when; dev5
+and dev6 were written as the held-out splits "test2" and "test3" and moved to dev after
+their first scoring).
 
 The renderers say numbers the ways ASR engines and callers write and say them: digit words,
 numerals, mixtures, spaces, hyphens, minus signs ("4 -1 -1"), dots, commas, "dash", "oh",
 "double"/"triple". Renderings marked TEST2-ONLY are drawn for dev5 (ex-test2) and test3
-rows, those marked TEST3-ONLY for test3 rows alone.
+rows, TEST3-ONLY for dev6 (ex-test3) and test4 rows, TEST4-ONLY for test4 rows alone.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ STYLES_TEST2_ONLY = ["thousands", "unicode_dash", "inner_mix", "comma_singles", 
                      "words_no_breaks"]
 STYLES_TEST3_ONLY = ["numeral_pairs", "hyphen_words", "spaced_hyphens", "slashes",
                      "uneven_numerals", "nought_words"]
+STYLES_TEST4_ONLY = ["period_groups", "paren_first", "word_numeral_hyphen", "double_spaces",
+                     "words_dash_numerals", "tens_and_units"]
 
 
 def say_pair(two: str) -> str:
@@ -128,13 +130,34 @@ def render_digits(digits: str, groups: list[int], rng: random.Random, style: str
     if style == "nought_words":  # "four nought nought one ..."
         return ", ".join(" ".join("nought" if d == "0" else DIGIT[int(d)] for d in p)
                          for p in parts)
+    # TEST4-ONLY renderings
+    if style == "period_groups":  # Whisper ends a sentence after each group: "4111. 1111."
+        return ". ".join(parts)
+    if style == "paren_first":  # "(4111) 1111-1111-1111"
+        return f"({parts[0]}) " + "-".join(parts[1:]) if len(parts) > 1 else parts[0]
+    if style == "word_numeral_hyphen":  # "four-1-one-1"
+        return " ".join("-".join(d if k % 2 else DIGIT[int(d)] for k, d in enumerate(p))
+                        for p in parts)
+    if style == "double_spaces":
+        return "  ".join(parts)
+    if style == "words_dash_numerals":  # "four one one one - 1111 - ..."
+        return " - ".join(_words(p) if k % 2 == 0 else p for k, p in enumerate(parts))
+    if style == "tens_and_units":  # "forty one, one one ..." (first pair of a group as tens)
+        said = []
+        for p in parts:
+            if len(p) >= 2 and p[0] != "0" and p[0] != "1":
+                said.append(f"{say_pair(p[:2])} {_words(p[2:])}".strip())
+            else:
+                said.append(_words(p))
+        return ", ".join(said)
     raise KeyError(style)
 
 
 def pick_style(rng: random.Random, level: int) -> str:
     """level 0: dev4, 1: dev5 (written as test2), 2: test3."""
     return rng.choice(STYLES + (STYLES_TEST2_ONLY if level else [])
-                      + (STYLES_TEST3_ONLY if level >= 2 else []))
+                      + (STYLES_TEST3_ONLY if level >= 2 else [])
+                      + (STYLES_TEST4_ONLY if level >= 3 else []))
 
 
 def _luhn_check(body: str) -> str:
@@ -220,6 +243,9 @@ def say_octet(n: int, rng: random.Random, level: int) -> str:
                       + (["spaced_words"] if level >= 2 else []))
     if form == "spaced_words" and len(s) > 1:  # TEST3-ONLY: "one-nine-two"
         return "-".join(DIGIT[int(c)] for c in s)
+    if level >= 3 and len(s) == 3 and s[1:] != "00" and rng.random() < 0.3:
+        rest = DIGIT[int(s[2])] if s[1] == "0" else say_pair(s[1:])
+        return f"{DIGIT[int(s[0])]} hundred and {rest}"  # TEST4-ONLY
     if form == "digits":
         return s
     if form == "words" or len(s) == 1:
@@ -243,11 +269,16 @@ def ip(rng: random.Random, level: int) -> str:
     if written:
         sep = rng.choice([".", ". "] if level else ["."]) if level < 2 else \
             rng.choice([".", ". ", " . "])
+        if level >= 3 and rng.random() < 0.3:
+            sep = ", dot, "  # TEST4-ONLY
         return sep.join(str(o) for o in octets)
     sep = rng.choice([" dot ", " dot ", " point "])
     return sep.join(say_octet(o, rng, level) for o in octets)
 
 
+NATO = dict(zip(LETTERS, "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo "
+                "lima mike november oscar papa quebec romeo sierra tango uniform victor "
+                "whiskey x-ray yankee zulu".split(), strict=True))
 IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "ES": 24, "IE": 22, "IT": 27, "BE": 16}
 IBAN_BANKS = {"GB": ["WEST", "NWBK", "BARC", "MIDL", "LOYD"], "NL": ["ABNA", "INGB", "RABO"],
               "IE": ["AIBK", "BOFI"]}
@@ -272,6 +303,8 @@ def iban(rng: random.Random, level: int) -> str:
     form = rng.choice(["spelled", "spelled", "groups", "spelled_groups"]
                       + (["pairs", "lower_spelled"] if level else [])
                       + (["lower_groups", "dashed_groups"] if level >= 2 else []))
+    if level >= 3 and rng.random() < 0.25:  # TEST4-ONLY: spelling alphabet
+        return " ".join(NATO[c] if c.isalpha() else DIGIT[int(c)] for c in value)
     if form == "lower_groups":  # TEST3-ONLY: "gb82 west 1234 ..."
         return " ".join(value[k:k + 4] for k in range(0, len(value), 4)).lower()
     if form == "dashed_groups":  # TEST3-ONLY: "GB82-WEST-1234-..."
@@ -504,7 +537,7 @@ TEST2_TEMPLATES: dict[str, list[str]] = {
 }
 
 
-# --- test3: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# --- dev6: written as the held-out split "test3", moved to dev after its first scoring ----
 
 FIRST_6 = ["Bernadette", "Obinna", "Greta", "Anwar", "Mireille", "Caspian", "Folasade",
            "Henrietta", "Ignatius", "Juniper", "Kasimir", "Leopold", "Marguerite", "Nnamdi",
@@ -645,6 +678,147 @@ FREEFORM_TEST3 = [
     "it's [IBAN_CODE: NL91 ABNA 0417 1643 00]",
 ]
 
+# --- test4: the held-out split (see make_pii_eval.py's docstring) -------------------------
+
+FIRST_7 = ["Araminta", "Bolaji", "Cordelia", "Dashiell", "Eudora", "Fyodor", "Gwendolyn",
+           "Hyacinth", "Isidore", "Jocasta", "Kofoworola", "Lysander", "Mehitabel", "Nkechi",
+           "Octavian", "Persephone", "Quillon", "Rosamund", "Sigrid", "Thaddeus", "Ursula",
+           "Vesna", "Wolfgang", "Yaroslav", "Zenobia"]
+LAST_7 = ["Ashcombe", "Blumenthal", "Chukwuemeka", "Dunmore", "Etherington", "Fairweather",
+          "Grimshaw", "Hollingsworth", "Ironside", "Jorgensen", "Kowalewski", "Latimer",
+          "Mortimer", "Nwachukwu", "Ormsby", "Pickering", "Quigley", "Ravenscroft",
+          "Stanhope", "Thistlewood", "Underhill", "Vasquez-Rios"]
+CITY_7 = ["Doncaster", "Peterborough", "Chelmsford", "Colchester", "Worcester", "Aylesbury",
+          "Stirling", "Waterford", "Wexford", "Carlisle", "Boise", "Savannah", "Anchorage",
+          "Shrewsbury"]
+STREET_7 = ["Brambleside", "Cobblestone", "Damson", "Elderberry", "Fernhill", "Gorse",
+            "Hazelwood", "Ivybridge", "Larchmont", "Moorland", "Pennyroyal", "Thornbury"]
+STREET_TYPE_7 = ["Street", "Road", "Lane", "Avenue", "Close", "Crescent", "Drive", "Place",
+                 "Terrace", "Gardens"]
+
+TEST4_TEMPLATES: dict[str, list[str]] = {
+    "card7": [
+        "yeah the card's {CARD} ok",
+        "Could you take payment from {CARD}?",
+        "the sixteen digits are {CARD}",
+        "Hmm, {CARD}, is that what you have?",
+        "my debit card {CARD} please",
+        "It's {CARD} and the CVV is on the back.",
+    ],
+    "phone7": [
+        "ring me back on {PHONE} yeah",
+        "Her mobile is {PHONE}.",
+        "contact number {PHONE}",
+    ],
+    "ssn7": [
+        "social security {SSN} right",
+        "The SSN you have should be {SSN}.",
+    ],
+    "long7": [
+        "{LONG} is the one on the receipt",
+        "ok so {LONG}",
+        "The consignment number reads {LONG}.",
+        "write this down {LONG}",
+        "Yes, {LONG}, correct.",
+        "the barcode under it says {LONG}",
+    ],
+    "account7": [
+        "acc no {ACCT}",
+        "Customer number {ACCT}.",
+        "my member id is {ACCT}",
+        "Reference code {ACCT}, please.",
+        "the account it's going into is {ACCT}",
+        "Policy ref {ACCT}.",
+        "savings account {ACCT}",
+    ],
+    "ip7": [
+        "the printer's ip is {IP}",
+        "Try {IP} in the browser.",
+        "it's connecting to {IP} apparently",
+        "Static IP: {IP}.",
+    ],
+    "iban7": [
+        "i'll read the iban {IBAN}",
+        "Pay it into {IBAN}.",
+        "IBAN please: {IBAN}.",
+    ],
+    "person7": [
+        "{PERSONL} here returning your call",
+        "is this {FIRSTL}",
+        "i'm calling for {PERSONL}",
+        "it's {FIRSTL} again sorry",
+        "{FIRSTL} speaking how can i help",
+        "so i've got {PERSONL} down as the payer",
+        "Thanks {FIRST}, bye.",
+        "we sent it to {PERSONL} last week",
+    ],
+    "location7": [
+        "the delivery address is {ADDRL} {CITYL}",
+        "i'm at {ADDRL} {CITYL} till five",
+        "we moved from {CITYL} in may",
+        "{ADDR}, {CITY}, that's the one.",
+        "send the engineer to {ADDRL}",
+    ],
+    "negative7": [
+        "I'll phone at seven.",
+        "Three agents and still no answer.",
+        "Ticket number {SHORT}.",
+        "The model is {CODE}.",
+        "That's \u00a349.99 a month.",
+        "We can do 14:30.",
+        "quarter past two then",
+        "It was from 1999-2003.",
+        "1,500 quid, give or take.",
+        "Case {SHORTW}, still open.",
+        "We've had 40,000 signups.",
+        "that's 3,000,000 pounds in total",
+        "Floor 2, room 101.",
+        "It's 20% cheaper.",
+        "I've got 2 sons.",
+        "Version 2.10.4 fixed it.",
+        "In 1987 we moved.",
+        "It's five past nine.",
+        "Around 7 or 8 people.",
+        "Order {SHORT}, from Tuesday.",
+        "the three of them paid twice",
+        "about 2,300 miles",
+    ],
+}
+
+FREEFORM_TEST4 = [
+    "yeah [PERSON: percival ashcombe] here",
+    "card's [CREDIT_CARD: 5 -2 -3 -1 -8 -8 -0 -4 -7 -7 -6 -2 -9 -0 -0 -1]",
+    "[LONG_NUMBER: 4 4 0 1 9 8 7 3 6 6 2 0 0 1 5 9 8 3 2 7 1] was printed on it",
+    "the router is [IP_ADDRESS: one nine two dot one six eight dot one dot one]",
+    "[IBAN_CODE: D E eight nine three seven zero four zero zero four four zero five three two "
+    "zero one three zero zero zero]",
+    "i'm at [LOCATION: twenty two gorse lane] [LOCATION: stirling]",
+    "i was speaking to [PERSON: lysander] this morning",
+    "Amex: [CREDIT_CARD: 3400 000000 00009].",
+    "acct no [ACCOUNT_NUMBER: 77120 4431]",
+    "my ref is [ACCOUNT_NUMBER: K J four four oh nine one]",
+    "Call [PHONE_NUMBER: 3 -1 -2 -5 -5 -5 -0 -1 -7 -6] tomorrow.",
+    "SSN [US_SSN: 219-09-9999].",
+    "The camera's on [IP_ADDRESS: 192.168.100.7].",
+    "[PERSON: chiamaka obi] left a message",
+    "[LONG_NUMBER: 12 34 56 78 90 12 34 56 78 90], that's on the parcel",
+    "It's half past four.",
+    "Ticket 7720.",
+    "The part's Z-9.",
+    "I paid 2,499 dollars.",
+    "It's on the [DATE_TIME: 5th of March, 2022].",
+    "We counted 4,210.",
+    "Two agents helped.",
+    "Extension 5102.",
+    "see you at ten to eight",
+    "my card's [CREDIT_CARD: four nine triple one, two two double three, four four five five, "
+    "six six seven seven]",
+    "[PERSON: rosamund] from accounts emailed me",
+    "the cottage is [LOCATION: three damson close] [LOCATION: worcester]",
+    "the ip is [IP_ADDRESS: ten point one point two point three]",
+    "it's [IBAN_CODE: GB33 BUKB 2020 1555 5555 55]",
+]
+
 def short_number(rng: random.Random) -> str:
     n = rng.randint(3, 6)
     return rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
@@ -738,7 +912,24 @@ ASR_SCRIPTS = {
         "My social security number is one two three, four five, six seven eight nine.",
         "I will call you at four, there are two agents here.",
     ],
-    "test3": [
+    "test4": [
+        "Yeah, Percival Ashcombe here, returning your call.",
+        "The card is five two three one, eight eight zero four, seven seven six two, "
+        "nine zero zero one.",
+        "It is four four zero one nine eight seven three six six two zero zero one five nine "
+        "eight three two seven one.",
+        "The router is one nine two dot one six eight dot one dot one.",
+        "The IBAN is D E eight nine three seven zero four zero zero four four zero five three "
+        "two zero one three zero zero zero.",
+        "I am at twenty two Gorse Lane, Stirling.",
+        "Chiamaka Obi left a message for you.",
+        "My account number is seven seven one two zero four four three one.",
+        "Call three one two, five five five, zero one seven six tomorrow.",
+        "It is half past four, and three agents were there.",
+        "My social security number is two one nine, zero nine, nine nine nine nine.",
+        "Ticket seven seven two zero, and I paid twenty four ninety nine.",
+    ],
+    "dev6": [
         "Morning, Margaret Oduya, your booking is confirmed.",
         "The card number is four nine one six, three three eight one, two two zero seven, "
         "four five five nine.",
@@ -815,11 +1006,13 @@ POOLS = {
              "stype": STREET_TYPE_4},
     "dev5": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
              "stype": STREET_TYPE_5},
-    "test3": {"first": FIRST_6, "last": LAST_6, "city": CITY_6, "street": STREET_6,
+    "test4": {"first": FIRST_7, "last": LAST_7, "city": CITY_7, "street": STREET_7,
+              "stype": STREET_TYPE_7},
+    "dev6": {"first": FIRST_6, "last": LAST_6, "city": CITY_6, "street": STREET_6,
               "stype": STREET_TYPE_6},
 }
 SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "dev5": (TEST2_TEMPLATES, FREEFORM_TEST2),
-        "test3": (TEST3_TEMPLATES, FREEFORM_TEST3)}
-LEVELS = {"dev4": 0, "dev5": 1, "test3": 2}
+        "dev6": (TEST3_TEMPLATES, FREEFORM_TEST3), "test4": (TEST4_TEMPLATES, FREEFORM_TEST4)}
+LEVELS = {"dev4": 0, "dev5": 1, "dev6": 2, "test4": 3}
 REPEATS = {"card": 6, "phone": 10, "ssn": 15, "long": 6, "account": 5, "ip": 8, "iban": 10,
            "person": 4, "location": 4, "negative": 2}
