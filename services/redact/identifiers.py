@@ -26,7 +26,7 @@ from services.redact.numbers import ACCOUNT, ACCOUNT_CUES
 
 _NUMWORD = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS} - {"o"}, key=len,
                            reverse=True))
-_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d|{_NUMWORD}|hundred|and))*"
+_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d{{1,3}}|{_NUMWORD}|hundred))*"
 # "not": how Whisper tiny.en hears "dot" between digits ("1 7 2 not 1 6 not ...").
 _SEP = r"(?:\s*\.\s*|\s+(?:dot|point|not)\s+)"
 IP_REGEX = re.compile(rf"\b{_OCTET}(?:{_SEP}{_OCTET}){{3}}\b", re.IGNORECASE)

@@ -48,6 +48,7 @@ COMMON_WORDS = frozenset(STOP_WORDS) | frozenset({
     "trying", "going", "regarding", "following", "confused", "interested", "wondering",
     "done", "ready", "everyone", "guys", "folks", "bank", "listed", "changed", "spelled",
     "mr", "mrs", "ms", "miss", "dr", "mister", "doctor", "professor", "er", "erm",
+    "morning", "afternoon", "evening", "night",
 })
 CALENDAR_WORDS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -60,7 +61,7 @@ PREFIX_CUES: dict[tuple[str, ...], bool] = {  # cue words -> lower-case names al
     ("talking", "to"): True, ("talk", "to"): True, ("ask", "for"): True,
     ("this", "is"): False, ("i'm",): False, ("i", "am"): False, ("tell",): False,
     ("add",): False, ("call",): False, ("called",): False, ("behalf", "of"): False,
-    ("reached",): False, ("it's",): False, ("me", "and"): False,
+    ("reached",): False, ("it's",): False, ("me", "and"): False, ("put",): False,
     **{cue: True for cue in (
         ("first", "name"), ("first", "name", "is"), ("last", "name"), ("last", "name", "is"),
         ("surname",), ("surname", "is"), ("maiden", "name"), ("maiden", "name", "is"),
@@ -75,7 +76,7 @@ VOCATIVE_CUES = frozenset({"yes", "yeah", "okay", "ok", "thanks", "hi", "hello",
                            "sorry", "sure", "right", "bye", "goodbye", "morning", "afternoon",
                            "evening", "dear", "great", "perfect", "you"})
 WEAK_CUES = frozenset({("it's",)})  # common enough before non-names: scored below NER
-SUFFIX_CUES = frozenset({"said", "says", "told", "mentioned", "asked", "here", "speaking",
+SUFFIX_CUES = frozenset({"said", "says", "told", "mentioned", "asked", "here", "speaking", "who",
                          "called"})
 # Letters spelled out after these are a name ("last name, D O Y L E").
 SPELL_CUES = frozenset({"spell", "spelled", "spelling", "spelt", "name", "surname"})
@@ -181,7 +182,7 @@ class NameCueRecognizer(EntityRecognizer):
             if toks[i].punct_after.startswith(",") and _opens_sentence(toks, i):
                 spans += self._opening_address(toks[i])
             if w in SUFFIX_CUES and i > 0 and not toks[i - 1].punct_after.strip():
-                spans += self._name_before(toks, i)
+                spans += self._name_before(toks, i, cased)
             if w in SPELL_CUES:
                 spans += self._spelled_after(toks, i + 1)
             spans += self._full_name(toks, i, nlp_artifacts)
@@ -208,7 +209,8 @@ class NameCueRecognizer(EntityRecognizer):
                 break
         if end == j:
             return []
-        weak = weak or (toks[j].core.islower() and not strong)
+        known = bool(cased) and cased[toks[j].start].isupper()  # truecasing took it for a name
+        weak = weak or (toks[j].core.islower() and not strong and not known)
         return [(toks[j].start, toks[end - 1].end, self.LOWER_SCORE if weak else self.CUE_SCORE)]
 
     @staticmethod
@@ -238,10 +240,13 @@ class NameCueRecognizer(EntityRecognizer):
             return [(tok.start, tok.end, self.CUE_SCORE if known else self.LOWER_SCORE)]
         return []
 
-    def _name_before(self, toks: list[spoken.Token], i: int) -> list:
+    def _name_before(self, toks: list[spoken.Token], i: int, cased: str) -> list:
+        """Capitalised words before a reporting verb ("Rebecca said"); in lower-case text the
+        words truecasing capitalised (``cased``: "it was seraphina who called")."""
         k = i
-        while k > 0 and i - k < 3 and toks[k - 1].core[0].isupper() and _name_like(
-                toks[k - 1].core, False) and (k == i or not toks[k - 1].punct_after.strip()) \
+        while k > 0 and i - k < 3 and cased[toks[k - 1].start].isupper() and _name_like(
+                cased[toks[k - 1].start: toks[k - 1].end], False) and (
+                k == i or not toks[k - 1].punct_after.strip()) \
                 and not toks[k - 1].core.endswith("ing"):  # "Tracking says ..."
             k -= 1
         return [(toks[k].start, toks[i - 1].end, self.CUE_SCORE)] if k < i else []

@@ -45,6 +45,8 @@ _LEAD_CHARS = "".join(c for c in string.punctuation if c != "+") + "\u201c\u2018
 _TRAIL_CHARS = string.punctuation + "\u201d\u2019»…" + DASHES
 _DASH_SPLIT = re.compile(f"[{DASHES}]")
 _DIGIT_GROUPS = re.compile(r"^\d+(?:[.,]\d+)+$")  # "4111.1111", "4,111,111", "192.168.1.10"
+_SLASHED = re.compile(r"^\d+(?:/\d+)+$")  # "4111/1111/1111": digit groups, unless a date
+_SLASH_DATE = re.compile(r"^\d{1,2}/\d{1,2}(?:/\d{2,4})?$")
 _DIGITS_AND_I = re.compile(r"^(\d{6,})[iI]$")  # Whisper writes a final "nine" as "i"
 _memo: list = [None, []]  # last (text, tokens): recognizers of one text share the work
 
@@ -77,6 +79,8 @@ def tokenize(text: str) -> list[Token]:
         dashed = bool(_DASH_SPLIT.match(raw[: len(raw) - len(stripped)][-1:]))
         if _DIGIT_GROUPS.match(core):
             parts = re.split(r"[.,]", core)
+        elif _SLASHED.match(core) and not _SLASH_DATE.match(core):
+            parts = core.split("/")
         elif _DASH_SPLIT.search(core):  # "4-1-1", "VU-381,152" ("381,152" split below)
             parts = [p for part in _DASH_SPLIT.split(core)
                      for p in (re.split(r"[.,]", part) if _DIGIT_GROUPS.match(part) else [part])]

@@ -277,3 +277,15 @@ def test_a_phone_shape_inside_a_longer_number_is_not_split_off():
 def test_letters_and_seven_digits_in_one_word_are_a_long_number():
     assert caught("the code is BD4450105175407324931 okay") == [(LONG, "BD4450105175407324931")]
     assert caught("it's the X200 model") == []
+
+
+def test_numbers_written_with_slashes_are_digits_but_dates_stay_dates():
+    assert kept("right the card digits are 5549/0885/6632/7792") == [
+        (CARD, "5549/0885/6632/7792")]
+    assert caught("It happened on 03/15/2024.") == []
+
+
+def test_an_ip_followed_by_and_is_still_an_ip():
+    assert ips("Ping 177. 119. 214. 250 and see if it answers.") == ["177. 119. 214. 250"]
+    assert ips("ping one nine two dot 168 dot eighteen dot 20 and see") == [
+        "one nine two dot 168 dot eighteen dot 20"]

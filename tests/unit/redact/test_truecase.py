@@ -70,3 +70,11 @@ def test_lower_case_text_without_pii_is_left_alone(detector, text):
 ])
 def test_lower_case_towns_after_addresses_and_no_name_after_called(detector, text, expected):
     assert found(detector, text) == expected
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("it was seraphina who called me", "seraphina"),
+    ("can you put ignatius on please", "ignatius"),
+])
+def test_lower_case_names_before_who_and_after_put(detector, text, name):
+    assert ("PERSON", name) in found(detector, text)
