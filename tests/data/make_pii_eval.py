@@ -27,8 +27,8 @@ Labelling guideline (what a reviewer checks):
   product codes, times, years) and amounts of money of any size are not labelled;
   utterances made only of such numbers are the negatives.
 
-Splits: "dev" holds the template sets dev, dev2, dev3, dev4, dev5 and dev6; "test" and
-"test4" are held out. The older history: "dev" held three template sets, each with its own
+Splits: "dev" holds the template sets dev, dev2 ... dev7; "test" and "test5" are held
+out. The older history: "dev" held three template sets, each with its own
 name/city/street pools and free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
 template set, a fourth set of pools and its own free-form lines, written after the tuning
 was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
@@ -71,8 +71,18 @@ Fail-closed numbers and lower-case names (pii_templates_v2.py), in the order wri
    period after each group, a bracketed first group, digits alternating words and numerals
    with hyphens, double spaces, tens-and-units pairs, IBANs in the spelling alphabet,
    "hundred and" octets, ", dot," separators) and its own ASR scripts. The recognizers were
-   then fixed on dev6, and test4 was scored once, at the end; no recognizer change was
-   tuned on it. It is the split the targets are asserted on.
+   then fixed on dev6, and test4 was scored once.
+7. test4 missed targets (recall ACCOUNT_NUMBER 0.80, IBAN_CODE 0.74, IP_ADDRESS 0.81,
+   LONG_NUMBER 0.93, PERSON 0.90, US_SSN 0.97; precision CREDIT_CARD 0.85, LONG_NUMBER 0.74:
+   "acc no", cues shadowed by "id"/"code", IBANs in the spelling alphabet, ", dot," and
+   "hundred and" in IPs, numbers with a period after each group). It became the dev set
+   "dev7" (renderings marked TEST4-ONLY).
+8. Before any recognizer was changed after that, the held-out split "test5" was written:
+   new templates, pools, values, free-form lines and ASR scripts, with renderings drawn
+   from all the earlier ones and none of its own (so it measures how the detector carries
+   over to new sentences, names and values, not to renderings it was never shown). The
+   recognizers were then fixed on dev7, and test5 was scored once, at the end; no
+   recognizer change was tuned on it. It is the split the targets are asserted on.
 """
 
 from __future__ import annotations
@@ -87,7 +97,7 @@ import pii_templates_v2 as v2
 OUT = Path(__file__).with_name("pii_eval.jsonl")
 ASR_ROWS = Path(__file__).with_name("pii_asr.jsonl")
 ASR_LABELS = Path(__file__).with_name("pii_asr_labels.txt")
-HELD_OUT = "test4"
+HELD_OUT = "test5"
 ACCOUNT_CUES = ("account", "acct", "reference", "ref", "membership", "member", "policy",
                 "customer")
 DIGIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -1122,7 +1132,7 @@ def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]],
 
 
 def v2_rows() -> list[dict]:
-    """dev4, dev5, dev6 and test4 (pii_templates_v2.py), from their own seed."""
+    """dev4 ... dev7 and test5 (pii_templates_v2.py), from their own seed."""
     rng = random.Random(20270301)
     rows = []
     for name, (templates_by_group, freeform) in v2.SETS.items():

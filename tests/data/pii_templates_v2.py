@@ -1,7 +1,7 @@
-"""Templates, pools and value renderers of the dev sets "dev4", "dev5", "dev6" and of the
-"test4" held-out split (see make_pii_eval.py's docstring for what was written when; dev5
-and dev6 were written as the held-out splits "test2" and "test3" and moved to dev after
-their first scoring).
+"""Templates, pools and value renderers of the dev sets "dev4" to "dev7" and of the "test5"
+held-out split (see make_pii_eval.py's docstring for what was written when; dev5, dev6 and
+dev7 were written as the held-out splits "test2", "test3" and "test4" and moved to dev
+after their first scoring).
 
 The renderers say numbers the ways ASR engines and callers write and say them: digit words,
 numerals, mixtures, spaces, hyphens, minus signs ("4 -1 -1"), dots, commas, "dash", "oh",
@@ -678,7 +678,7 @@ FREEFORM_TEST3 = [
     "it's [IBAN_CODE: NL91 ABNA 0417 1643 00]",
 ]
 
-# --- test4: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# --- dev7: written as the held-out split "test4", moved to dev after its first scoring ----
 
 FIRST_7 = ["Araminta", "Bolaji", "Cordelia", "Dashiell", "Eudora", "Fyodor", "Gwendolyn",
            "Hyacinth", "Isidore", "Jocasta", "Kofoworola", "Lysander", "Mehitabel", "Nkechi",
@@ -819,6 +819,146 @@ FREEFORM_TEST4 = [
     "it's [IBAN_CODE: GB33 BUKB 2020 1555 5555 55]",
 ]
 
+# --- test5: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# New templates, pools, values, free-form lines and ASR scripts; its renderings are drawn
+# from all of the earlier ones (no TEST5-only rendering).
+
+FIRST_8 = ["Adelaide", "Bjorn", "Chimamanda", "Dorothea", "Emrys", "Florian", "Guinevere",
+           "Hamish", "Ines", "Jeremiah", "Keziah", "Lucinda", "Magnus", "Nneka", "Orlaith",
+           "Ptolemy", "Rhiannon", "Solomon", "Temperance", "Uzoma", "Valentina", "Wendell",
+           "Yolande", "Zachariah", "Ambrose", "Beatrix"]
+LAST_8 = ["Abbington", "Bellweather", "Crabtree", "Dimitriou", "Eastwood", "Farraday",
+          "Goldsworthy", "Hargreaves", "Ibekwe", "Jarvis", "Knowles", "Llewellyn", "Mcintyre",
+          "Nakamura-Price", "Okonkwo", "Pennington", "Radcliffe", "Summerfield", "Tolliver",
+          "Umberto", "Whitlock", "Yardley"]
+CITY_8 = ["Sunderland", "Blackpool", "Middlesbrough", "Huddersfield", "Salisbury", "Truro",
+          "Bangor", "Derry", "Sligo", "Tulsa", "Spokane", "Durham", "Canterbury", "Hereford"]
+STREET_8 = ["Applegarth", "Bluebell", "Chantry", "Dairy", "Fieldfare", "Granary", "Holly",
+            "Kingfisher", "Lavender", "Millstream", "Orchard", "Sandpiper"]
+STREET_TYPE_8 = ["Street", "Road", "Lane", "Avenue", "Close", "Drive", "Way", "Court", "Mews",
+                 "Crescent", "Grove", "Terrace"]
+
+TEST5_TEMPLATES: dict[str, list[str]] = {
+    "card8": [
+        "so the card is {CARD}",
+        "Card number? Sure, {CARD}.",
+        "i'll give you the card {CARD} now",
+        "{CARD} is my credit card",
+        "Right, the long number across the front, {CARD}.",
+        "use my mastercard {CARD}",
+    ],
+    "phone8": [
+        "my phone's {PHONE}",
+        "You can get me on {PHONE} most days.",
+        "the number to ring is {PHONE}",
+    ],
+    "ssn8": [
+        "my social's {SSN} yeah",
+        "Social security number is {SSN}.",
+    ],
+    "long8": [
+        "it's {LONG} on the letter",
+        "The number they quoted was {LONG}.",
+        "{LONG}",
+        "uh yeah {LONG} I think",
+        "my tracking number's {LONG}",
+        "Can you look up {LONG}?",
+    ],
+    "account8": [
+        "account number {ACCT} please",
+        "The reference you need is {ACCT}.",
+        "my acct is {ACCT}",
+        "Membership no. {ACCT}.",
+        "customer reference {ACCT} yeah",
+        "Policy number: {ACCT}.",
+        "it's account {ACCT} at the branch",
+    ],
+    "ip8": [
+        "the ip on the sticker is {IP}",
+        "Can you reach {IP} from there?",
+        "my gateway's {IP}",
+        "Server IP, {IP}.",
+    ],
+    "iban8": [
+        "the iban is {IBAN}",
+        "My IBAN, {IBAN}, for the refund.",
+        "Please send it to IBAN {IBAN}.",
+    ],
+    "person8": [
+        "hello {FIRSTL} it's me again",
+        "i'm speaking to {PERSONL} am i",
+        "{PERSONL} wants to cancel",
+        "okay {FIRSTL} lovely",
+        "yes {PERSONL} is my partner",
+        "put it in {FIRSTL}'s name",
+        "Hi {PERSON}, thanks for calling.",
+        "that's for {PERSONL} then",
+    ],
+    "location8": [
+        "i live at {ADDRL} {CITYL}",
+        "the parcel went to {ADDRL} {CITYL} instead",
+        "we're just outside {CITYL}",
+        "It's {ADDR}, {CITY}.",
+        "deliver it to {ADDRL} please",
+    ],
+    "negative8": [
+        "I'll ring at eight.",
+        "Two agents were on it.",
+        "My ticket is {SHORT}, still open.",
+        "Product {CODE}, the blue one.",
+        "It was $2,199.99 all in.",
+        "Shall we say 16:15?",
+        "half seven works for me",
+        "We sold 25,000 units.",
+        "that's 4,000,000 dollars",
+        "Order number {SHORT}.",
+        "It's 10% off today.",
+        "I've got 3 cats.",
+        "Build 5.0.2 is out.",
+        "Back in 2011 we switched.",
+        "It's ten to nine now.",
+        "Maybe 5 or 6 of them.",
+        "Aisle 14, shelf 2.",
+        "the four of us called",
+        "It's 120 miles away.",
+        "Case {SHORTW} was closed.",
+    ],
+}
+
+FREEFORM_TEST5 = [
+    "okay [PERSON: rhiannon llewellyn] that's all updated",
+    "it's [CREDIT_CARD: 4 -5 -5 -6 -7 -3 -7 -5 -8 -6 -8 -9 -9 -8 -5 -5] yeah",
+    "[LONG_NUMBER: 5520 1187 3390 2241 7765 03] is on the docket",
+    "the box is on [IP_ADDRESS: one nine two dot one six eight dot two dot twenty]",
+    "[IBAN_CODE: G B two nine N W B K six zero one six one three three one nine two six eight "
+    "one nine]",
+    "we're at [LOCATION: eight bluebell lane] [LOCATION: truro]",
+    "i spoke to [PERSON: hamish] yesterday",
+    "Card: [CREDIT_CARD: 6011 1111 1111 1117].",
+    "account [ACCOUNT_NUMBER: 40 81 92 17 55]",
+    "reference [ACCOUNT_NUMBER: T Q eight eight four one nine six]",
+    "Phone [PHONE_NUMBER: 6 -1 -7 -5 -5 -5 -0 -1 -4 -2] anytime.",
+    "My SSN is [US_SSN: 536-22-8719].",
+    "It's on [IP_ADDRESS: 172.31.5.9].",
+    "[PERSON: uzoma ibekwe] phoned earlier",
+    "the number is [LONG_NUMBER: 7 7 0 0 1 2 3 9 8 8 4 5 6 6 1 2 0 9 3 3]",
+    "It's at nine, not ten.",
+    "Ticket 55102.",
+    "The code is K-7.",
+    "I spent 3,499 dollars.",
+    "It's on the [DATE_TIME: 12th of May, 2023].",
+    "There were 1,204 of them.",
+    "Two agents called back.",
+    "Extension 4471.",
+    "see you at half past six",
+    "my card's [CREDIT_CARD: five five double oh, one two three four, double five six six, "
+    "seven seven eight eight]",
+    "[PERSON: lucinda] from the office rang",
+    "the flat's at [LOCATION: twelve granary court] [LOCATION: durham]",
+    "the ip address is [IP_ADDRESS: ten point zero point one point two]",
+    "it's [IBAN_CODE: DE89 3704 0044 0532 0130 00]",
+]
+
 def short_number(rng: random.Random) -> str:
     n = rng.randint(3, 6)
     return rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
@@ -912,7 +1052,24 @@ ASR_SCRIPTS = {
         "My social security number is one two three, four five, six seven eight nine.",
         "I will call you at four, there are two agents here.",
     ],
-    "test4": [
+    "test5": [
+        "Okay, Rhiannon Llewellyn, that is all updated.",
+        "It is four five five six, seven three seven five, eight six eight nine, nine eight "
+        "five five.",
+        "The number is five five two zero one one eight seven three three nine zero two two "
+        "four one seven seven six five zero three.",
+        "The box is on one nine two dot one six eight dot two dot twenty.",
+        "The IBAN is G B two nine N W B K six zero one six one three three one nine two six "
+        "eight one nine.",
+        "We are at eight Bluebell Lane, Truro.",
+        "Uzoma Ibekwe phoned earlier about the parcel.",
+        "My account number is four zero eight one nine two one seven five five.",
+        "Phone six one seven, five five five, zero one four two anytime.",
+        "It is at nine, not ten, and two agents called back.",
+        "My social security number is five three six, two two, eight seven one nine.",
+        "Ticket five five one zero two, and I spent thirty four ninety nine.",
+    ],
+    "dev7": [
         "Yeah, Percival Ashcombe here, returning your call.",
         "The card is five two three one, eight eight zero four, seven seven six two, "
         "nine zero zero one.",
@@ -1006,13 +1163,17 @@ POOLS = {
              "stype": STREET_TYPE_4},
     "dev5": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
              "stype": STREET_TYPE_5},
-    "test4": {"first": FIRST_7, "last": LAST_7, "city": CITY_7, "street": STREET_7,
+    "test5": {"first": FIRST_8, "last": LAST_8, "city": CITY_8, "street": STREET_8,
+              "stype": STREET_TYPE_8},
+    "dev7": {"first": FIRST_7, "last": LAST_7, "city": CITY_7, "street": STREET_7,
               "stype": STREET_TYPE_7},
     "dev6": {"first": FIRST_6, "last": LAST_6, "city": CITY_6, "street": STREET_6,
               "stype": STREET_TYPE_6},
 }
 SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "dev5": (TEST2_TEMPLATES, FREEFORM_TEST2),
-        "dev6": (TEST3_TEMPLATES, FREEFORM_TEST3), "test4": (TEST4_TEMPLATES, FREEFORM_TEST4)}
-LEVELS = {"dev4": 0, "dev5": 1, "dev6": 2, "test4": 3}
+        "dev6": (TEST3_TEMPLATES, FREEFORM_TEST3), "dev7": (TEST4_TEMPLATES, FREEFORM_TEST4),
+        "test5": (TEST5_TEMPLATES, FREEFORM_TEST5)}
+# test5 draws from every earlier rendering (level 3) and adds none of its own.
+LEVELS = {"dev4": 0, "dev5": 1, "dev6": 2, "dev7": 3, "test5": 3}
 REPEATS = {"card": 6, "phone": 10, "ssn": 15, "long": 6, "account": 5, "ip": 8, "iban": 10,
            "person": 4, "location": 4, "negative": 2}
