@@ -316,13 +316,13 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _rank(d: Detection, start: int, end: int) -> tuple[bool, bool, bool, float, int]:
-    """Merge order within a group of overlapping spans [start, end): a specific type before
-    ACCOUNT_NUMBER before the LONG_NUMBER catch-all; then a number type whose span covers
-    the whole group (a spelled IBAN over the card-like digits inside it); then score, then
-    length."""
+    """Merge order within a group of overlapping spans [start, end): first a number type whose
+    span covers the whole group (a spelled IBAN over the card-like digits inside it, a
+    22-digit LONG_NUMBER over the 16 of them a card pattern took); then a specific type
+    before ACCOUNT_NUMBER before the LONG_NUMBER catch-all; then score, then length."""
     covers = d.entity_type in NUMBER_TYPES and d.start <= start and d.end >= end
-    return (d.entity_type != numbers.LONG, d.entity_type not in numbers.CATCH_ALL_TYPES,
-            covers, d.score, d.end - d.start)
+    return (covers, d.entity_type != numbers.LONG, d.entity_type not in numbers.CATCH_ALL_TYPES,
+            d.score, d.end - d.start)
 
 
 def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:

@@ -42,9 +42,11 @@ _CURRENCY = "$\u00a3\u20ac\u00a5"
 
 
 def is_date_shape(digits: str) -> bool:
-    """MMDDYYYY, DDMMYYYY or YYYYMMDD with a 19xx/20xx year."""
+    """MMDDYYYY, DDMMYYYY or YYYYMMDD with a 19xx/20xx year, or two such years ("1999-2003")."""
     if len(digits) != 8:
         return False
+    if digits[:2] in ("19", "20") and digits[4:6] in ("19", "20"):
+        return True
 
     def md(a: str, b: str) -> bool:
         return 1 <= int(a) <= 12 and 1 <= int(b) <= 31

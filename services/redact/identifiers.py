@@ -26,11 +26,13 @@ from services.redact.numbers import ACCOUNT, ACCOUNT_CUES
 
 _NUMWORD = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS} - {"o"}, key=len,
                            reverse=True))
-_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d{{1,3}}|{_NUMWORD}|hundred))*"
-# "not": how Whisper tiny.en hears "dot" between digits ("1 7 2 not 1 6 not ...").
-_SEP = r"(?:\s*\.\s*|\s+(?:dot|point|not)\s+)"
+_OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d{{1,3}}|{_NUMWORD}|hundred(?:\s+and)?))*"
+# "not": how Whisper tiny.en hears "dot" between digits ("1 7 2 not 1 6 not ..."); commas
+# around the word when the caller pauses ("192, dot, 168").
+_SEP = r"(?:\s*\.\s*|[\s,]+(?:dot|point|not)[\s,]+)"
 IP_REGEX = re.compile(rf"\b{_OCTET}(?:{_SEP}{_OCTET}){{3}}\b", re.IGNORECASE)
 _SEP_SPLIT = re.compile(_SEP, re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)  # "one hundred and sixty eight"
 
 # IBAN lengths by country (ISO 13616 registry).
 IBAN_LENGTHS = {
@@ -42,6 +44,10 @@ IBAN_LENGTHS = {
     "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28,
     "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SE": 24, "SI": 19, "SK": 24,
     "SM": 27, "TN": 24, "TR": 26, "UA": 29, "XK": 20}
+SPELLING_ALPHABET = {w: w[0].upper() for w in (
+    "alpha", "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliet", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey", "x-ray", "xray", "yankee", "zulu")}
 IBAN_SHORT_BY = 3  # characters an IBAN may lack (dropped by the ASR) and still count
 _PAIR_WORDS = {**spoken.TEENS}
 
@@ -72,6 +78,8 @@ def _token_chars(toks: list[spoken.Token], i: int, caps_only: bool) -> tuple[str
         if unit and unit != "0":
             return spoken.TENS[word] + unit, 2
         return spoken.TENS[word] + "0", 1
+    if word in SPELLING_ALPHABET:  # "golf bravo eight two"
+        return SPELLING_ALPHABET[word], 1
     if "." in core or "," in core:  # "KU4135.5979.12"
         core = core.replace(".", "").replace(",", "")
     if not core.isalnum() or not core.isascii():
@@ -136,7 +144,7 @@ class SpokenIpRecognizer(EntityRecognizer):
             return []
         out = []
         for m in IP_REGEX.finditer(text):
-            octets = [spoken.normalise_number_words(o.strip()).replace(" ", "")
+            octets = [spoken.normalise_number_words(_AND.sub(" ", o.strip())).replace(" ", "")
                       for o in _SEP_SPLIT.split(m.group())]
             if len(octets) == 4 and all(o.isdigit() and len(o) <= 3 and int(o) <= 255
                                         for o in octets):

@@ -62,6 +62,7 @@ PREFIX_CUES: dict[tuple[str, ...], bool] = {  # cue words -> lower-case names al
     ("this", "is"): False, ("i'm",): False, ("i", "am"): False, ("tell",): False,
     ("add",): False, ("call",): False, ("called",): False, ("behalf", "of"): False,
     ("reached",): False, ("it's",): False, ("me", "and"): False, ("put",): False,
+    ("is", "this"): False, ("calling", "for"): False,
     **{cue: True for cue in (
         ("first", "name"), ("first", "name", "is"), ("last", "name"), ("last", "name", "is"),
         ("surname",), ("surname", "is"), ("maiden", "name"), ("maiden", "name", "is"),

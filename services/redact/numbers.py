@@ -23,8 +23,8 @@ number is judged by its value and its shape, never by how it was rendered. Types
   ("my phone number is 5 -5 -2 -1 -3 -4 -6 -8 -8": a phone number with a digit lost).
 
 Runs are split into several numbers only where the split leaves at most one digit
-unaccounted for, and a run of 20 or more digits only at sentence breaks ("8812, 0047, 5519,
-2630, 9914" is one number, not a card and four digits).
+unaccounted for, and a run of 20 or more digits not at all ("8812, 0047, 5519, 2630, 9914"
+is one number, not a card and four digits).
 """
 
 from __future__ import annotations
@@ -53,11 +53,14 @@ NEGATIVE_CUES = frozenset({
     "account", "acct", "member", "membership", "policy", "model", "serial", "part",
     "product", "sku", "routing", "claim", "booking", "reservation", "pin", "zip", "postal",
     "employee", "id", "item", "version", "passcode", "password", "transaction", "code",
-    "customer", "shipment",
+    "customer", "shipment", "acc",
 })
-ACCOUNT_CUES = frozenset({"account", "acct", "reference", "ref", "member", "membership",
-                          "policy", "customer", "routing"})
+ACCOUNT_CUES = frozenset({"account", "acct", "acc", "reference", "ref", "member",
+                          "membership", "policy", "customer", "routing"})
+# Words that say "a number follows" without saying whose: "member id", "reference code".
+NEUTRAL_CUES = frozenset({"id", "code", "no", "number", "num"})
 CUE_BOOST = 0.35
+SPLIT_MIN_SCORE = 0.45  # a run is split only around a likely number, not a 7-digit "maybe"
 CARD_NO_LUHN = 0.6
 LONG_SCORE, ACCOUNT_SCORE = 0.8, 0.85
 LONG_MIN, ACCOUNT_MIN = 7, 5
@@ -133,12 +136,13 @@ def digit_groups(units: Sequence[spoken.Unit]) -> list[int]:
 
 
 def _split_points(run: spoken.DigitRun) -> list[int]:
-    """Unit indexes where a number may start: after punctuation, "dash" or a weak zero. In a
-    run of 20+ digits (longer than any typed number) only sentence breaks and weak zeros."""
-    long_run = len(run.digits) >= 20
+    """Unit indexes where a number may start: after punctuation, "dash" or a weak zero. A run
+    of 20+ digits (longer than any typed number) is one number: none."""
+    if len(run.digits) >= 20:
+        return [0, len(run.units)]
     points = [0]
     for k, u in enumerate(run.units[:-1]):
-        if u.weak or (u.break_after == "strong" if long_run else u.break_after):
+        if u.weak or u.break_after:
             points.append(k + 1)
     return [*points, len(run.units)]
 
@@ -173,7 +177,7 @@ def number_matches(run: spoken.DigitRun) -> list[NumberMatch]:
             units = run.units[a:b]
             digits = "".join(u.digits for u in units)
             kind = classify_digits(digits, run.plus and a == 0, digit_groups(units))
-            if kind:
+            if kind and (kind[1] >= SPLIT_MIN_SCORE or (a, b) == (0, len(run.units))):
                 start = run.start if a == 0 else units[0].start  # run.start includes "plus"
                 found.append((a, b, NumberMatch(kind[0], kind[1], start, units[-1].end,
                                                 digits)))
@@ -226,6 +230,8 @@ def nearest_cue(words: Sequence[str]) -> str | None:
     LONG_NUMBER for the words of other numbers ("order"), or None."""
     for w in reversed(words):
         w = _stem(w.lower())
+        if w in NEUTRAL_CUES:
+            continue
         if w in ACCOUNT_CUES:
             return ACCOUNT
         for entity, cues in CUES.items():

@@ -107,6 +107,7 @@ class Unit:
     weak: bool = False  # a lone "oh"/"o"
     break_after: str = ""  # "", "soft" (comma, dash) or "strong" (sentence punctuation)
     spoken_pair: bool = False  # "twenty one", "fifteen": two digits from number words
+    word: bool = False  # one digit said as a word ("four"), not a numeral
     scaled: bool = False  # "eight hundred"
 
 
@@ -177,7 +178,7 @@ def _read_unit(tokens: list[Token], i: int) -> tuple[Unit | None, int]:
         return Unit(TEENS[word], tok.start, tok.end, spoken_pair=True,
                     break_after=_break_kind(tok.punct_after)), i + 1
     if word in ONES:
-        return Unit(ONES[word], tok.start, tok.end, weak=word in WEAK_ZEROS,
+        return Unit(ONES[word], tok.start, tok.end, weak=word in WEAK_ZEROS, word=True,
                     break_after=_break_kind(tok.punct_after)), i + 1
     return None, i
 
@@ -199,13 +200,16 @@ def _apply_scale(units: list[Unit], tok: Token, zeros: int) -> bool:
 
 
 def _merge_hundreds(units: list[Unit]) -> list[Unit]:
-    """"five hundred twenty" -> "520" (a tens/teens unit right after an "X00" unit)."""
+    """"five hundred twenty" -> "520" (a tens/teens unit right after an "X00" unit), and
+    "two hundred four" -> "204" where the one-digit word ends the number ("eight hundred
+    five five five ..." stays 800 555 ...)."""
     out: list[Unit] = []
-    for u in units:
+    for k, u in enumerate(units):
         prev = out[-1] if out else None
+        last = k == len(units) - 1 or bool(u.break_after)
         if (prev is not None and prev.scaled and len(prev.digits) == 3
-                and not prev.break_after and u.spoken_pair):
-            prev.digits = prev.digits[0] + u.digits
+                and not prev.break_after and (u.spoken_pair or (u.word and not u.weak and last))):
+            prev.digits = prev.digits[:3 - len(u.digits)] + u.digits
             prev.end, prev.break_after = u.end, u.break_after
             continue
         out.append(u)

@@ -289,3 +289,34 @@ def test_an_ip_followed_by_and_is_still_an_ip():
     assert ips("Ping 177. 119. 214. 250 and see if it answers.") == ["177. 119. 214. 250"]
     assert ips("ping one nine two dot 168 dot eighteen dot 20 and see") == [
         "one nine two dot 168 dot eighteen dot 20"]
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("acc no 40 70 73 3", "40 70 73 3"),
+    ("my member id is 8266. 7132. 75", "8266. 7132. 75"),
+    ("acc no six six nine five dash three five two four dash three",
+     "six six nine five dash three five two four dash three"),
+])
+def test_account_cues_are_not_shadowed_by_id_or_no(text, span):
+    assert (ACCOUNT, span) in caught(text)
+    assert kept(text) == []
+
+
+def test_a_22_digit_number_with_a_period_after_each_group_is_one_long_number():
+    text = "The consignment number reads 91950. 66846. 74009. 07672. 54."
+    assert typed(text) == [] and caught(text) == [(LONG, "91950. 66846. 74009. 07672. 54")]
+
+
+def test_year_ranges_and_hundreds_inside_ips():
+    assert caught("It was from 1999-2003.") == []
+    assert ips("ip one zero dot 29 dot two hundred four dot 52 ok") == [
+        "one zero dot 29 dot two hundred four dot 52"]
+    assert ips("192, dot, 168, dot, 226, dot, 139") == ["192, dot, 168, dot, 226, dot, 139"]
+    assert typed("one eight hundred five five five one two one two") == [
+        (PHONE, "one eight hundred five five five one two one two", 0.7)]
+
+
+def test_ibans_in_the_spelling_alphabet():
+    said = "golf bravo eight two whiskey echo sierra tango one two three four five six nine "\
+           "eight seven six five four three two"
+    assert ibans(f"the iban is {said}") == [(said, 1.0)]
