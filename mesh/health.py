@@ -1,7 +1,13 @@
 """``/metrics``, ``/healthz`` and ``/readyz`` on a small threaded HTTP server.
 
-Liveness means the loop has polled recently; readiness means it is also connected and has
-an assignment (or, for producer-only services, has reached the broker).
+Liveness (``/healthz``) means the loop has polled recently and has not been found stalled:
+a consumer that stays without a partition assignment longer than any healthy rebalance takes
+is marked ``stalled`` by the loop (see ``mesh.rebalance``), which then exits non-zero.
+
+Readiness (``/readyz``) means alive and holding an assignment, set on assign and cleared on
+revoke or loss; a rebalance shorter than ``rebalance_grace_s`` keeps it, so routine rebalances
+do not flap it. A member whose assignment is empty (more members than partitions) is assigned.
+Producer-only services (the HTTP intake) set ``ready`` themselves once they reach the broker.
 """
 
 from __future__ import annotations
@@ -17,17 +23,39 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 class Health:
     """State the loop updates and the probes read."""
 
-    def __init__(self, stall_after_s: float = 120.0) -> None:
-        self.stall_after_s = stall_after_s
-        self.last_beat = time.monotonic()
+    def __init__(self, stall_after_s: float = 120.0, *, rebalance_grace_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall_after_s, self.rebalance_grace_s, self._clock = stall_after_s, rebalance_grace_s, clock
+        self.last_beat = clock()
         self.ready = False
         self.stopped = False
+        self.stalled: str | None = None  # why the loop gave up on its consumer
+        self._unassigned_since: float | None = None
+        self._was_assigned = False
 
     def beat(self) -> None:
-        self.last_beat = time.monotonic()
+        self.last_beat = self._clock()
+
+    def assigned(self) -> None:
+        self.ready, self._was_assigned, self._unassigned_since = True, True, None
+
+    def unassigned(self) -> None:
+        """Subscribed, revoked or lost: the clock of ``unassigned_for`` starts (once)."""
+        self.ready = False
+        if self._unassigned_since is None:
+            self._unassigned_since = self._clock()
+
+    def unassigned_for(self) -> float:
+        return 0.0 if self._unassigned_since is None else self._clock() - self._unassigned_since
 
     def alive(self) -> bool:
-        return not self.stopped and time.monotonic() - self.last_beat < self.stall_after_s
+        return (not self.stopped and self.stalled is None
+                and self._clock() - self.last_beat < self.stall_after_s)
+
+    def is_ready(self) -> bool:
+        rebalancing = self._was_assigned and self._unassigned_since is not None
+        in_grace = rebalancing and self.unassigned_for() < self.rebalance_grace_s
+        return self.alive() and (self.ready or in_grace)
 
 
 class HealthServer:
@@ -51,7 +79,7 @@ def _handler_class(health: Health, registry: CollectorRegistry) -> type[BaseHTTP
     routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
         "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry)),
         "/healthz": lambda: _probe(health.alive()),
-        "/readyz": lambda: _probe(health.alive() and health.ready),
+        "/readyz": lambda: _probe(health.is_ready()),
     }
 
     class Handler(BaseHTTPRequestHandler):

@@ -16,6 +16,12 @@ Errors are data: a message that cannot be decoded, or whose handler raises a non
 error, becomes a DeadLetter on ``<topic>.dlq`` and the loop continues. ``RetryableError`` is
 retried with exponential backoff up to ``max_retries`` times; the count is on ``Message`` and
 on the DeadLetter. ``on_error(exc, msg) -> bool`` may return False to stop the loop instead.
+
+Rebalances: the callbacks (``mesh.rebalance.Assignment``) only record which partitions the
+consumer owns; offsets are stored only for owned partitions, and librdkafka commits them
+when partitions are revoked. A consumer left without an assignment for longer than a healthy
+rebalance takes raises ``ConsumerStalled`` out of ``run()`` (exit non-zero, so a supervisor
+starts a fresh process); ``mesh.rebalance`` says why that can happen after a broker restart.
 """
 
 from __future__ import annotations
@@ -31,16 +37,19 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from mesh.dlq import dead_letter
-from mesh.errors import RetryableError, SerializationError
+from mesh.errors import DeliveryError, RetryableError, SerializationError
 from mesh.health import Health, HealthServer
 from mesh.message import Message, Output
 from mesh.metrics import PrometheusSensor, Sensor
 from mesh.publisher import Publisher
+from mesh.rebalance import Assignment, ConsumerStalled, Partition, close_within
 from mesh.serde import AvroSerde
 from mesh.settings import MeshSettings
 from mesh.trace import TraceContext, extract
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S, STALLED_CLOSE_TIMEOUT_S = 30.0, 5.0
 
 Result = Sequence[Output] | BaseException
 MessageHandler = Callable[[Message], Sequence[Output]]
@@ -81,10 +90,12 @@ class Processor:
         self.batch_timeout_s = batch_timeout_ms / 1000
         self.sensor: Sensor = sensor or PrometheusSensor(service)
         self.serde = serde or AvroSerde(settings.schema_registry_url)
-        self.health = Health()
+        self.health = Health(rebalance_grace_s=settings.rebalance_grace_s)
         self._stop = threading.Event()
         conf = {**settings.consumer_config(group_id), "client.id": f"{service}-consumer",
                 "stats_cb": self._on_stats}
+        self.assignment = Assignment(self.topics, self.health, self.sensor,
+                                     settings.unassigned_limit_s(conf), forget=self._forget)
         self._consumer = consumer or Consumer(conf)
         self._owns_publisher = publisher is None
         self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
@@ -97,10 +108,14 @@ class Processor:
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
-        """Run until ``stop()`` or SIGTERM/SIGINT; finish the message in hand, flush, commit."""
+        """Run until ``stop()`` or SIGTERM/SIGINT; finish the message in hand, flush, commit.
+        Raises ``ConsumerStalled`` when the consumer stays without an assignment too long."""
         self._install_signal_handlers()
         self._start_health_server()
-        self._consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        a = self.assignment
+        self._consumer.subscribe(self.topics, on_assign=a.on_assign, on_revoke=a.on_revoke,
+                                 on_lost=a.on_lost)
+        self.health.unassigned()
         try:
             while not self._stop.is_set():
                 self.health.beat()
@@ -108,6 +123,7 @@ class Processor:
                 if raws:
                     self._process(raws)
                 self._maybe_tick()
+                self._watch()
         finally:
             self._shutdown()
 
@@ -130,18 +146,36 @@ class Processor:
                 self.health, self.sensor.registry, self.settings.metrics_host, port
             ).start()
 
+    def _watch(self) -> None:
+        reason = self.assignment.check(self._consumer)
+        if reason is not None:
+            self.health.stalled = reason
+            log.error("%s consumer stalled: %s; exiting for a new process to take over",
+                      self.service, reason)
+            raise ConsumerStalled(reason)
+
     def _shutdown(self) -> None:
         self.health.stopped = True
+        stalled = self.health.stalled is not None
         try:
             # everything produced is acknowledged before the offsets of its inputs are committed
-            if self._owns_publisher:
+            if stalled:
+                self._flush_quietly()
+            elif self._owns_publisher:
                 self.publisher.close()  # flushes, then releases the producer's connections
             else:
                 self.publisher.flush()
         finally:
-            self._consumer.close()  # commits the stored offsets
+            close_within(self._consumer, STALLED_CLOSE_TIMEOUT_S if stalled else CLOSE_TIMEOUT_S)
             if self._server:
                 self._server.stop()
+
+    def _flush_quietly(self) -> None:
+        """Best effort on the way out of a stall: what is not acknowledged has no stored offset."""
+        try:
+            self.publisher.flush(STALLED_CLOSE_TIMEOUT_S)
+        except DeliveryError as exc:
+            log.warning("leaving with outputs not acknowledged (their inputs are replayed): %s", exc)
 
     # -- polling ----------------------------------------------------------------------------
     def _poll(self) -> list[Any]:
@@ -179,9 +213,12 @@ class Processor:
         self._commit(done)
 
     def _commit(self, done: list[tuple[Any, Message | None]]) -> None:
-        """Store offsets up to the first message still held on each partition."""
+        """Store offsets up to the first message still held on each partition; a partition
+        revoked meanwhile is skipped (its next owner re-reads it from the committed offset)."""
         for raw, msg in done:
             tp, key = (raw.topic(), raw.partition()), raw.key()
+            if tp not in self.assignment.owned:
+                continue
             held = self._held.setdefault(tp, {})
             if msg is not None and msg.releases_key:
                 self.release(key)
@@ -192,7 +229,7 @@ class Processor:
 
     def _store(self) -> None:
         offsets = []
-        for (topic, partition), next_offset in self._next_offset.items():
+        for (topic, partition), next_offset in self._next_offset.items():  # owned partitions only
             held = [o for keyed in self._held.get((topic, partition), {}).values() for o in keyed]
             offset = min([next_offset, *held])
             if offset != self._stored.get((topic, partition)):
@@ -284,9 +321,6 @@ class Processor:
         self.sensor.on_dead_letter(raw.topic(), type(exc).__name__)
 
     # -- callbacks --------------------------------------------------------------------------
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        self.health.ready = True
-
     def _maybe_tick(self) -> None:
         """Call ``tick`` (timeouts of stateful services) in the loop thread, then commit."""
         if self.tick is None or time.monotonic() < self._next_tick:
@@ -297,18 +331,15 @@ class Processor:
         self.publisher.flush()
         self._store()
 
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:  # the next owner re-reads held messages from the committed offset
+    def _forget(self, partitions: list[Partition]) -> None:
+        """Revoked or lost: the next owner re-reads held messages from the committed offset."""
+        for tp in partitions:
             for state in (self._held, self._next_offset, self._stored):
-                state.pop((tp.topic, tp.partition), None)
-        try:
-            consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                log.warning("commit on revoke failed: %s", exc)
+                state.pop(tp, None)
 
     def _on_stats(self, stats_json: str) -> None:
         stats = json.loads(stats_json)
+        self.assignment.note_stats(stats)
         for topic, tstats in stats.get("topics", {}).items():
             for part, pstats in tstats.get("partitions", {}).items():
                 lag = pstats.get("consumer_lag", -1)

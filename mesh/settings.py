@@ -34,6 +34,16 @@ class MeshSettings(BaseSettings):
         default=9100, description="Port of /metrics, /healthz, /readyz; 0 picks a free one; None disables."
     )
     metrics_host: str = "0.0.0.0"
+    unassigned_unhealthy_s: float | None = Field(
+        default=None,
+        description="A consumer without an assignment for longer than this, while its topics have "
+        "partitions or no broker answers, reports /healthz 503 and its loop exits non-zero. "
+        "Default: max.poll.interval.ms + session.timeout.ms of its consumer config + 15 s (360 s), "
+        "the longest a healthy rebalance keeps a member waiting.",
+    )
+    rebalance_grace_s: float = Field(
+        default=30.0, description="A consumer stays ready (/readyz) through a rebalance this short."
+    )
     max_retries: int = 3
     retry_backoff_ms: int = 200
     message_max_bytes: int = 10 * 1024 * 1024
@@ -55,6 +65,16 @@ class MeshSettings(BaseSettings):
         conf.update({k: v for k, v in optional.items() if v is not None})
         conf.update(self.kafka_extra)
         return conf
+
+    def unassigned_limit_s(self, consumer_conf: dict[str, Any]) -> float:
+        """``unassigned_unhealthy_s``, or the bound the broker puts on a rebalance: a member
+        waits at most max.poll.interval.ms (the rebalance timeout) for the others to rejoin,
+        plus a session timeout to notice a dead one."""
+        if self.unassigned_unhealthy_s is not None:
+            return self.unassigned_unhealthy_s
+        poll_ms = int(consumer_conf.get("max.poll.interval.ms", 300_000))
+        session_ms = int(consumer_conf.get("session.timeout.ms", 45_000))
+        return (poll_ms + session_ms) / 1000 + 15.0
 
     def producer_config(self) -> dict[str, Any]:
         return {
