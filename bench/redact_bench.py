@@ -14,7 +14,7 @@ steadier figure).
   ``nlp.pipe``, NER skipped where no name can be, guarded and spoken-form recognizers);
   NER on. ``auto`` (the service default) picks md when it is installed.
 
-Then recall/precision on the held-out splits ("test5" against ``evaluation.TARGETS``, the
+Then recall/precision on the held-out splits ("test6" against ``evaluation.TARGETS``, the
 earlier "test" against ``evaluation.FIRST_TEST_TARGETS``) are computed with each detector and
 the targets are checked for the default one, so speed is reported with the recall it keeps.
 """

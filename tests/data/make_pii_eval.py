@@ -27,7 +27,7 @@ Labelling guideline (what a reviewer checks):
   product codes, times, years) and amounts of money of any size are not labelled;
   utterances made only of such numbers are the negatives.
 
-Splits: "dev" holds the template sets dev, dev2 ... dev7; "test" and "test5" are held
+Splits: "dev" holds the template sets dev, dev2 ... dev8; "test" and "test6" are held
 out. The older history: "dev" held three template sets, each with its own
 name/city/street pools and free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
 template set, a fourth set of pools and its own free-form lines, written after the tuning
@@ -81,7 +81,16 @@ Fail-closed numbers and lower-case names (pii_templates_v2.py), in the order wri
    new templates, pools, values, free-form lines and ASR scripts, with renderings drawn
    from all the earlier ones and none of its own (so it measures how the detector carries
    over to new sentences, names and values, not to renderings it was never shown). The
-   recognizers were then fixed on dev7, and test5 was scored once, at the end; no
+   recognizers were then fixed on dev7, and test5 was scored once.
+9. test5 met most number targets but not all (recall ACCOUNT_NUMBER 0.97, IBAN_CODE 0.94,
+   IP_ADDRESS 0.97, LONG_NUMBER 0.975; CREDIT_CARD, PHONE_NUMBER, US_SSN 1.00) and missed
+   PERSON by far (0.73: lower-case names that no list knows, after "hello", "okay", "yes",
+   before "'s", "speaking to"). It became the dev set "dev8".
+10. Before any recognizer was changed after that, the held-out split "test6" was written
+   the same way as test5 (new templates, pools, values, free-form lines, ASR scripts;
+   renderings from the earlier sets), with lower-case names in many positions and
+   lower-case brand names among the must-keep lines ("i use netflix and spotify"). The
+   recognizers were then fixed on dev8, and test6 was scored once, at the end; no
    recognizer change was tuned on it. It is the split the targets are asserted on.
 """
 
@@ -97,7 +106,7 @@ import pii_templates_v2 as v2
 OUT = Path(__file__).with_name("pii_eval.jsonl")
 ASR_ROWS = Path(__file__).with_name("pii_asr.jsonl")
 ASR_LABELS = Path(__file__).with_name("pii_asr_labels.txt")
-HELD_OUT = "test5"
+HELD_OUT = "test6"
 ACCOUNT_CUES = ("account", "acct", "reference", "ref", "membership", "member", "policy",
                 "customer")
 DIGIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -1132,7 +1141,7 @@ def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]],
 
 
 def v2_rows() -> list[dict]:
-    """dev4 ... dev7 and test5 (pii_templates_v2.py), from their own seed."""
+    """dev4 ... dev8 and test6 (pii_templates_v2.py), from their own seed."""
     rng = random.Random(20270301)
     rows = []
     for name, (templates_by_group, freeform) in v2.SETS.items():

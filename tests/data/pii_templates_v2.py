@@ -1,7 +1,7 @@
-"""Templates, pools and value renderers of the dev sets "dev4" to "dev7" and of the "test5"
-held-out split (see make_pii_eval.py's docstring for what was written when; dev5, dev6 and
-dev7 were written as the held-out splits "test2", "test3" and "test4" and moved to dev
-after their first scoring).
+"""Templates, pools and value renderers of the dev sets "dev4" to "dev8" and of the "test6"
+held-out split (see make_pii_eval.py's docstring for what was written when; dev5 to dev8
+were written as the held-out splits "test2" to "test5" and moved to dev after their first
+scoring).
 
 The renderers say numbers the ways ASR engines and callers write and say them: digit words,
 numerals, mixtures, spaces, hyphens, minus signs ("4 -1 -1"), dots, commas, "dash", "oh",
@@ -819,7 +819,7 @@ FREEFORM_TEST4 = [
     "it's [IBAN_CODE: GB33 BUKB 2020 1555 5555 55]",
 ]
 
-# --- test5: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# --- dev8: written as the held-out split "test5", moved to dev after its first scoring ----
 # New templates, pools, values, free-form lines and ASR scripts; its renderings are drawn
 # from all of the earlier ones (no TEST5-only rendering).
 
@@ -959,6 +959,151 @@ FREEFORM_TEST5 = [
     "it's [IBAN_CODE: DE89 3704 0044 0532 0130 00]",
 ]
 
+# --- test6: the held-out split (see make_pii_eval.py's docstring) -------------------------
+# New templates, pools, values, free-form lines and ASR scripts; renderings drawn from all
+# the earlier ones. Lower-case names sit in many positions, and lower-case brand names and
+# other capitalisable words are among the must-keep lines.
+
+FIRST_9 = ["Apollonia", "Barnaby", "Clementine", "Desmond", "Eleni", "Fergus", "Gaspard",
+           "Hortense", "Idris", "Jemima", "Kwabena", "Lavinia", "Marcellus", "Niamh", "Osric",
+           "Philippa", "Raphael", "Saoirse", "Tarquin", "Undine", "Vivienne", "Wilfred",
+           "Ximena", "Yusuf", "Zuleika", "Augustus"]
+LAST_9 = ["Ackroyd", "Beauchamp", "Cholmondeley", "Dlamini", "Entwistle", "Featherby",
+          "Greenhalgh", "Heathcote", "Illingworth", "Jowett", "Kettering", "Lindqvist",
+          "Maclachlan", "Nwankwo", "Oyediran", "Pilkington", "Rowntree", "Sowerby",
+          "Threlfall", "Uttley", "Wainwright", "Yeboah"]
+CITY_9 = ["Scarborough", "Lowestoft", "Kendal", "Penzance", "Falmouth", "Bideford", "Oban",
+          "Tralee", "Athlone", "Reno", "Fargo", "Macclesfield", "Grimsby", "Whitby"]
+STREET_9 = ["Ashdown", "Brookfield", "Clover", "Deerpark", "Elmtree", "Foxhollow", "Greenacre",
+            "Hawthorn", "Larkspur", "Mayfield", "Primrose", "Stonecroft"]
+STREET_TYPE_9 = ["Street", "Road", "Lane", "Avenue", "Close", "Drive", "Way", "Court", "Place",
+                 "Crescent", "Grove", "Gardens"]
+
+TEST6_TEMPLATES: dict[str, list[str]] = {
+    "card9": [
+        "card number is {CARD} thanks",
+        "Okay, {CARD}, and it expires next year.",
+        "{CARD} that's the card",
+        "pay with {CARD}",
+        "The card you have should be {CARD}.",
+        "so the visa is {CARD}",
+    ],
+    "phone9": [
+        "call me on {PHONE}",
+        "The number is {PHONE}, that's my mobile.",
+        "my cell's {PHONE} ok",
+    ],
+    "ssn9": [
+        "social is {SSN}",
+        "My SSN, {SSN}.",
+    ],
+    "long9": [
+        "{LONG} that's it",
+        "Reading from the form: {LONG}.",
+        "the docket says {LONG}",
+        "Is it {LONG}?",
+        "uh {LONG}",
+        "my order number is {LONG}",
+    ],
+    "account9": [
+        "account {ACCT}",
+        "My account number's {ACCT}.",
+        "the ref is {ACCT}",
+        "Customer number: {ACCT}.",
+        "membership number {ACCT} yeah",
+        "Your policy reference is {ACCT}.",
+        "acct {ACCT}",
+    ],
+    "ip9": [
+        "the ip is {IP}",
+        "Can you ping {IP}?",
+        "it's on {IP} I think",
+        "Device address: {IP}.",
+    ],
+    "iban9": [
+        "iban {IBAN}",
+        "My IBAN is {IBAN}.",
+        "send it to {IBAN} please",
+    ],
+    "person9": [
+        "hiya {FIRSTL} you alright",
+        "i was helped by {PERSONL} last time",
+        "{PERSONL} is my mum",
+        "thanks {FIRSTL} that's brilliant",
+        "this is {FIRSTL} from the office",
+        "could {FIRSTL} ring me back",
+        "Hello {PERSON}, how can I help?",
+        "i'll tell {FIRSTL} you called",
+        "my husband {FIRSTL} set it up",
+        "so {PERSONL} and i share it",
+    ],
+    "location9": [
+        "i'm at {ADDRL} {CITYL}",
+        "the van went to {ADDRL} {CITYL}",
+        "we live near {CITYL}",
+        "It's {ADDR}, {CITY}.",
+        "my address is {ADDRL}",
+    ],
+    "negative9": [
+        "I'll call at noon.",
+        "Two agents transferred me.",
+        "Ticket {SHORT} please.",
+        "Model {CODE}, the new one.",
+        "It was $1,850.00 all in.",
+        "Can we do 10:15?",
+        "twenty past three is fine",
+        "We shipped 30,000 orders.",
+        "that's 5,000,000 dollars",
+        "i use netflix and spotify",
+        "it came from amazon",
+        "my iphone keeps crashing",
+        "i paid with paypal",
+        "we bank with barclays",
+        "it's on youtube",
+        "i watched it on the bbc",
+        "Case {SHORTW} again.",
+        "About 15% of them.",
+        "We have 4 dogs.",
+        "Update 3.1.4 broke it.",
+        "Back in 2015.",
+        "it's quarter to ten",
+    ],
+}
+
+FREEFORM_TEST6 = [
+    "okay [PERSON: saoirse wainwright] you're all sorted",
+    "it's [CREDIT_CARD: 4 -0 -2 -4 -0 -0 -7 -1 -5 -5 -3 -2 -1 -6 -7 -8] yeah",
+    "[LONG_NUMBER: 3311 9087 2264 5510 9983 71] is the reference on the bill",
+    "the nas is [IP_ADDRESS: one nine two dot one six eight dot four dot forty]",
+    "[IBAN_CODE: I E two nine A I B K nine three one one five two one two three four five "
+    "six seven eight]",
+    "we're at [LOCATION: nine larkspur drive] [LOCATION: kendal]",
+    "i talked to [PERSON: barnaby] this morning",
+    "Card: [CREDIT_CARD: 5105 1051 0510 5100].",
+    "account [ACCOUNT_NUMBER: 55 18 42 90 31]",
+    "reference [ACCOUNT_NUMBER: W Z five five one nine two eight]",
+    "Phone [PHONE_NUMBER: 2 -0 -2 -5 -5 -5 -0 -1 -9 -3] later.",
+    "My SSN is [US_SSN: 412-71-6033].",
+    "It's on [IP_ADDRESS: 10.44.0.12].",
+    "[PERSON: kwabena yeboah] dropped by",
+    "the code is [LONG_NUMBER: 8 8 1 0 0 2 7 3 6 4 9 5 5 1 2 0 7 7 3 1]",
+    "It's at six, not seven.",
+    "Ticket 30481.",
+    "The part's Q-4.",
+    "I spent 2,750 dollars.",
+    "It's on the [DATE_TIME: 3rd of April, 2021].",
+    "There were 1,860 of them.",
+    "Two agents answered.",
+    "Extension 2210.",
+    "see you at quarter past five",
+    "my card's [CREDIT_CARD: four four double one, two two three three, double four five five, "
+    "six six seven seven]",
+    "[PERSON: jemima] from sales phoned",
+    "the house is [LOCATION: seven brookfield road] [LOCATION: oban]",
+    "the ip address is [IP_ADDRESS: ten point one point one point five]",
+    "it's [IBAN_CODE: GB82 WEST 1234 5698 7654 32]",
+]
+
 def short_number(rng: random.Random) -> str:
     n = rng.randint(3, 6)
     return rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
@@ -1052,7 +1197,24 @@ ASR_SCRIPTS = {
         "My social security number is one two three, four five, six seven eight nine.",
         "I will call you at four, there are two agents here.",
     ],
-    "test5": [
+    "test6": [
+        "Okay, Saoirse Wainwright, you are all sorted.",
+        "It is four zero two four, zero zero seven one, five five three two, one six seven "
+        "eight.",
+        "The reference on the bill is three three one one nine zero eight seven two two six "
+        "four five five one zero nine nine eight three seven one.",
+        "The NAS is one nine two dot one six eight dot four dot forty.",
+        "The IBAN is I E two nine A I B K nine three one one five two one two three four five "
+        "six seven eight.",
+        "We are at nine Larkspur Drive, Kendal.",
+        "Kwabena Yeboah dropped by this afternoon.",
+        "My account number is five five one eight four two nine zero three one.",
+        "Phone two zero two, five five five, zero one nine three later.",
+        "It is at six, not seven, and two agents answered.",
+        "My social security number is four one two, seven one, six zero three three.",
+        "Ticket three zero four eight one, and I spent twenty seven fifty.",
+    ],
+    "dev8": [
         "Okay, Rhiannon Llewellyn, that is all updated.",
         "It is four five five six, seven three seven five, eight six eight nine, nine eight "
         "five five.",
@@ -1163,7 +1325,9 @@ POOLS = {
              "stype": STREET_TYPE_4},
     "dev5": {"first": FIRST_5, "last": LAST_5, "city": CITY_5, "street": STREET_5,
              "stype": STREET_TYPE_5},
-    "test5": {"first": FIRST_8, "last": LAST_8, "city": CITY_8, "street": STREET_8,
+    "test6": {"first": FIRST_9, "last": LAST_9, "city": CITY_9, "street": STREET_9,
+              "stype": STREET_TYPE_9},
+    "dev8": {"first": FIRST_8, "last": LAST_8, "city": CITY_8, "street": STREET_8,
               "stype": STREET_TYPE_8},
     "dev7": {"first": FIRST_7, "last": LAST_7, "city": CITY_7, "street": STREET_7,
               "stype": STREET_TYPE_7},
@@ -1172,8 +1336,8 @@ POOLS = {
 }
 SETS = {"dev4": (DEV4_TEMPLATES, FREEFORM_DEV4), "dev5": (TEST2_TEMPLATES, FREEFORM_TEST2),
         "dev6": (TEST3_TEMPLATES, FREEFORM_TEST3), "dev7": (TEST4_TEMPLATES, FREEFORM_TEST4),
-        "test5": (TEST5_TEMPLATES, FREEFORM_TEST5)}
-# test5 draws from every earlier rendering (level 3) and adds none of its own.
-LEVELS = {"dev4": 0, "dev5": 1, "dev6": 2, "dev7": 3, "test5": 3}
+        "dev8": (TEST5_TEMPLATES, FREEFORM_TEST5), "test6": (TEST6_TEMPLATES, FREEFORM_TEST6)}
+# dev8 (ex-test5) and test6 draw from every earlier rendering (level 3) and add none.
+LEVELS = {"dev4": 0, "dev5": 1, "dev6": 2, "dev7": 3, "dev8": 3, "test6": 3}
 REPEATS = {"card": 6, "phone": 10, "ssn": 15, "long": 6, "account": 5, "ip": 8, "iban": 10,
            "person": 4, "location": 4, "negative": 2}

@@ -2,7 +2,7 @@
 
 The set (tests/data/pii_eval.jsonl, made by tests/data/make_pii_eval.py) has a dev split used
 while building the recognizers and two held-out splits written with their own sentence
-templates, renderings and names, places and streets: "test5" (fail-closed numbers,
+templates, renderings and names, places and streets: "test6" (fail-closed numbers,
 lower-case names and places, Whisper transcripts; written before the recognizer changes it
 is scored for, see make_pii_eval.py) is asserted against ``evaluation.TARGETS``, the earlier
 "test" against ``evaluation.FIRST_TEST_TARGETS``. Matching rule: see services/redact/evaluation.py
