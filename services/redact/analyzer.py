@@ -122,7 +122,8 @@ def load_spacy(model: str = DEFAULT_MODEL) -> Language:
     return nlp
 
 
-def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegistry:
+def build_registry(tld: tldextract.TLDExtract | None = None,
+                   truecaser: Truecaser | None = None) -> RecognizerRegistry:
     """Presidio's recognizers for written forms plus the spoken-form ones. Each written-form
     recognizer is guarded by a one-regex test (a digit, an "@") so it costs nothing on the
     many segments that cannot match. Presidio's phonenumbers-based PhoneRecognizer is left
@@ -135,6 +136,7 @@ def build_registry(tld: tldextract.TLDExtract | None = None) -> RecognizerRegist
         names.NameCueRecognizer(),
         gazetteer.GivenNameRecognizer(),
         truecase.TruecasedPlaceRecognizer(),
+        truecase.TruecasedNameRecognizer(truecaser),
         numbers.SpokenNumberRecognizer(),
         catch_all.CatchAllNumberRecognizer(),
         identifiers.SpokenIpRecognizer(),
@@ -174,7 +176,8 @@ class SkipBoostedEnhancer(LemmaContextAwareEnhancer):
 def build_analyzer(model: str = DEFAULT_MODEL, nlp: Language | None = None) -> AnalyzerEngine:
     """The factory: call once per process (loading spaCy takes seconds)."""
     engine = CallNlpEngine(nlp if nlp is not None else load_spacy(model))
-    return AnalyzerEngine(registry=build_registry(), nlp_engine=engine,
+    truecaser = Truecaser.from_nlp(engine.get_nlp("en"))
+    return AnalyzerEngine(registry=build_registry(truecaser=truecaser), nlp_engine=engine,
                           supported_languages=["en"], context_aware_enhancer=SkipBoostedEnhancer(
                               context_prefix_count=6, context_suffix_count=2))
 
@@ -244,7 +247,10 @@ class Detector:
         self.ner_gate = ner_gate
         self.batch_size = batch_size
         self.calendar_dates_only = calendar_dates_only
-        self.truecaser = Truecaser.from_nlp(self.nlp)
+        self.truecaser = next(
+            (r.truecaser for r in self.analyzer.registry.recognizers
+             if isinstance(r, truecase.TruecasedNameRecognizer) and r.truecaser is not None),
+            None) or Truecaser.from_nlp(self.nlp)
         self.ner_runs = 0  # how many texts went through NER (for metrics/bench)
 
     def detect(self, text: str, entities: Iterable[str], threshold: float = 0.4,

@@ -57,7 +57,8 @@ CALENDAR_WORDS = frozenset({
 PREFIX_CUES: dict[tuple[str, ...], bool] = {  # cue words -> lower-case names allowed after
     ("my", "name", "is"): True, ("name", "is"): True, ("name's",): True, ("call", "me"): True,
     ("named",): True, ("mr",): True, ("mrs",): True, ("ms",): True, ("miss",): True,
-    ("dr",): True, ("speaking", "with"): True, ("speak", "with"): True, ("speak", "to"): True,
+    ("dr",): True, ("speaking", "with"): True, ("speaking", "to"): True,
+    ("speak", "with"): True, ("speak", "to"): True,
     ("talking", "to"): True, ("talk", "to"): True, ("ask", "for"): True,
     ("this", "is"): False, ("i'm",): False, ("i", "am"): False, ("tell",): False,
     ("add",): False, ("call",): False, ("called",): False, ("behalf", "of"): False,

@@ -148,14 +148,15 @@ def _split_points(run: spoken.DigitRun) -> list[int]:
 
 
 def _loose_digits(run: spoken.DigitRun, a: int, b: int, covered: set[int]) -> int:
-    """Digits next to units [a, b) that no match covers, up to a sentence break."""
+    """Digits of the run next to units [a, b) that no match covers (over any break: Whisper
+    may end a sentence after each group, "906. 181. 726. 945")."""
     n = 0
     k = a - 1
-    while k >= 0 and k not in covered and run.units[k].break_after != "strong":
+    while k >= 0 and k not in covered:
         n += len(run.units[k].digits)
         k -= 1
     k = b
-    while k < len(run.units) and k not in covered and run.units[k - 1].break_after != "strong":
+    while k < len(run.units) and k not in covered:
         n += len(run.units[k].digits)
         k += 1
     return n

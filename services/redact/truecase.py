@@ -128,6 +128,8 @@ class Truecaser:
         prev_word = ""
         for tok in spoken.tokenize(text):
             core = tok.core
+            if core.endswith(("'s", "\u2019s")) and len(core) > 3:  # "guinevere's"
+                core = core[:-2]
             word = core.lower()
             if not (core.isalpha() and core.islower() and len(core) > 1):
                 prev_name = core[:1].isupper() and word in self.given
@@ -140,8 +142,13 @@ class Truecaser:
             prev_word = word
         return "".join(chars)
 
+    def acronym(self, word: str) -> bool:
+        """"iban", "bbc": more often written in capitals than capitalised."""
+        upper = self.ranks.get(word.upper())
+        return upper != UNSEEN and upper < self.ranks.get(word.capitalize())
+
     def _is_name(self, word: str, prev_name: bool, prev_word: str) -> bool:
-        if self.common_lower(word):
+        if self.common_lower(word) or self.acronym(word):
             return False
         if word in self.given:
             return True
@@ -155,6 +162,65 @@ class Truecaser:
 
 
 PLACE_CUES = frozenset({"in", "from", "near", "outside", "around", "visiting", "into"})
+
+
+class TruecasedNameRecognizer(EntityRecognizer):
+    """PERSON in text without any capital letter (lower-case ASR): a run of up to three words
+    that truecasing capitalised, unless a place word comes right before it ("in", "from",
+    "near" ...). Fail closed: NER misses most such names even once capitalised, and calls
+    many of them places or companies.
+
+    A run holding a known given name or a word the model never saw scores above NER (0.9),
+    so "it was Seraphina" stays a person when NER says GPE; a run of words the model knows
+    as mostly capitalised ("netflix", "leeds") scores below NER (0.6), so NER's place label
+    wins, and is dropped where NER calls it a company or product."""
+
+    KNOWN_SCORE, SHAPE_SCORE = 0.9, 0.6
+
+    def __init__(self, truecaser: Truecaser | None = None, supported_language: str = "en"):
+        self.truecaser = truecaser
+        super().__init__(supported_entities=["PERSON"], name="TruecasedNameRecognizer",
+                         supported_language=supported_language)
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        doc = getattr(nlp_artifacts, "tokens", None)
+        if (entities and "PERSON" not in entities) or doc is None or doc.text == text \
+                or len(doc.text) != len(text) or any(c.isupper() for c in text):
+            return []
+        cased, out = doc.text, []
+        orgs = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("ORG", "PRODUCT")]
+        toks = spoken.tokenize(text)
+        i = 0
+        while i < len(toks):
+            k = i
+            while k < len(toks) and k - i < 3 and cased[toks[k].start].isupper():
+                k += 1
+                if toks[k - 1].punct_after.strip():
+                    break
+            if k == i or (i > 0 and toks[i - 1].core.lower() in PLACE_CUES):
+                i = max(k, i + 1)
+                continue
+            score = self._score(toks[i:k], orgs, toks[i - 1].core.lower() if i else "")
+            if score:
+                out.append(RecognizerResult(
+                    entity_type="PERSON", start=toks[i].start, end=toks[k - 1].end, score=score,
+                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+            i = k
+        return out
+
+    def _score(self, run: list[spoken.Token], orgs: list[tuple[int, int]], prev: str) -> float:
+        given = gazetteer.census_given_names()
+        words = [t.core.lower().removesuffix("'s") for t in run]
+        tc = self.truecaser
+        if any(w in given or (tc is not None and tc.unknown(w)) for w in words):
+            return self.KNOWN_SCORE
+        if prev == "to" or any(s <= run[0].start < e for s, e in orgs):
+            return 0.0  # "moved to houston", "from amazon": a known word there is no name
+        return self.SHAPE_SCORE
 
 
 class TruecasedPlaceRecognizer(EntityRecognizer):

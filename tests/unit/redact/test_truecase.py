@@ -78,3 +78,19 @@ def test_lower_case_towns_after_addresses_and_no_name_after_called(detector, tex
 ])
 def test_lower_case_names_before_who_and_after_put(detector, text, name):
     assert ("PERSON", name) in found(detector, text)
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("hello orlaith it's me again", "orlaith"),
+    ("okay chimamanda lovely", "chimamanda"),
+    ("i'm speaking to temperance okonkwo am i", "temperance okonkwo"),
+    ("uzoma ibekwe phoned earlier", "uzoma ibekwe"),
+])
+def test_lower_case_names_in_caseless_text_without_a_cue_list(detector, text, name):
+    assert ("PERSON", name) in found(detector, text)
+
+
+@pytest.mark.parametrize("text", ["we moved to houston last year", "i'll read the iban now",
+                                  "i bought it from amazon"])
+def test_known_capitalised_words_after_to_or_from_and_acronyms_are_no_names(detector, text):
+    assert [e for e, _ in found(detector, text)] in ([], ["LOCATION"])
