@@ -172,8 +172,9 @@ class TruecasedNameRecognizer(EntityRecognizer):
 
     A run holding a known given name or a word the model never saw scores above NER (0.9),
     so "it was Seraphina" stays a person when NER says GPE; a run of words the model knows
-    as mostly capitalised ("netflix", "leeds") scores below NER (0.6), so NER's place label
-    wins, and is dropped where NER calls it a company or product."""
+    as mostly capitalised ("netflix", "leeds"), or any run right after "to", scores below
+    NER (0.6), so NER's place label wins; a known word NER calls a company or product is
+    dropped."""
 
     KNOWN_SCORE, SHAPE_SCORE = 0.9, 0.6
 
@@ -216,10 +217,12 @@ class TruecasedNameRecognizer(EntityRecognizer):
         given = gazetteer.census_given_names()
         words = [t.core.lower().removesuffix("'s") for t in run]
         tc = self.truecaser
+        if prev == "to":  # "moved to houston" (a given name too): NER's place label wins
+            return self.SHAPE_SCORE
         if any(w in given or (tc is not None and tc.unknown(w)) for w in words):
             return self.KNOWN_SCORE
-        if prev == "to" or any(s <= run[0].start < e for s, e in orgs):
-            return 0.0  # "moved to houston", "from amazon": a known word there is no name
+        if any(s <= run[0].start < e for s, e in orgs):
+            return 0.0  # "bought it from amazon": a known word NER calls a company
         return self.SHAPE_SCORE
 
 
