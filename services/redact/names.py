@@ -169,7 +169,8 @@ class NameCueRecognizer(EntityRecognizer):
         words = [t.core.lower().rstrip(".") for t in toks]
         caseless = not any(c.isupper() for c in text)  # ASR without casing: cues only
         doc = getattr(nlp_artifacts, "tokens", None)  # the truecased text (truecase.py)
-        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
+        truecased = doc is not None and len(doc.text) == len(text)  # the detector's doc
+        cased = doc.text if truecased else text
         spans: list[tuple[int, int, float]] = []
         for i, w in enumerate(words):
             for cue, lower_ok in self._by_first.get(w, ()):
@@ -178,7 +179,7 @@ class NameCueRecognizer(EntityRecognizer):
                 if tuple(words[i:k]) == cue and not toks[k - 1].punct_after.strip(allowed):
                     spans += self._name_after(toks, k, lower_ok, weak=cue in WEAK_CUES,
                                               caseless=caseless,
-                                              cased=cased if cased != text else "")
+                                              cased=cased if truecased else "")
             if w in VOCATIVE_CUES and i + 1 < len(toks):
                 spans += self._vocative(toks, i + 1, caseless, cased)
             if toks[i].punct_after.startswith(",") and _opens_sentence(toks, i):

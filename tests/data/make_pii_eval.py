@@ -90,8 +90,14 @@ Fail-closed numbers and lower-case names (pii_templates_v2.py), in the order wri
    the same way as test5 (new templates, pools, values, free-form lines, ASR scripts;
    renderings from the earlier sets), with lower-case names in many positions and
    lower-case brand names among the must-keep lines ("i use netflix and spotify"). The
-   recognizers were then fixed on dev8, and test6 was scored once, at the end; no
-   recognizer change was tuned on it. It is the split the targets are asserted on.
+   recognizers were then fixed on dev8, and test6 was scored once, at the end.
+11. test6, first scoring: on its written rows every number type 1.00 recall, PERSON 0.98,
+   precision >= 0.95 for every type; on its 24 Whisper rows same-type recall 0.60 and
+   any-type recall 0.95 (a misheard cue or letter changes the type: "my count number",
+   "i2 -i -b -k"). One bug it showed was fixed afterwards (the cue guard for lower-case
+   names was skipped when truecasing changed nothing: "it's quarter to ten" gave a PERSON);
+   nothing else was changed for it. It is the split the targets are asserted on: TARGETS
+   on its written rows, the any-type target on its ASR rows (services/redact/evaluation.py).
 """
 
 from __future__ import annotations
