@@ -7,14 +7,18 @@ is marked ``stalled`` by the loop (see ``mesh.rebalance``), which then exits non
 Readiness (``/readyz``) means alive and holding an assignment, set on assign and cleared on
 revoke or loss; a rebalance shorter than ``rebalance_grace_s`` keeps it, so routine rebalances
 do not flap it. A member whose assignment is empty (more members than partitions) is assigned.
-Producer-only services (the HTTP intake) set ``ready`` themselves once they reach the broker.
+Outputs waiting for acknowledgement longer than the same grace also clear it: the loop does
+not poll while it waits, so the rebalance callbacks that would report a lost assignment (the
+broker is gone) only run once it is back. Producer-only services (the HTTP intake) set
+``ready`` themselves once they reach the broker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -32,6 +36,7 @@ class Health:
         self.stalled: str | None = None  # why the loop gave up on its consumer
         self._unassigned_since: float | None = None
         self._was_assigned = False
+        self._acks_since: float | None = None
 
     def beat(self) -> None:
         self.last_beat = self._clock()
@@ -48,6 +53,15 @@ class Health:
     def unassigned_for(self) -> float:
         return 0.0 if self._unassigned_since is None else self._clock() - self._unassigned_since
 
+    @contextlib.contextmanager
+    def awaiting_acks(self) -> Iterator[None]:
+        """Around a flush of outputs."""
+        self._acks_since = self._clock()
+        try:
+            yield
+        finally:
+            self._acks_since = None
+
     def alive(self) -> bool:
         return (not self.stopped and self.stalled is None
                 and self._clock() - self.last_beat < self.stall_after_s)
@@ -55,7 +69,8 @@ class Health:
     def is_ready(self) -> bool:
         rebalancing = self._was_assigned and self._unassigned_since is not None
         in_grace = rebalancing and self.unassigned_for() < self.rebalance_grace_s
-        return self.alive() and (self.ready or in_grace)
+        acks_late = self._acks_since is not None and self._clock() - self._acks_since > self.rebalance_grace_s
+        return self.alive() and (self.ready or in_grace) and not acks_late
 
 
 class HealthServer:

@@ -209,7 +209,8 @@ class Processor:
             if messages:
                 self._handle(messages)
             done.extend(decoded)
-        self.publisher.flush()  # everything derived from `done` is acknowledged after this
+        with self.health.awaiting_acks():
+            self.publisher.flush()  # everything derived from `done` is acknowledged after this
         self._commit(done)
 
     def _commit(self, done: list[tuple[Any, Message | None]]) -> None:
@@ -328,7 +329,8 @@ class Processor:
         self._next_tick = time.monotonic() + self.tick_interval_s
         for out in self.tick(self):
             self.publisher.send(out)
-        self.publisher.flush()
+        with self.health.awaiting_acks():
+            self.publisher.flush()
         self._store()
 
     def _forget(self, partitions: list[Partition]) -> None:

@@ -1,8 +1,11 @@
-"""A mesh service used by the crash test: copies LlmOutcome events to an output topic,
-slowly, so that it can be killed with SIGKILL in the middle of a poll batch."""
+"""A mesh service used by the crash and broker-restart tests: copies LlmOutcome events to an
+output topic, slowly, so that it can be killed with SIGKILL in the middle of a poll batch.
+Other settings come from the ``STT_*`` environment; /metrics and the probes are served only
+when ``STT_METRICS_PORT`` is set."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -10,7 +13,8 @@ from mesh import MeshSettings, Message, Output, Processor
 
 
 def main(bootstrap: str, source: str, sink: str, group: str, delay_s: float) -> None:
-    settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
+    port = os.environ.get("STT_METRICS_PORT")
+    settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=int(port) if port else None)
 
     def handle(msg: Message) -> list[Output]:
         time.sleep(delay_s)

@@ -71,6 +71,18 @@ def test_readiness_is_set_on_assign_and_survives_only_a_short_rebalance():
     assert health.is_ready() and health.unassigned_for() == 0.0
 
 
+def test_outputs_waiting_for_acknowledgement_past_the_grace_clear_readiness():
+    clock = Clock()
+    health, assignment, _ = watch(clock, grace_s=5.0)
+    assignment.on_assign(None, [TopicPartition("in", 0)])
+    with health.awaiting_acks():
+        clock.now += 4.0
+        assert health.is_ready()
+        clock.now += 2.0
+        assert not health.is_ready(), "a broker that acknowledges nothing is not ready"
+    assert health.is_ready()
+
+
 def test_a_lost_assignment_clears_readiness_and_is_counted():
     clock, sensor = Clock(), PrometheusSensor("svc")
     health, assignment, _ = watch(clock, sensor=sensor, grace_s=0.0)
