@@ -29,9 +29,9 @@ Labelling guideline (what a reviewer checks):
 
 Splits: "dev" holds the template sets dev, dev2 ... dev8; "test" and "test6" are held
 out. The older history: "dev" held three template sets, each with its own
-name/city/street pools and free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
-template set, a fourth set of pools and its own free-form lines, written after the tuning
-was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
+name/city/street pools and free-form lines; the recognizers were built and tuned on them.
+"test" holds a fourth template set, a fourth set of pools and its own free-form lines,
+written after the tuning was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
 local parts draw their surnames from the first pool in every split). The second and third
 dev sets were each first written as the held-out split; once their results had been
 inspected they were moved to dev and a new test split was written. On the present test

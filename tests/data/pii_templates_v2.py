@@ -276,9 +276,10 @@ def ip(rng: random.Random, level: int) -> str:
     return sep.join(say_octet(o, rng, level) for o in octets)
 
 
-NATO = dict(zip(LETTERS, "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo "
-                "lima mike november oscar papa quebec romeo sierra tango uniform victor "
-                "whiskey x-ray yankee zulu".split(), strict=True))
+NATO = dict(zip(LETTERS, [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform", "victor", "whiskey", "x-ray", "yankee", "zulu"], strict=True))
 IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "ES": 24, "IE": 22, "IT": 27, "BE": 16}
 IBAN_BANKS = {"GB": ["WEST", "NWBK", "BARC", "MIDL", "LOYD"], "NL": ["ABNA", "INGB", "RABO"],
               "IE": ["AIBK", "BOFI"]}
