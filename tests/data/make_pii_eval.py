@@ -27,16 +27,16 @@ Labelling guideline (what a reviewer checks):
   product codes, times, years) and amounts of money of any size are not labelled;
   utterances made only of such numbers are the negatives.
 
-Splits: "dev" holds the template sets dev, dev2 ... dev8; "test" and "test6" are held
-out. The older history: "dev" held three template sets, each with its own
-name/city/street pools and free-form lines; the recognizers were built and tuned on them.
-"test" holds a fourth template set, a fourth set of pools and its own free-form lines,
-written after the tuning was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
+Splits: "dev" holds the template sets dev, dev2 ... dev8; "test" and "test6" are held out.
+The older history: "dev" held three template sets, each with its own name/city/street pools
+and free-form lines; the recognizers were built and tuned on them. "test" holds a fourth
+template set, a fourth set of pools and its own free-form lines, written after the tuning
+was finished, so no test sentence shape, name, city or street was seen while tuning (e-mail
 local parts draw their surnames from the first pool in every split). The second and third
 dev sets were each first written as the held-out split; once their results had been
-inspected they were moved to dev and a new test split was written. On the present test
-split the small spaCy model was evaluated first; the medium model, now the default, was
-evaluated on it afterwards, with no other change.
+inspected they were moved to dev and a new test split was written. On the present test split
+the small spaCy model was evaluated first; the medium model, now the default, was evaluated
+on it afterwards, with no other change.
 
 Fail-closed numbers and lower-case names (pii_templates_v2.py), in the order written:
 1. dev4 and a held-out split "test2" were written together, before any recognizer was
