@@ -23,6 +23,12 @@ Labelling guideline (what a reviewer checks):
   each labelled separately, whatever their case ("twelve baker street [london]").
 * DATE_TIME: a calendar date (day/month/year, birthdays, appointment dates). Times of day
   ("at four"), weekdays, bare years and relative words ("tomorrow") are not labelled.
+* ASR rows (Whisper transcripts): label what a careful reader of the transcript alone would
+  redact, with the type of the value that was said (a card misheard as "car number" is
+  still CREDIT_CARD); a label runs from the first to the last word or numeral rendering
+  part of the value, misheard characters inside it included; words the ASR turned into
+  ordinary words that no reader could tell from the sentence around them are left out
+  (the full wording heads pii_asr_labels.txt).
 * Numbers that are not PII and have fewer than 7 digits (ticket numbers, prices, counts,
   product codes, times, years) and amounts of money of any size are not labelled;
   utterances made only of such numbers are the negatives.
