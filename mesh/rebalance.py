@@ -15,11 +15,12 @@ its metadata, gets an answer that lists the topics but no brokers, and decommiss
 broker it knew. Nothing fails afterwards, so no re-bootstrap starts: the session times out
 (SESSTMOUT, assignment lost), every coordinator query finds "no broker available", an offset
 commit in flight waits forever, and the process idles, alive and silent, while its group goes
-EMPTY. Only a new client recovers. So a consumer that has had no assignment for longer than a
-healthy rebalance takes, while its topics have partitions or no broker answers at all, is
-declared stalled: ``/healthz`` turns 503 and the loop exits non-zero, for its supervisor
-(Kubernetes, systemd, a container restart policy) to start a new process, which replays from
-the committed offsets like after any crash.
+EMPTY. Only a new client recovers. So a consumer is declared stalled when librdkafka's
+statistics have listed no broker at all for ``orphaned_after_s`` (that state), or, whatever
+the cause, when it has had no assignment for longer than a healthy rebalance takes while its
+topics have partitions or no broker answers: ``/healthz`` turns 503 and the loop exits
+non-zero, for its supervisor (Kubernetes, systemd, a container restart policy) to start a new
+process, which replays from the committed offsets like after any crash.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ class Assignment:
 
     def __init__(self, topics: Sequence[str], health: Health, sensor: Sensor, limit_s: float, *,
                  forget: Callable[[list[Partition]], None], check_every_s: float = 10.0,
-                 metadata_timeout_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 metadata_timeout_s: float = 10.0, orphaned_after_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.topics, self.health, self.sensor, self.limit_s = list(topics), health, sensor, limit_s
         self.owned: set[Partition] = set()
         self.brokers = "not reported yet"  # the broker handles librdkafka's statistics list
         self._forget = forget
         self._check_every_s, self._metadata_timeout_s, self._clock = check_every_s, metadata_timeout_s, clock
         self._next_check = 0.0
+        self._orphaned_after_s = orphaned_after_s
+        self._orphaned_since: float | None = None
 
     # -- callbacks: they run inside poll()/consume() and must not block --------------------
     def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -88,6 +92,9 @@ class Assignment:
     def check(self, consumer: Any) -> str | None:
         """Why the consumer counts as stalled, or None. Past the limit, asks for metadata at
         most every ``check_every_s`` (the call blocks up to its timeout)."""
+        if self._orphaned_since is not None and self._clock() - self._orphaned_since > self._orphaned_after_s:
+            return (f"the client has known no broker for {self._clock() - self._orphaned_since:.0f}s "
+                    f"(confluentinc/librdkafka#5301); brokers known to the client: {self.brokers}")
         waited = self.health.unassigned_for()
         if waited <= self.limit_s or self._clock() < self._next_check:
             return None
@@ -109,10 +116,16 @@ class Assignment:
         return sum(len(t.partitions) for t in found if t.error is None)
 
     def note_stats(self, stats: dict[str, Any]) -> None:
-        """Remember which brokers librdkafka knows (from its statistics) for the stall report."""
+        """Remember which brokers librdkafka knows (from its statistics): for the stall report,
+        and since when it knows none it could connect to (only its group coordinator handle)."""
+        brokers = stats.get("brokers", {})
         handles = [f"{name} ({b.get('source', '?')}) {b.get('state', '?')}"
-                   for name, b in stats.get("brokers", {}).items() if b.get("source") != "internal"]
+                   for name, b in brokers.items() if b.get("source") != "internal"]
         self.brokers = ", ".join(sorted(handles)) or "none"
+        if any(b.get("source") in ("configured", "learned") for b in brokers.values()):
+            self._orphaned_since = None
+        elif self._orphaned_since is None:
+            self._orphaned_since = self._clock()
 
 
 def close_within(consumer: Any, timeout_s: float) -> bool:

@@ -112,12 +112,32 @@ def test_a_consumer_unassigned_past_the_limit_while_its_topics_have_partitions_i
 def test_a_consumer_that_reaches_no_broker_past_the_limit_is_stalled():
     clock = Clock()
     _, assignment, _ = watch(clock, limit_s=60.0)
-    assignment.note_stats({"brokers": {"GroupCoordinator": {"source": "logical", "state": "INIT"},
-                                       ":0/internal": {"source": "internal", "state": "UP"}}})
+    assignment.note_stats({"brokers": {  # what a broker outage looks like
+        "127.0.0.1:9092/bootstrap": {"source": "configured", "state": "TRY_CONNECT"},
+        "GroupCoordinator": {"source": "logical", "state": "INIT"},
+        ":0/internal": {"source": "internal", "state": "UP"}}})
     clock.now += 61.0
     reason = assignment.check(MetadataConsumer(None))
     assert reason is not None and "no broker answered" in reason
-    assert "GroupCoordinator (logical) INIT" in reason and "internal" not in reason
+    assert "127.0.0.1:9092/bootstrap (configured) TRY_CONNECT" in reason and "internal" not in reason
+
+
+def test_a_client_that_has_known_no_broker_for_a_while_is_stalled_even_when_assigned():
+    clock = Clock()
+    _, assignment, _ = watch(clock, limit_s=600.0)
+    assignment.on_assign(None, [TopicPartition("in", 0)])
+    coordinator = {"GroupCoordinator": {"source": "logical", "state": "INIT"}}
+    coordinator_only = {"brokers": coordinator}
+    up = {"brokers": {"127.0.0.1:9092/1": {"source": "learned", "state": "UP"}, **coordinator}}
+    assignment.note_stats(coordinator_only)
+    clock.now += 20.0
+    assignment.note_stats(up)  # a re-bootstrap or a learned broker: not orphaned
+    assignment.note_stats(coordinator_only)
+    clock.now += 29.0
+    assert assignment.check(MetadataConsumer(None)) is None
+    clock.now += 2.0
+    reason = assignment.check(MetadataConsumer(None))
+    assert reason is not None and "known no broker for 31s" in reason and "#5301" in reason
 
 
 def test_topics_without_partitions_are_no_stall_and_metadata_is_asked_at_most_every_interval():
