@@ -17,8 +17,13 @@ from tests.kafka_helpers import wait_for
 pytestmark = pytest.mark.e2e
 
 # faster-whisper tiny.en (int8, beam 5, VAD) called directly on the whole sample call scores
-# WER 0.115 against sample.stm with services.asr.textnorm; the mesh must stay close to it.
-MAX_WER = 0.15
+# WER 0.115 against sample.stm with services.asr.textnorm. The worker on the chunk ingest
+# plans for it (one 30 s chunk) measured 0.115-0.138 over CT2_FORCE_CPU_ISA AVX2/AVX512,
+# cpu_threads 1/2 and batches of 1-8 (bench/asr_spread.py), and 0.115-0.184 over 15 shifted
+# chunk grids (bench/asr_coverage.py), since another machine's VAD may cut elsewhere. The
+# failures this guards against are asserted directly as well: speech lost (0.30-0.51) by
+# coverage, a repetition loop (0.172 on AVX2 before loops were trimmed) by the loop check.
+MAX_WER = 0.20
 
 
 def chunk_transcripts(ev, rid):
