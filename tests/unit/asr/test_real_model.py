@@ -11,7 +11,7 @@ that lost most of one of four chunks scored 0.30-0.51 on the call):
 - pyannote sample (phone call, 87 words): 0.115-0.138 as one 30 s chunk, 0.115 in 10-12 s
   chunks; over 15 chunk grids of 8-20 s shifted in 0.2 s steps 0.115-0.184
   (``bench/asr_coverage.py``) -> bound 0.25.
-""""""
+"""
 
 from __future__ import annotations
 
