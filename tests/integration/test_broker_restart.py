@@ -3,9 +3,10 @@ their session timeout, they lose their assignment (and say so: /readyz 503, a lo
 count), and once it is back every group is STABLE with all its members again and a message
 published afterwards is processed.
 
-The broker is a throwaway one of this test's own (it is restarted). The workers are processes,
-as in production, and a worker that exits is started again, as a supervisor would: that is how
-a consumer left without brokers by librdkafka (see ``mesh.rebalance``) recovers.
+The broker is a throwaway one of this test's own (it is restarted), and its own log must show
+every start. The workers are processes, as in production, and a worker that exits is started
+again, as a supervisor would: that is how a consumer left without brokers by librdkafka (see
+``mesh.rebalance``) recovers.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ def test_when_the_broker_restarts_under_load_then_every_group_recovers_and_consu
         for w in workers:
             w.stop()
     print(f"workers restarted after exiting: {sum(len(w.exits) for w in workers)}")
+    starts = broker.server_log.read_text().count("Transition from STARTING to STARTED")
+    assert starts == RESTARTS + 1, "the broker's own log must record every start, for diagnosis"
 
 
 def restart_under_load(n: int, broker: LocalKafka, workers: list[Worker], groups: list[str],
