@@ -209,13 +209,7 @@ def say_group(group: str, rng: random.Random, style: str) -> str:
     return " ".join(words)
 
 
-def say_pair(two: str) -> str:
-    n = int(two)
-    if n < 10:
-        return f"oh {DIGIT[n]}"
-    if n < 20:
-        return TEEN[n - 10]
-    return TENS[n // 10] + ("" if n % 10 == 0 else f" {DIGIT[n % 10]}")
+say_pair = v2.say_pair  # "21" -> "twenty one", "07" -> "oh seven"
 
 
 def say_number(digits: str, groups: list[int], rng: random.Random, style: str) -> str:
