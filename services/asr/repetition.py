@@ -9,7 +9,9 @@ keeps its first copy and loses the rest. Their audio is then uncovered, so the w
 coverage check decodes it again, and what the speaker really said there gets a second chance.
 
 One word said three times ("no, no, no") is ordinary speech, so single words need one more
-repeat than longer n-grams before they count as a loop.
+repeat than longer n-grams before they count as a loop. Numbers are never loops: a card
+number is "four one one one, one one one one, ...", and trimming it would drop speech (and
+hide the digits from redaction, which must see them to redact them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from dataclasses import dataclass, replace
 from services.asr.results import Segment
 
 _PUNCT = re.compile(r"[^\w']+")
+_NUMBER_WORDS = frozenset(
+    "zero oh o one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty "
+    "seventy eighty ninety hundred thousand million double triple point dash".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +70,17 @@ def loop_runs(tokens: list[str], settings: LoopSettings) -> list[Loop]:
     return loops
 
 
+def is_number(token: str) -> bool:
+    return token.isdigit() or token in _NUMBER_WORDS
+
+
 def _loop_at(tokens: list[str], i: int, settings: LoopSettings) -> Loop | None:
     for n in range(1, settings.max_ngram + 1):
         gram = tokens[i:i + n]
         if len(gram) < n or not all(gram):
             return None
+        if all(is_number(t) for t in gram):
+            continue
         copies = 1
         while tokens[i + copies * n:i + (copies + 1) * n] == gram:
             copies += 1

@@ -67,6 +67,9 @@ def test_replacing_a_span_keeps_words_in_time_order_and_splits_a_straddling_segm
     ("no, no, no, that is wrong", "no, no, no, that is wrong", 0),
     ("I I want the the refund", "I I want the the refund", 0),
     ("yes yes yes yes ok and then ok and then ok and then bye", "yes ok and then bye", 2),
+    ("my card is 4 -1 -1 -1 -1 -1 -1 -1", "my card is 4 -1 -1 -1 -1 -1 -1 -1", 0),
+    ("one one one one, one one one one", "one one one one, one one one one", 0),
+    ("ok, double five double five double five", "ok, double five double five double five", 0),
 ])
 def test_repetition_loops_keep_their_first_copy(text, expected, loops):
     tokens = text.split()
