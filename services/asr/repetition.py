@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from services.asr.results import Segment
 
 _PUNCT = re.compile(r"[^\w']+")
-_NUMBER_WORDS = frozenset(
-    "zero oh o one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty "
-    "seventy eighty ninety hundred thousand million double triple point dash".split())
+_NUMBER_WORDS = frozenset({
+    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+    "ninety", "hundred", "thousand", "million", "double", "triple", "point", "dash"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,11 @@ def test_spoken_pii_never_reaches_the_redacted_topic(stack, publisher, events, t
         text = " ".join([event["text"], *(s["text"] for s in event["segments"])])
         assert leaks(text) == [], f"{event['scope']} output leaks PII: {text}"
     recording = next(r for r in redacted if r["scope"] == "recording")
-    assert {"PHONE_NUMBER", "CREDIT_CARD", "PERSON"} <= set(recording["entity_counts"])
+    counts = set(recording["entity_counts"])
+    assert {"PHONE_NUMBER", "PERSON"} <= counts, counts
+    # the card is typed by how many digits the ASR heard: 16 are a card; a repetition that
+    # made them 25 ("4-1-1-...-1", seen) is the LONG_NUMBER catch-all. Either way redacted.
+    assert counts & {"CREDIT_CARD", "LONG_NUMBER"}, counts
     for entity in recording["entities"]:
         assert entity["start_s"] is not None and entity["end_s"] >= entity["start_s"]
     # nothing of the raw text on the redacted topic's bytes either
