@@ -74,12 +74,16 @@ class Publisher:
             failures, self._failures = self._failures, []
             raise DeliveryError("; ".join(failures[:5]))
 
-    def close(self) -> None:
-        """Flush, then release the producer's connections (idempotent)."""
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Flush, then release the producer's connections (idempotent). The connections are
+        released even when the flush fails (``DeliveryError`` still raised), so a producer
+        left without brokers does not keep reconnecting after its owner gave up on it."""
         if self._closed:
             return
-        self.flush()
-        closer = getattr(self._producer, "close", None)  # confluent-kafka >= 2.x
-        if closer is not None:
-            closer()
         self._closed = True
+        try:
+            self.flush(timeout_s)
+        finally:
+            closer = getattr(self._producer, "close", None)  # confluent-kafka >= 2.x
+            if closer is not None:
+                closer()

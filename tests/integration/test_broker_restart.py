@@ -11,6 +11,7 @@ again, as a supervisor would: that is how a consumer left without brokers by lib
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from infra.local import LocalKafka, create_topics
-from mesh import MeshSettings, Output, Publisher
+from mesh import DeliveryError, MeshSettings, Output, Publisher
 from tests.kafka_helpers import read_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -135,6 +136,8 @@ class Load:
     def stop(self) -> None:
         self._done.set()
         self._thread.join(10)
+        with contextlib.suppress(DeliveryError):  # what it still has queued does not matter
+            self._pub.close(timeout_s=5)
 
 
 def outcome(rid: str) -> dict:
