@@ -62,6 +62,8 @@ lint: install
 bench: install system-deps kafka
 	$(PY) bench/mesh_overhead.py
 	$(PY) bench/asr_mesh.py
+	$(PY) bench/asr_coverage.py
+	$(PY) bench/asr_spread.py
 	$(PY) bench/redact_bench.py
 	$(PY) bench/diarize_bench.py
 
