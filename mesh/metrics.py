@@ -110,7 +110,7 @@ class PrometheusSensor:
 
     def on_rebalance(self, event: str, partitions: int) -> None:
         self._rebalances.labels(self.service, event).inc()
-        self._assigned.labels(self.service).set(partitions if event == "assign" else 0)
+        self._assigned.labels(self.service).set(partitions)  # what is owned after the event
 
     def on_assignment_lost(self, partitions: int) -> None:
         self._lost.labels(self.service).inc()
