@@ -49,7 +49,6 @@ SPELLING_ALPHABET = {w: w[0].upper() for w in (
     "juliet", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
     "sierra", "tango", "uniform", "victor", "whiskey", "x-ray", "xray", "yankee", "zulu")}
 IBAN_SHORT_BY = 3  # characters an IBAN may lack (dropped by the ASR) and still count
-_PAIR_WORDS = {**spoken.TEENS}
 
 
 @dataclass(frozen=True)
