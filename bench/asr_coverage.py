@@ -20,6 +20,7 @@ recording assembled from its chunks (min-max over the shifts). CTranslate2 reads
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from services.asr.coverage import CoverageSettings
 from services.asr.factory import build_engine
 from services.asr.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
+from services.ingest.chunking import ChunkPlan
 
 CARDS = Path("/usr/share/pocketsphinx/test/data/cards")
 ESPEAK_CALL = (
@@ -91,19 +93,10 @@ def shifted_jobs(rec: Recording, length_s: float, shift_s: float, tag: str) -> l
     """Chunks of ``length_s`` with 1 s overlaps, the grid moved by ``shift_s``; keep windows
     tile the recording as ingest's do."""
     duration, step = len(rec.audio) / SR, length_s - 2.0
-    cuts = [0.0, *np.arange(shift_s + step, duration - 1.0, step).tolist()]
-    template = asr_direct.chunk_jobs(rec, 0, 30.0, 30.0)[0].chunk
-    jobs = []
-    for seq, keep_from in enumerate(cuts):
-        keep_until = cuts[seq + 1] if seq + 1 < len(cuts) else duration
-        start, end = max(0.0, keep_from - 1.0), min(duration, keep_until + 1.0)
-        payload = rec.audio[round(start * SR):round(end * SR)]
-        chunk = dict(template, recording_id=f"{rec.name}-{tag}", seq=seq, chunk_count=len(cuts),
-                     is_last=seq == len(cuts) - 1, start_s=start, duration_s=len(payload) / SR,
-                     keep_from_s=keep_from, keep_until_s=keep_until,
-                     pcm=(np.clip(payload, -1, 1) * 32767).astype("<i2").tobytes())
-        jobs.append(ChunkJob(chunk))
-    return jobs
+    cuts = [0.0, *np.arange(shift_s + step, duration - 1.0, step).tolist(), duration]
+    plans = [ChunkPlan(max(0.0, keep_from - 1.0), min(duration, keep_until + 1.0), keep_from,
+                       keep_until) for keep_from, keep_until in itertools.pairwise(cuts)]
+    return asr_direct.jobs_for(rec, f"{rec.name}-{tag}", 0, plans)
 
 
 def run(worker: AsrWorker, jobs: list[ChunkJob], batch: int) -> list[dict]:
@@ -165,11 +158,13 @@ def main() -> None:
     parser.add_argument("--lengths", type=float, nargs="+", default=[8.0, 12.0, 20.0])
     parser.add_argument("--step", type=float, default=0.2, help="shift of the cut grid (s)")
     parser.add_argument("--shifts", type=int, default=5, help="number of shifted grids")
+    parser.add_argument("--first-shift", type=float, default=0.0,
+                        help="shift of the first grid (s); 0.1 gives grids the defaults never cut")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--show", action="store_true", help="print every chunk under 0.9")
     args = parser.parse_args()
     recs = corpus()
-    shifts = [round(i * args.step, 3) for i in range(args.shifts)]
+    shifts = [round(args.first_shift + i * args.step, 3) for i in range(args.shifts)]
     print(f"model {args.model}; CT2_FORCE_CPU_ISA={os.environ.get('CT2_FORCE_CPU_ISA', '(auto)')}; "
           f"{len(recs)} recordings, {sum(r.seconds for r in recs):.0f} s; chunk lengths "
           f"{args.lengths} s, grid shifts {shifts} s")

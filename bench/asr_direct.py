@@ -33,7 +33,7 @@ from services.asr.config import AsrSettings
 from services.asr.factory import build_engine
 from services.asr.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
-from services.ingest.chunking import plan_chunks
+from services.ingest.chunking import ChunkPlan, plan_chunks
 from services.ingest.events import make_hints, to_s16le
 from services.ingest.stats import compute_stats
 
@@ -74,12 +74,17 @@ def recordings() -> list[Recording]:
 
 def chunk_jobs(rec: Recording, index: int, target_s: float, max_s: float) -> list[ChunkJob]:
     plans = plan_chunks(rec.audio, SR, target_s=target_s, max_s=max_s, overlap_s=1.0)
+    return jobs_for(rec, f"{rec.name}-{index}", index, plans)
+
+
+def jobs_for(rec: Recording, recording_id: str, index: int, plans: list[ChunkPlan]) -> list[ChunkJob]:
+    """The AudioChunks ingest would publish for ``rec`` cut along ``plans``."""
     jobs = []
     for seq, plan in enumerate(plans):
         first, last = plan.samples(SR)
         payload = rec.audio[first:last]
         jobs.append(ChunkJob({
-            "recording_id": f"{rec.name}-{index}", "trace_id": f"{index + 1:032x}",
+            "recording_id": recording_id, "trace_id": f"{index + 1:032x}",
             "tenant": "bench", "seq": seq, "is_last": seq == len(plans) - 1,
             "chunk_count": len(plans), "channel": 0, "channel_role": None,
             "start_s": plan.start_s, "duration_s": len(payload) / SR,
