@@ -59,19 +59,22 @@ PLACE_NAMES = frozenset({
     "israel", "italy", "jordan", "kenya", "england", "france", "spain", "cuba", "chile"})
 
 
+def read_census_names(*parts: str) -> set[str]:
+    """Lower-cased names (the first column) of the ``names`` package's census files
+    ``parts``; ModuleNotFoundError without the package."""
+    root = resources.files("names")
+    return {line.split()[0].lower() for part in parts
+            for line in (root / part).read_text().splitlines() if line.strip()}
+
+
 @functools.cache
 def census_given_names() -> frozenset[str]:
     """Lower-cased given names from the ``names`` package, or an empty set."""
     try:
-        root = resources.files("names")
+        found = read_census_names("dist.male.first", "dist.female.first")
     except ModuleNotFoundError:
         log.warning("package 'names' not installed: given-name recognizer disabled")
         return frozenset()
-    found: set[str] = set()
-    for part in ("dist.male.first", "dist.female.first"):
-        for line in (root / part).read_text().splitlines():
-            if line.strip():
-                found.add(line.split()[0].lower())
     return frozenset(found - AMBIGUOUS - PLACE_NAMES - COMMON_WORDS - CALENDAR_WORDS
                      - BUSINESS_WORDS)
 

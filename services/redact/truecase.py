@@ -30,7 +30,6 @@ import functools
 import itertools
 import logging
 from collections.abc import Callable
-from importlib import resources
 
 import numpy as np
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -52,10 +51,9 @@ NOT_NAMES = COMMON_WORDS | CALENDAR_WORDS
 def census_surnames() -> frozenset[str]:
     """Lower-cased surnames from the ``names`` package (US Census 1990), or an empty set."""
     try:
-        text = (resources.files("names") / "dist.all.last").read_text()
+        return frozenset(gazetteer.read_census_names("dist.all.last"))
     except (ModuleNotFoundError, FileNotFoundError):
         return frozenset()
-    return frozenset(line.split()[0].lower() for line in text.splitlines() if line.strip())
 
 
 class Ranks:
