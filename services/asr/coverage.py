@@ -110,10 +110,11 @@ def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettin
     chunk's coverage is below ``min_coverage`` (several short holes, or one at a chunk edge
     where a sentence was cut: its words belong to this chunk's keep window, so the
     neighbour drops them)."""
-    holes = subtract(merge(speech), covered(words, settings))
-    share = coverage(speech, words, settings)
-    shortest = settings.min_gap_low_s if share is not None and share < settings.min_coverage \
-        else settings.min_gap_s
+    speech = merge(speech)
+    holes = subtract(speech, covered(words, settings))
+    seconds = total(speech)
+    low = seconds > 0 and 1.0 - total(holes) / seconds < settings.min_coverage
+    shortest = settings.min_gap_low_s if low else settings.min_gap_s
     holes = [h for h in holes if h[1] - h[0] >= shortest]
     return merge(widen(h, words, settings, duration_s) for h in holes)
 

@@ -23,8 +23,7 @@ import numpy as np
 from services.asr import coverage
 from services.asr.coverage import CoverageSettings, Span
 from services.asr.results import Decoded, DecodeRequest, Segment
-
-SAMPLE_RATE = 16000
+from services.asr.vadclip import SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,9 @@ class ChunkCoverage:
 
 def measure(decoded: Decoded, owned: Owned, settings: CoverageSettings) -> ChunkCoverage:
     speech = owned_speech(decoded, owned)
-    share = coverage.coverage(speech, decoded.words, settings)
+    seconds = coverage.total(speech)
     missing = coverage.uncovered_seconds(speech, decoded.words, settings)
+    share = max(0.0, 1.0 - missing / seconds) if seconds > 0 else None
     low = share is not None and share < settings.min_coverage and \
         missing >= settings.min_flag_speech_s
-    return ChunkCoverage(round(coverage.total(speech), 3), share, low)
+    return ChunkCoverage(round(seconds, 3), share, low)

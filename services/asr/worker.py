@@ -40,6 +40,7 @@ from services.asr.config import AsrSettings, Pool
 from services.asr.coverage import Span
 from services.asr.engine import MAX_WINDOW_S, Engine
 from services.asr.results import Decoded, DecodeRequest
+from services.asr.vadclip import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class AsrWorker:
 
     def _gaps(self, it: _Item) -> list[Span]:
         assert it.decoded is not None
-        return recover.gaps(it.decoded, recover.Owned.of(it.job.chunk), len(it.audio) / 16000,
+        return recover.gaps(it.decoded, recover.Owned.of(it.job.chunk), len(it.audio) / SAMPLE_RATE,
                             self.settings.coverage)
 
     def _decode_gaps(self, engine: Engine, jobs: list[tuple[_Item, Span]]) -> None:
