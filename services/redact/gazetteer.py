@@ -103,8 +103,7 @@ class GivenNameRecognizer(EntityRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         if not self.given_names or (entities and "PERSON" not in entities):
             return []
-        doc = getattr(nlp_artifacts, "tokens", None)  # its text is the truecased one
-        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
+        cased = spoken.truecased_text(text, nlp_artifacts)
         toks = spoken.tokenize(cased)
         places = _place_spans(nlp_artifacts)
         results = []

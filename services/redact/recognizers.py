@@ -125,8 +125,7 @@ class StreetAddressRecognizer(PatternRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        doc = getattr(nlp_artifacts, "tokens", None)  # its text is the truecased one
-        cased = doc.text if doc is not None and len(doc.text) == len(text) else text
+        cased = spoken.truecased_text(text, nlp_artifacts)
         caseless = not any(c.isupper() for c in text)
         for r in results:
             m = _CITY_AFTER.match(text, r.end) or _TITLE_AFTER.match(cased, r.end)

@@ -276,6 +276,13 @@ def _trim_weak_edges(run: DigitRun) -> None:
         run.units.pop()
 
 
+def truecased_text(text: str, nlp_artifacts) -> str:
+    """The text NER saw (``nlp_artifacts.tokens``: truecased, offsets unchanged), or ``text``
+    when there is none or its length differs."""
+    doc = getattr(nlp_artifacts, "tokens", None)
+    return doc.text if doc is not None and len(doc.text) == len(text) else text
+
+
 def luhn_valid(digits: str) -> bool:
     """Luhn (mod 10) checksum used by payment card numbers."""
     if not digits.isdigit() or len(digits) < 2:
