@@ -95,12 +95,7 @@ def coverage(speech: Sequence[Span], words: Sequence[Word],
     seconds = total(speech)
     if seconds <= 0:
         return None
-    return max(0.0, 1.0 - uncovered_seconds(speech, words, settings) / seconds)
-
-
-def uncovered_seconds(speech: Sequence[Span], words: Sequence[Word],
-                      settings: CoverageSettings) -> float:
-    return total(subtract(merge(speech), covered(words, settings)))
+    return max(0.0, 1.0 - total(subtract(speech, covered(words, settings))) / seconds)
 
 
 def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettings,

@@ -93,8 +93,7 @@ class ChunkCoverage:
 def measure(decoded: Decoded, owned: Owned, settings: CoverageSettings) -> ChunkCoverage:
     speech = owned_speech(decoded, owned)
     seconds = coverage.total(speech)
-    missing = coverage.uncovered_seconds(speech, decoded.words, settings)
-    share = max(0.0, 1.0 - missing / seconds) if seconds > 0 else None
+    share = coverage.coverage(speech, decoded.words, settings)
     low = share is not None and share < settings.min_coverage and \
-        missing >= settings.min_flag_speech_s
+        (1.0 - share) * seconds >= settings.min_flag_speech_s
     return ChunkCoverage(round(seconds, 3), share, low)
