@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
 
 from mesh import topics
 from services.ingest.cli import publish_files
+from tests.pii_leaks import leaks
 
 pytestmark = pytest.mark.e2e
 
@@ -19,36 +19,6 @@ SCRIPT = (
     "And my card number is four one one one, one one one one, one one one one, one one one one. "
     "Thank you."
 )
-NUMBERS = {"PHONE_NUMBER": "5552134689", "CREDIT_CARD": "4111111111111111"}
-WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-         "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-
-
-REPEATS = {"double": 2, "triple": 3}
-
-
-def digit_stream(text: str) -> str:
-    """Digits and digit words of ``text`` in order, everything else dropped: every rendering
-    the ASR may give a number reads the same ("4 -1 -1", "4\u22121", "4,111", "four one",
-    "double one" -> "411..."), so no separator hides a leak."""
-    out, repeat = [], 1
-    for t in re.findall(r"[a-z]+|\d", text.lower()):
-        if t in REPEATS:
-            repeat = REPEATS[t]
-            continue
-        if t in WORDS or t.isdigit():
-            out.append(WORDS.get(t, t) * repeat)
-        repeat = 1
-    return "".join(out)
-
-
-def leaks(text: str) -> list[str]:
-    found = [name for name, digits in NUMBERS.items()
-             if any(digits[i:i + 6] in digit_stream(text) for i in range(len(digits) - 5))]
-    lowered = text.lower()
-    found += [form for form in ("smith", "example dot com", "example.com", "john.smith")
-              if form in lowered]
-    return found
 
 
 def test_spoken_pii_never_reaches_the_redacted_topic(stack, publisher, events, tmp_path):

@@ -9,6 +9,7 @@ from fastavro.validation import validate
 
 import schemas
 from services.redact.policy import PolicyBook
+from tests.pii_leaks import digit_stream, leaks
 
 pytestmark = pytest.mark.slow
 
@@ -140,16 +141,6 @@ def test_empty_chunks_still_get_a_segment_scope_output(make_worker, make_chunk):
 
 
 ASR_CARD = "And my card number is 4 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1."
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-
-
-def digit_stream(text: str) -> str:
-    """Digits and digit words in order ("4 -1 -1" -> "411"), as the e2e leak check reads."""
-    import re
-
-    return "".join(_DIGIT_WORDS.get(t, t) for t in re.findall(r"[a-z]+|\d", text.lower())
-                   if t.isdigit() or t in _DIGIT_WORDS)
 
 
 @pytest.mark.parametrize("said", [
@@ -187,7 +178,5 @@ def test_an_asr_card_cut_by_a_chunk_boundary_leaks_from_neither_chunk(make_worke
     "four double one one, one one one one", "4.1.1.1.1.1",
 ])
 def test_the_e2e_leak_check_reads_every_rendering_of_the_card(said):
-    from tests.e2e.test_redaction import leaks
-
     assert leaks(f"my card is {said}") == ["CREDIT_CARD"]
     assert leaks("my card is <CREDIT_CARD>") == []
