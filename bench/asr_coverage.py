@@ -38,7 +38,7 @@ from asr_direct import SR, Recording
 from services.asr.config import AsrSettings
 from services.asr.coverage import CoverageSettings
 from services.asr.factory import build_engine
-from services.asr.textnorm import word_error_rate
+from mesh.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
 from services.ingest.chunking import ChunkPlan
 

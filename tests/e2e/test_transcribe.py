@@ -9,7 +9,7 @@ import pytest
 
 from mesh import topics
 from services.asr import repetition
-from services.asr.textnorm import word_error_rate
+from mesh.textnorm import word_error_rate
 from services.ingest.cli import publish_files
 from tests.e2e.conftest import sample_dir, stm_text
 from tests.kafka_helpers import wait_for
@@ -17,7 +17,7 @@ from tests.kafka_helpers import wait_for
 pytestmark = pytest.mark.e2e
 
 # faster-whisper tiny.en (int8, beam 5, VAD) called directly on the whole sample call scores
-# WER 0.115 against sample.stm with services.asr.textnorm. The worker on the chunk ingest
+# WER 0.115 against sample.stm with mesh.textnorm. The worker on the chunk ingest
 # plans for it (one 30 s chunk) measured 0.115-0.138 over CT2_FORCE_CPU_ISA AVX2/AVX512,
 # cpu_threads 1/2 and batches of 1-8 (bench/asr_spread.py), and 0.115-0.184 over 15 shifted
 # chunk grids (bench/asr_coverage.py), since another machine's VAD may cut elsewhere. The

@@ -27,7 +27,7 @@ from services.asr.config import AsrSettings
 from services.asr.decode import DecodeOptions
 from services.asr.engine import WhisperEngine
 from services.asr.guards import GuardSettings
-from services.asr.textnorm import word_error_rate
+from mesh.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
 from tests.unit.asr.fakes import LIBRIVOX, make_chunk, read_wav
 

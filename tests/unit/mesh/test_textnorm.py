@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.asr.textnorm import normalize, word_error_rate
+from mesh.textnorm import normalize, word_error_rate
 
 
 @pytest.mark.parametrize(("a", "b"), [
