@@ -1,8 +1,8 @@
 """Metrics as sensors: the loop calls hooks, one Prometheus implementation records them.
 
 Handlers never import prometheus_client; a service that wants its own figure (RTF, entity
-counts) calls ``sensor.observe(...)`` / ``sensor.count(...)`` and gets a labelled series
-named ``stt_<name>``.
+counts) calls ``sensor.observe(...)`` / ``sensor.count(...)`` / ``sensor.gauge(...)`` and gets
+a labelled series named ``stt_<name>``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Sensor(Protocol):
     def on_assignment_lost(self, partitions: int) -> None: ...
     def observe(self, name: str, value: float, **labels: str) -> None: ...
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None: ...
+    def gauge(self, name: str, value: float, **labels: str) -> None: ...
 
 
 class NullSensor:
@@ -45,6 +46,7 @@ class NullSensor:
     def on_assignment_lost(self, partitions: int) -> None: ...
     def observe(self, name: str, value: float, **labels: str) -> None: ...
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None: ...
+    def gauge(self, name: str, value: float, **labels: str) -> None: ...
 
 
 class PrometheusSensor:
@@ -80,7 +82,7 @@ class PrometheusSensor:
         self._assigned = Gauge("stt_assigned_partitions", "Partitions assigned to this consumer", svc,
                                registry=r)
         self._lost.labels(service)  # exported as 0 from the start, so a first loss is an increase
-        self._custom: dict[str, Histogram | Counter] = {}
+        self._custom: dict[str, Histogram | Counter | Gauge] = {}
         self._lock = threading.Lock()
 
     def on_message_in(self, topic: str) -> None:
@@ -117,20 +119,28 @@ class PrometheusSensor:
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         metric = self._metric(name, labels, Histogram)
-        assert isinstance(metric, Histogram), f"{name} is a counter"
+        assert isinstance(metric, Histogram), f"{name} is not a histogram"
         metric.labels(self.service, *labels.values()).observe(value)
 
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
         metric = self._metric(name, labels, Counter)
-        assert isinstance(metric, Counter), f"{name} is a histogram"
+        assert isinstance(metric, Counter), f"{name} is not a counter"
         metric.labels(self.service, *labels.values()).inc(amount)
 
-    def _metric(self, name: str, labels: dict[str, str], kind: type) -> Histogram | Counter:
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set a value that goes up and down (a state, a share in effect)."""
+        metric = self._metric(name, labels, Gauge)
+        assert isinstance(metric, Gauge), f"{name} is not a gauge"
+        metric.labels(self.service, *labels.values()).set(value)
+
+    def _metric(self, name: str, labels: dict[str, str], kind: type) -> Histogram | Counter | Gauge:
         with self._lock:
             if name not in self._custom:
                 names = ["service", *labels.keys()]
                 if kind is Histogram:
                     self._custom[name] = Histogram(f"stt_{name}", name, names, registry=self.registry)
+                elif kind is Gauge:
+                    self._custom[name] = Gauge(f"stt_{name}", name, names, registry=self.registry)
                 else:
                     self._custom[name] = Counter(f"stt_{name}", name, names, registry=self.registry)
             return self._custom[name]
