@@ -5,6 +5,10 @@
 pool is its own consumer group and its own process, so a batch backlog never delays realtime
 chunks and each pool scales on its own. Every AudioChunk gives one ChunkTranscript on
 ``stt.transcripts.v1`` (keyed by recording id, trace id copied), or a dead letter.
+
+With a rollout candidate configured, the processor also runs a ``rollout.GateWatcher``: it
+starts with the loop, follows ``stt.gates.v1`` in a thread of its own (so it never blocks
+polling) and stops when the loop does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
 from services.asr.config import AsrSettings, Pool
+from services.asr.rollout import GateWatcher, report
 from services.asr.worker import AsrWorker, ChunkJob
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,7 @@ class BatchHandler:
     def _observe(self, event: dict[str, Any]) -> None:
         if self.sensor is None:
             return
-        labels = {"pool": self.pool, "model": event["model"]["name"]}
+        labels = {"pool": self.pool, "model": event["model"]["name"], "arm": event["arm"]}
         self.sensor.observe("asr_rtf", event["rtf"], **labels)
         self.sensor.observe("asr_queue_seconds", event["queue_ms"] / 1000.0, **labels)
         if event["fallback_used"]:
@@ -73,18 +78,39 @@ def group_id(pool: Pool) -> str:
     return f"stt-asr-{pool}"
 
 
+class AsrProcessor(Processor):
+    """The consumer loop, plus the gate watcher of the rollout (when there is a candidate)
+    for as long as the loop runs."""
+
+    gates: GateWatcher | None = None
+
+    def run(self) -> None:
+        if self.gates is not None:
+            self.gates.start()
+        try:
+            super().run()
+        finally:
+            if self.gates is not None:
+                self.gates.stop()
+
+
 def build_processor(pool: Pool, settings: AsrSettings | None = None,
                     mesh_settings: MeshSettings | None = None,
-                    worker: AsrWorker | None = None, **processor_kwargs: Any) -> Processor:
+                    worker: AsrWorker | None = None, *, gates_topic: str = topics.GATES,
+                    **processor_kwargs: Any) -> AsrProcessor:
     settings = settings or AsrSettings()
     worker = worker or AsrWorker(settings=settings, pool=pool)
     handler = BatchHandler(worker, pool)
     pool_settings = settings.pool_settings(pool)
-    processor = Processor(
+    processor = AsrProcessor(
         mesh_settings or MeshSettings(), service=SERVICE, topics=[topics.chunks_topic(pool)],
         group_id=group_id(pool), handler=handler, batched=True, batch_size=pool_settings.batch_size,
         batch_timeout_ms=pool_settings.batch_timeout_ms, **processor_kwargs)
     handler.sensor = processor.sensor
+    if worker.router.enabled:
+        processor.gates = GateWatcher(worker.router, processor.settings, topic=gates_topic,
+                                      sensor=processor.sensor)
+        report(worker.router, processor.sensor)
     return processor
 
 
@@ -96,8 +122,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = AsrSettings()
     pool: Pool = args.pool or settings.pool
-    log.info("asr %s pool: main=%s fallback=%s", pool, settings.main_model(pool),
-             settings.fallback_model)
+    rollout = settings.rollout
+    log.info("asr %s pool: main=%s fallback=%s candidate=%s (share %.3f, tenants %s)", pool,
+             settings.main_model(pool), settings.fallback_model, rollout.candidate_model,
+             rollout.candidate_share, ",".join(rollout.candidate_tenants) or "none")
     worker = AsrWorker(settings=settings, pool=pool)
     try:
         build_processor(pool, settings, worker=worker).run()

@@ -54,6 +54,10 @@ class WhisperEngine:
     def decode_settings(self) -> dict[str, str]:
         return self.options.as_settings()
 
+    def with_options(self, options: DecodeOptions) -> WhisperEngine:
+        """The same loaded weights decoding with other options (a rollout's candidate arm)."""
+        return WhisperEngine(self.model, self.info, options)
+
     def transcribe_batch(self, requests: Sequence[DecodeRequest]) -> list[Decoded]:
         for request in requests:
             if request.duration_s > MAX_WINDOW_S + 0.01:

@@ -1,7 +1,9 @@
 """Building ``ChunkTranscript`` payloads (plain dicts of the stt.v1 contract).
 
 Times are rounded to milliseconds; model identity and decode settings ride on every event so
-a transcript can always be traced back to the exact weights and options that produced it.
+a transcript can always be traced back to the exact weights and options that produced it. The
+rollout arm and the chunk's audio stats ride along too, so the quality gates can compare the
+candidate with control per slice (SNR, clipping, silence) without joining on the audio.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segmen
                      language: str, language_probability: float, model: ModelInfo,
                      decode_settings: dict[str, str], timing: Timing, *,
                      fallback_reason: str | None = None, retries: int = 0,
-                     quality: Quality | None = None) -> dict[str, Any]:
+                     quality: Quality | None = None, arm: str = "control") -> dict[str, Any]:
     duration = float(chunk["duration_s"])
     processing_ms = round(timing.processing_ms, 3)
     return {
@@ -65,7 +67,19 @@ def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segmen
         "recording_duration_s": float(chunk.get("recording_duration_s", 0.0)),
         "produced_at_ms": timing.produced_at_ms,
         **_quality(quality or Quality()),
+        "arm": arm,
+        "stats": audio_stats(chunk.get("stats")),
     }
+
+
+STATS_FIELDS = ("duration_s", "rms_dbfs", "peak_dbfs", "clipping_ratio", "snr_db", "silence_ratio")
+
+
+def audio_stats(stats: dict[str, Any] | None) -> dict[str, float] | None:
+    """The AudioChunk's AudioStats as the event carries them (None when any is missing)."""
+    if not stats or any(stats.get(k) is None for k in STATS_FIELDS):
+        return None
+    return {k: float(stats[k]) for k in STATS_FIELDS}
 
 
 def _quality(q: Quality) -> dict[str, Any]:

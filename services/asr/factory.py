@@ -7,6 +7,7 @@ worker around fakes without touching this module.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.asr.config import AsrSettings, Pool
@@ -23,6 +24,7 @@ class Engines:
     main: Engine
     fallback: Engine | None = None
     low_snr: Engine | None = None
+    candidate: Engine | None = None  # the rollout's candidate arm
 
 
 def build_engine(name: str, settings: AsrSettings) -> WhisperEngine:
@@ -41,15 +43,20 @@ def build_engine(name: str, settings: AsrSettings) -> WhisperEngine:
     return WhisperEngine(model, info, settings.decode)
 
 
-def build_engines(settings: AsrSettings, pool: Pool | None = None) -> Engines:
-    """Main model of the pool, plus fallback and low-SNR models (each loaded once)."""
+def build_engines(settings: AsrSettings, pool: Pool | None = None, *,
+                  build: Callable[[str, AsrSettings], WhisperEngine] = build_engine) -> Engines:
+    """Main model of the pool, plus fallback, low-SNR and candidate models (each loaded once).
+
+    The candidate decodes with the rollout's overrides; when it names weights loaded already
+    (the main model with another beam size or VAD threshold) it shares them.
+    """
     loaded: dict[str, WhisperEngine] = {}
 
     def get(name: str | None) -> WhisperEngine | None:
         if name is None:
             return None
         if name not in loaded:
-            loaded[name] = build_engine(name, settings)
+            loaded[name] = build(name, settings)
         return loaded[name]
 
     main = get(settings.main_model(pool))
@@ -58,4 +65,19 @@ def build_engines(settings: AsrSettings, pool: Pool | None = None) -> Engines:
     if fallback is main:
         fallback = None  # retrying on the same weights would only fail the same way
     low_snr = get(settings.low_snr_model) if settings.low_snr_db is not None else None
-    return Engines(main, fallback, low_snr)
+    return Engines(main, fallback, low_snr, _candidate(settings, get(settings.rollout.candidate_model),
+                                                       main))
+
+
+def _candidate(settings: AsrSettings, engine: WhisperEngine | None,
+               main: WhisperEngine) -> WhisperEngine | None:
+    if engine is None:
+        return None
+    options = settings.candidate_options()
+    if options != engine.options:
+        return engine.with_options(options)
+    if engine is main:
+        log.warning("rollout candidate %s is the main model with no decode overrides: "
+                    "there is nothing to compare, no candidate arm", settings.rollout.candidate_model)
+        return None
+    return engine

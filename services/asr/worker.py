@@ -3,10 +3,12 @@
 No Kafka here (``app.py`` wires it), so the whole path is testable with a fake engine. Per
 batch:
 
-1. decode the PCM, look up the tenant's prompt/hotwords, skip digitally silent chunks, and
-   route chunks whose SNR is below ``low_snr_db`` to the low-SNR model when one is set;
-2. decode each route's chunks together (one batched call), the main model under the pool's
-   time budget;
+1. decode the PCM, look up the tenant's prompt/hotwords, skip digitally silent chunks, pick
+   the rollout arm of the chunk's recording (``rollout.Router``: a candidate arm's chunks go
+   to the candidate model), and route control chunks whose SNR is below ``low_snr_db`` to the
+   low-SNR model when one is set;
+2. decode each route's chunks together (one batched call per model, so a batch mixing arms
+   makes one call per arm), main and candidate models under the pool's time budget;
 3. on a batch error, retry the chunks one by one (a single bad chunk must not take the batch
    down); a chunk that still fails, or a batch over budget, goes to the fallback model and the
    event says so (``fallback_used``, ``fallback_reason``, and the fallback's ``model``);
@@ -16,7 +18,11 @@ batch:
    chunk's model and one with the fallback; a chunk still under ``coverage.min_coverage`` is
    flagged ``low_coverage``;
 6. move words onto the recording timeline, keep only the words the chunk's keep window owns,
-   and build the event with coverage, queue time, processing time, RTF.
+   and build the event with its arm, the chunk's audio stats, coverage, queue time,
+   processing time, RTF.
+
+A candidate chunk that fails or times out goes to the same fallback as a control chunk and
+keeps its arm (``arm`` says who was meant to decode it, ``model`` who did).
 
 A main-model call that overran its budget keeps running in its thread (CTranslate2 cannot be
 interrupted); until it returns, further batches for that model go straight to the fallback.
@@ -36,10 +42,11 @@ import numpy as np
 
 from services.asr import events, guards, recover, timeline
 from services.asr.audio import pcm_to_float
-from services.asr.config import AsrSettings, Pool
+from services.asr.config import Arm, AsrSettings, Pool
 from services.asr.coverage import Span
 from services.asr.engine import MAX_WINDOW_S, Engine
 from services.asr.results import Decoded, DecodeRequest
+from services.asr.rollout import CANDIDATE, CONTROL, Router
 from services.asr.vadclip import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ class _Item:
     audio: np.ndarray
     request: DecodeRequest
     engine: Engine
+    arm: Arm = CONTROL
     notes: dict[str, str] = field(default_factory=dict)
     decoded: Decoded | None = None
     fallback_reason: str | None = None
@@ -84,12 +92,14 @@ class AsrWorker:
     """``AsrWorker()`` builds the configured models; tests inject engines instead.
 
     When ``engine`` is given, only the engines passed in are used (no fallback unless
-    ``fallback`` is given too), so a test never loads weights by accident.
+    ``fallback`` is given too, no candidate arm unless ``candidate`` is), so a test never
+    loads weights by accident. ``router`` defaults to one built from ``settings.rollout``.
     """
 
     def __init__(self, engine: Engine | None = None, fallback: Engine | None = None, *,
-                 low_snr: Engine | None = None, settings: AsrSettings | None = None,
-                 pool: Pool | None = None, clock: Callable[[], float] = time.time) -> None:
+                 low_snr: Engine | None = None, candidate: Engine | None = None,
+                 settings: AsrSettings | None = None, pool: Pool | None = None,
+                 router: Router | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings or AsrSettings()
         self.pool: Pool = pool or self.settings.pool
         if engine is None:
@@ -97,11 +107,17 @@ class AsrWorker:
 
             built = build_engines(self.settings, self.pool)
             engine, fallback, low_snr = built.main, built.fallback, built.low_snr
+            candidate = built.candidate
         if fallback is engine:
             fallback = None  # the same weights would fail the same way
         if low_snr is engine:
             low_snr = None  # routing to the main model is no routing
-        self.engine, self.fallback, self.low_snr = engine, fallback, low_snr
+        if candidate is engine:
+            candidate = None  # nothing to compare
+        self.engine, self.fallback, self.low_snr, self.candidate = engine, fallback, low_snr, candidate
+        self.router = router or self._router(candidate)
+        self._overrides = ",".join(f"{k}={getattr(self.settings.candidate_options(), k)}"
+                                   for k in sorted(self.settings.rollout.decode_overrides()))
         budget = self.settings.pool_settings(self.pool).timeout_s
         self.timeout_s = budget if fallback is not None else None
         self._clock = clock
@@ -120,10 +136,8 @@ class AsrWorker:
                 out.append({})
             except Exception as exc:  # bad payload: that chunk alone goes to the DLQ
                 out.append(exc)
-        for engine in self._engines():
-            pending = [it for it in items if it.engine is engine and "skipped" not in it.notes]
-            if pending:
-                self._decode(engine, pending)
+        for engine, pending in _routes([it for it in items if "skipped" not in it.notes]):
+            self._decode(engine, pending)
         self._recover([it for it in items if it.decoded is not None and it.error is None])
         for it in items:
             try:
@@ -136,6 +150,12 @@ class AsrWorker:
         for executor in self._executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
 
+    def _router(self, candidate: Engine | None) -> Router:
+        rollout = self.settings.rollout
+        if candidate is None:  # configured but not loaded (a test's engines): control only
+            return Router(rollout.model_copy(update={"candidate_model": None}))
+        return Router(rollout, model_name=candidate.info.name)
+
     # -- preparing --------------------------------------------------------------------------
     def _prepare(self, index: int, job: ChunkJob) -> _Item:
         chunk = job.chunk
@@ -143,24 +163,33 @@ class AsrWorker:
                              chunk.get("sample_rate", 16000))
         if len(audio) / 16000 > MAX_WINDOW_S + 0.01:
             raise ValueError(f"chunk of {len(audio) / 16000:.2f} s exceeds {MAX_WINDOW_S:.0f} s")
-        hint = (chunk.get("hints") or {}).get("language")
+        hints = chunk.get("hints") or {}
         prompt = self.settings.prompt_for(chunk.get("tenant", "default"))
-        request = DecodeRequest(audio, hint, prompt.initial_prompt, prompt.hotwords)
+        request = DecodeRequest(audio, hints.get("language"), prompt.initial_prompt,
+                                prompt.hotwords)
         item = _Item(index, job, audio, request, self.engine)
-        self._route(item)
+        self._route(item, hints.get("arm"))
         if guards.is_silent(audio, self.settings.guards):
             item.notes["skipped"] = "silent_chunk"
         return item
 
-    def _route(self, item: _Item) -> None:
-        snr = (item.job.chunk.get("stats") or {}).get("snr_db")
+    def _route(self, item: _Item, arm_hint: str | None) -> None:
+        """The candidate arm takes the whole recording; control chunks may go to low-SNR."""
+        chunk = item.job.chunk
+        if arm_hint is not None:
+            item.notes["arm_hint"] = str(arm_hint)
+        item.arm = self.router.arm_for(chunk["recording_id"], chunk.get("tenant", "default"),
+                                       arm_hint)
+        if item.arm == CANDIDATE:
+            if self.candidate is not None:
+                item.engine = self.candidate
+                return
+            item.arm = CONTROL  # an injected router that knows a candidate this worker lacks
+        snr = (chunk.get("stats") or {}).get("snr_db")
         limit = self.settings.low_snr_db
         if self.low_snr is not None and limit is not None and snr is not None and snr < limit:
             item.engine = self.low_snr
             item.notes["routed"] = f"low_snr: snr_db {snr:.1f} < {limit:.1f}"
-
-    def _engines(self) -> list[Engine]:
-        return [e for e in (self.engine, self.low_snr) if e is not None]
 
     # -- decoding ---------------------------------------------------------------------------
     def _decode(self, engine: Engine, items: list[_Item]) -> None:
@@ -320,7 +349,7 @@ class AsrWorker:
             it.engine.info, self._settings_map(it, decoded), timing,
             fallback_reason=it.fallback_reason, retries=it.job.retries + it.attempts,
             quality=events.Quality(covered.speech_s, covered.coverage, covered.low, it.redecodes,
-                                   decoded.dropped.get("repetition_loop", 0)))
+                                   decoded.dropped.get("repetition_loop", 0)), arm=it.arm)
 
     def _silent(self, it: _Item) -> Decoded:
         english_only = not getattr(it.engine, "multilingual", True)
@@ -337,8 +366,18 @@ class AsrWorker:
             out["initial_prompt"] = it.request.initial_prompt
         if it.request.hotwords:
             out["hotwords"] = it.request.hotwords
+        if it.arm == CANDIDATE and it.engine is self.candidate and self._overrides:
+            out["rollout_overrides"] = self._overrides
         out.update(it.notes)
         return out
+
+
+def _routes(items: list[_Item]) -> list[tuple[Engine, list[_Item]]]:
+    """Items by the engine routed to, taken before any decode (a fallback moves items)."""
+    groups: dict[int, tuple[Engine, list[_Item]]] = {}
+    for it in items:
+        groups.setdefault(id(it.engine), (it.engine, []))[1].append(it)
+    return list(groups.values())
 
 
 def _language(it: _Item) -> str:

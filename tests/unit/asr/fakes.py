@@ -21,7 +21,8 @@ def make_chunk(audio: np.ndarray | None = None, *, recording_id: str = "rec-1", 
                start_s: float = 0.0, keep_from_s: float | None = None,
                keep_until_s: float | None = None, duration_s: float | None = None,
                tenant: str = "default", language: str | None = None, snr_db: float = 30.0,
-               produced_at_ms: int | None = None, priority: str = "realtime") -> dict[str, Any]:
+               produced_at_ms: int | None = None, priority: str = "realtime",
+               arm: str | None = None) -> dict[str, Any]:
     """An AudioChunk dict; by default a 2 s tone (not silent) whose keep window is all of it."""
     if audio is None:
         n = int((duration_s or 2.0) * 16000)
@@ -38,7 +39,7 @@ def make_chunk(audio: np.ndarray | None = None, *, recording_id: str = "rec-1", 
                   "clipping_ratio": 0.0, "snr_db": snr_db, "silence_ratio": 0.1},
         "priority": priority,
         "hints": {"language": language, "num_speakers": None, "min_speakers": None,
-                  "max_speakers": None, "channel_roles": []},
+                  "max_speakers": None, "channel_roles": [], "arm": arm},
         "recording_duration_s": 60.0,
         "produced_at_ms": produced_at_ms if produced_at_ms is not None else int(time.time() * 1000),
     }

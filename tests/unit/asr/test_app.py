@@ -1,11 +1,18 @@
-"""Kafka wiring: outputs, error mapping, per-message mode, one processor per pool."""
+"""Kafka wiring: outputs, error mapping, per-message mode, one processor per pool, metrics,
+the gate watcher running with the loop."""
 
 from __future__ import annotations
 
-from mesh import Message, Output, RetryableError, topics
+import threading
+
+from prometheus_client import CollectorRegistry
+
+from mesh import MeshSettings, Message, Output, RetryableError, topics
+from mesh.metrics import PrometheusSensor
 from mesh.trace import TraceContext
 from services.asr.app import BatchHandler, build_processor, group_id
-from services.asr.config import AsrSettings, PoolSettings
+from services.asr.config import AsrSettings, PoolSettings, RolloutSettings
+from services.asr.rollout import GateWatcher
 from services.asr.worker import AsrWorker, DecodeTimeout
 from tests.unit.asr.fakes import FakeEngine, make_chunk
 
@@ -70,3 +77,64 @@ def test_each_pool_consumes_its_own_topic_in_its_own_group_with_its_own_batching
     assert seen["batch"][:3] == ([topics.CHUNKS_BATCH], 16, 1.0)
     assert seen["batch"][3] is not None
     assert group_id("realtime") != group_id("batch")
+
+
+def rollout_settings(**kw) -> AsrSettings:
+    return AsrSettings(fallback_model=None, rollout=RolloutSettings(
+        candidate_model="cand", candidate_share=1.0, **kw))
+
+
+def test_asr_metrics_are_labelled_with_the_arm():
+    worker = AsrWorker(FakeEngine("main"), candidate=FakeEngine("cand"), settings=rollout_settings())
+    sensor = PrometheusSensor("asr", CollectorRegistry())
+    handler = BatchHandler(worker, "realtime", sensor)
+    handler([message(make_chunk(recording_id="a")), message(make_chunk(recording_id="b", arm="control"))])
+    sample = sensor.registry.get_sample_value
+    base = {"service": "asr", "pool": "realtime"}
+    assert sample("stt_asr_rtf_count", {**base, "model": "cand", "arm": "candidate"}) == 1
+    assert sample("stt_asr_rtf_count", {**base, "model": "main", "arm": "control"}) == 1
+
+
+def test_with_a_candidate_the_processor_watches_the_gates_and_exports_the_rollout():
+    worker = AsrWorker(FakeEngine("main"), candidate=FakeEngine("cand"), settings=rollout_settings())
+    proc = build_processor("realtime", worker.settings, worker=worker, consumer=object(),
+                           publisher=object(), gates_topic="gates-x")
+    assert isinstance(proc.gates, GateWatcher) and proc.gates.topic == "gates-x"
+    assert proc.gates.router is worker.router and not proc.gates.running
+    sample = proc.sensor.registry.get_sample_value  # type: ignore[attr-defined]
+    labels = {"service": "asr", "model": "cand"}
+    assert sample("stt_asr_rollout_share", {**labels, "arm": "candidate"}) == 1.0
+    assert sample("stt_asr_rollout_state", labels) == 0.0
+    plain = build_processor("realtime", AsrSettings(fallback_model=None),
+                            worker=AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None)),
+                            consumer=object(), publisher=object())
+    assert plain.gates is None
+
+
+def test_the_gate_watcher_starts_with_the_loop_and_stops_with_it_even_when_the_loop_fails():
+    class Gates:
+        calls: list[str] = []
+
+        def start(self):
+            self.calls.append("start")
+
+        def stop(self):
+            self.calls.append("stop")
+
+    worker = AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None))
+    proc = build_processor("realtime", worker.settings, MeshSettings(metrics_port=None),
+                           worker=worker, consumer=object(), publisher=object())
+    proc.gates = Gates()  # type: ignore[assignment]
+    errors: list[BaseException] = []
+
+    def run() -> None:  # in a thread, so the loop installs no signal handlers in pytest's
+        try:
+            proc.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert [type(e) for e in errors] == [AttributeError]  # object() cannot subscribe
+    assert Gates.calls == ["start", "stop"]
