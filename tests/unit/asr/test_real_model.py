@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mesh.textnorm import word_error_rate
 from services.asr.config import AsrSettings
 from services.asr.decode import DecodeOptions
 from services.asr.engine import WhisperEngine
 from services.asr.guards import GuardSettings
-from mesh.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
 from tests.unit.asr.fakes import LIBRIVOX, make_chunk, read_wav
 
