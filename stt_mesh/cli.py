@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mesh import MeshSettings
 
-SERVICES = ("ingest", "asr", "diarize", "redact")
+SERVICES = ("ingest", "asr", "diarize", "redact", "quality")
 
 
 def local_kafka(args: argparse.Namespace):

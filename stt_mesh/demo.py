@@ -29,8 +29,9 @@ SERVICES: list[list[str]] = [
     ["asr", "--pool", "batch"],
     ["diarize"],
     ["redact"],
+    ["quality"],
 ]
-WATCHED = [topics.RECORDINGS, topics.TRANSCRIPTS, topics.DIARIZATION, topics.REDACTED]
+WATCHED = [topics.RECORDINGS, topics.TRANSCRIPTS, topics.DIARIZATION, topics.REDACTED, topics.QUALITY]
 
 
 def sample_call() -> Path:
@@ -64,9 +65,25 @@ def stop_services(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def finished(ev: dict[str, list[dict[str, Any]]]) -> bool:
-    """A recording is through once its recording-scope redacted transcript (or failure) is out."""
+    """A recording is through once its recording-scope redacted transcript and quality report
+    (or its failure) are out."""
     final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"]
-    return bool(final) or bool(ev["RecordingFailed"])
+    return (bool(final) and bool(recording_quality(ev))) or bool(ev["RecordingFailed"])
+
+
+def recording_quality(ev: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
+    reports = [q for q in ev["QualityReport"] if q["scope"] == "recording"]
+    return reports[-1] if reports else None
+
+
+def quality_lines(q: dict[str, Any]) -> list[str]:
+    mix = ", ".join(f"{lang} {share:.0%}" for lang, share in q["language_mix"].items()) or "no speech"
+    why = f" ({', '.join(q['reasons'])})" if q["reasons"] else ""
+    coverage = "n/a" if q["speech_coverage"] is None else f"{q['speech_coverage']:.0%}"
+    wer = "" if q["true_wer"] is None else f", true WER {q['true_wer']:.3f}"
+    return [f"  quality: {q['verdict'].upper()}{why}; WER proxy {q['wer_proxy']:.3f} "
+            f"[{q['proxy_version']}]{wer}, coverage {coverage}, language mix {mix}, "
+            f"speakers {q['speaker_count']}, cost ${q['cost_usd']:.5f}, arm {q['arm']}"]
 
 
 def fmt_time(seconds: float) -> str:
@@ -104,6 +121,9 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
               f"RTF {d['rtf']:.3f}{', partial' if d['partial'] else ''}")
     counts = ", ".join(f"{k}={v}" for k, v in sorted(final["entity_counts"].items())) or "none"
     print(f"  redaction: policy {final['policy_name']} v{final['policy_version']}, entities: {counts}")
+    quality = recording_quality(ev)
+    for line in quality_lines(quality) if quality else ["  quality: no report"]:
+        print(line)
     print(f"  end to end: {elapsed_s:.1f} s wall\n")
     for seg in final["segments"]:
         speaker = seg.get("speaker") or "?"

@@ -1,0 +1,3 @@
+from services.quality.app import main
+
+main()
