@@ -4,6 +4,7 @@
     stt-mesh publish FILE...           publish recordings to the raw topic (progress bar)
     stt-mesh serve SERVICE [ARGS...]   run one service (ingest, asr, diarize, redact, ...)
     stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
+    stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         args.files, publisher, tenant=args.tenant, priority=args.priority, language=args.language,
         num_speakers=args.num_speakers, min_speakers=args.min_speakers,
         max_speakers=args.max_speakers, split_channels=args.split_channels,
-        channel_roles=args.channel_roles.split(",") if args.channel_roles else (),
+        channel_roles=args.channel_roles.split(",") if args.channel_roles else (), arm=args.arm,
     )
     for recording_id, trace_id in results:
         print(f"{recording_id}\ttrace_id={trace_id}")
@@ -64,6 +65,32 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     app = importlib.import_module(f"services.{args.service}.app")
     return int(app.main(args.args) or 0)
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from services.quality.golden import corpus
+
+    if args.action == "fit":
+        from services.quality.golden.fit import fit_rows, lines, load_rows
+
+        proxy, figures = fit_rows(load_rows(Path(p) for p in args.rows), alpha=args.alpha)
+        print("\n".join(lines(figures)))
+        proxy.save(Path(args.proxy_out))
+        print(f"wrote {args.proxy_out} ({proxy.version})")
+        return 0
+    items = corpus.build(Path(args.golden_dir), args.slices or None)
+    items = [i for i in items if args.split == "all" or i.split == args.split]
+    if args.action == "build":
+        print(corpus.summary(items))
+        return 0
+    from services.quality.golden.run import gate_lines, run, table
+
+    result, decision = run(items, MeshSettings(), args.arms, args.timeout,
+                           out=Path(args.out) if args.out else None, priority=args.priority)
+    print(table(result))
+    for line in gate_lines(decision) if decision else []:
+        print(line)
+    return 0 if all(not r.get("missing") for r in result) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -93,12 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--max-speakers", type=int)
     pub.add_argument("--split-channels", action="store_true")
     pub.add_argument("--channel-roles", help="comma separated, e.g. agent,customer")
+    pub.add_argument("--arm", choices=["control", "candidate"], help="force the ASR rollout arm")
     pub.set_defaults(func=cmd_publish)
 
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("args", nargs=argparse.REMAINDER)
     serve.set_defaults(func=cmd_serve)
+
+    golden = sub.add_parser("golden", help="golden set: build it, run it through the mesh, fit the proxy")
+    golden.add_argument("action", choices=["build", "run", "fit"])
+    golden.add_argument("rows", nargs="*", help="fit: rows files written by `golden run --out`")
+    golden.add_argument("--golden-dir", default=".stt-mesh/golden")
+    golden.add_argument("--slices", nargs="*", help="default: every slice")
+    golden.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    golden.add_argument("--arms", nargs="+", choices=["control", "candidate"], default=["control"],
+                        help="rollout arms to decode each item with (both: the gate compares them)")
+    golden.add_argument("--priority", choices=["realtime", "batch"], default="batch")
+    golden.add_argument("--timeout", type=float, default=1800.0)
+    golden.add_argument("--out", help="run: write one JSON row per recording here")
+    golden.add_argument("--alpha", type=float, default=1.0, help="fit: ridge penalty")
+    golden.add_argument("--proxy-out", default="services/quality/proxy/wer_proxy.json")
+    golden.set_defaults(func=cmd_golden)
 
     demo = sub.add_parser("demo", help="transcribe a real call end to end through Kafka")
     demo.add_argument("--home", default=".stt-mesh/kafka")

@@ -54,7 +54,8 @@ class Events:
         if msg is None or msg.error() is not None:
             return
         schema, value = self.serde.decode(msg.value(), msg.headers())
-        rid = value.get("recording_id") or value.get("source_key", b"").decode(errors="replace")
+        rid = (value.get("recording_id") or value.get("gate_id")
+               or (value.get("source_key") or b"").decode(errors="replace"))
         if self.ids is not None and rid not in self.ids:
             return
         self.raw.append((msg.topic(), rid, msg.value()))

@@ -38,6 +38,7 @@ def publish_files(
     split_channels: bool = False,
     channel_roles: Iterable[str] = (),
     metadata: Mapping[str, str] | None = None,
+    arm: str | None = None,
     part_size: int = 1_000_000,
     progress: bool = True,
     clock: Callable[[], float] = time.time,
@@ -49,7 +50,7 @@ def publish_files(
     if priority not in events.PRIORITIES:
         raise ValueError(f"priority must be one of {events.PRIORITIES}")
     files = [Path(p) for p in paths]
-    hints = events.make_hints(language, num_speakers, min_speakers, max_speakers, channel_roles)
+    hints = events.make_hints(language, num_speakers, min_speakers, max_speakers, channel_roles, arm)
     problem = events.hints_problem(hints)
     if problem:
         raise ValueError(problem)

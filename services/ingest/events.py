@@ -46,9 +46,11 @@ def make_hints(
     min_speakers: int | None = None,
     max_speakers: int | None = None,
     channel_roles: Iterable[str] = (),
+    arm: str | None = None,
 ) -> dict[str, Any]:
-    """A RecordingHints record."""
+    """A RecordingHints record (``arm`` forces the ASR rollout arm: control or candidate)."""
     return {
+        "arm": arm or None,
         "language": language or None,
         "num_speakers": num_speakers,
         "min_speakers": min_speakers,
@@ -61,7 +63,7 @@ def hints_from(value: Mapping[str, Any] | None) -> dict[str, Any]:
     """A complete RecordingHints record from a partial mapping (missing fields default)."""
     value = value or {}
     return make_hints(**{k: value.get(k) for k in ("language", *_HINT_INTS)},
-                      channel_roles=value.get("channel_roles") or ())
+                      channel_roles=value.get("channel_roles") or (), arm=value.get("arm"))
 
 
 def trace_id_for(candidate: object) -> str:
@@ -86,11 +88,16 @@ def request_problem(request: IngestRequest) -> str | None:
     return hints_problem(request.hints)
 
 
+ARMS = ("control", "candidate")
+
+
 def hints_problem(hints: Mapping[str, Any]) -> str | None:
     for name in _HINT_INTS:
         value = hints.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
             return f"{name} must be a positive integer, not {value!r}"
+    if hints.get("arm") not in (None, *ARMS):
+        return f"arm must be one of {', '.join(ARMS)}, not {hints['arm']!r}"
     low, high = hints.get("min_speakers"), hints.get("max_speakers")
     if low is not None and high is not None and low > high:
         return f"min_speakers ({low}) exceeds max_speakers ({high})"

@@ -246,6 +246,8 @@ class QualityApp:
             if not gate:
                 continue
             reports = [x["report"] for x in gate["samples"]]
+            if gate_id != "live":  # golden gates compare true WER: probes have none
+                reports = [r for r in reports if r["true_wer"] is not None]
             candidates = [r for r in reports if r["arm"] == "candidate"]
             controls = [r for r in reports if r["arm"] == "control"]
             if not candidates:

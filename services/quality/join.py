@@ -31,6 +31,7 @@ from services.quality.cost import cost_usd
 from services.quality.proxy import WerProxy
 
 REFERENCE_KEY = "reference"  # producer metadata: the reference transcript (labelled recordings)
+REFERENCE_CHANNELS_KEY = "reference_channels"  # JSON list: one reference per channel (split channels)
 PII_VALUES_KEY = "pii_values"  # producer metadata: JSON list of values that must not survive redaction
 GOLDEN_RUN_KEY, GOLDEN_SLICE_KEY, GOLDEN_SPLIT_KEY = "golden_run", "golden_slice", "golden_split"
 META_FIELDS = ("duration_s", "codec", "container", "channels", "original_sample_rate", "priority",
@@ -210,7 +211,12 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
         why = ["failed", *why]
     reference = producer.get(REFERENCE_KEY)
     hypothesis = " ".join(c["text"] or "" for c in chunks) if reference is not None else ""
-    wer = verdict.true_wer(reference, hypothesis)
+    per_channel = verdict.metadata_list(meta, REFERENCE_CHANNELS_KEY)
+    if per_channel and len({c["channel"] for c in chunks}) > 1:
+        hyps = [" ".join(c["text"] or "" for c in chunks if c["channel"] == ch) for ch in range(len(per_channel))]
+        wer = verdict.pooled_wer(per_channel, hyps)
+    else:
+        wer = verdict.true_wer(reference, hypothesis)
     hallucinated = verdict.hallucinated_words(reference, hypothesis)
     if wer is not None:
         f["reference_words"] = float(len(normalize(reference or "").split()))

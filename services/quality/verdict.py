@@ -18,7 +18,7 @@ Each rule is one reason; a transcript with no reason is accepted. The thresholds
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mesh.textnorm import normalize, word_error_rate
@@ -64,7 +64,15 @@ def true_wer(reference: str | None, hypothesis: str) -> float | None:
     """WER against a reference (None without one; a probe's empty reference is not a WER)."""
     if reference is None or not normalize(reference):
         return None
-    return word_error_rate(reference, hypothesis)
+    return word_error_rate([reference], [hypothesis])
+
+
+def pooled_wer(references: Sequence[str], hypotheses: Sequence[str]) -> float | None:
+    """WER over several (reference, hypothesis) pairs, weighted by reference words (one pair
+    per channel of a split-channel recording, whose channels are transcribed apart)."""
+    if not any(normalize(r) for r in references):
+        return None
+    return word_error_rate(list(references), list(hypotheses))
 
 
 def hallucinated_words(reference: str | None, hypothesis: str) -> int:
