@@ -137,9 +137,9 @@ class QualityApp:
         app.agent(self.source, name="join")(self._join_agent)
         app.agent(self.slice_topic, name="slices")(self._slice_agent)
         app.agent(self.gate_topic, name="gates")(self._gate_agent)
-        app.timer(s.sweep_interval_s)(self._sweep)
-        app.timer(s.gate_interval_s)(self._evaluate_gates)
-        app.timer(1.0)(self._beat)
+        app.timer(s.sweep_interval_s)(_guarded(self._sweep))
+        app.timer(s.gate_interval_s)(_guarded(self._evaluate_gates))
+        app.timer(1.0)(_guarded(self._beat))
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)
         return app
@@ -246,8 +246,10 @@ class QualityApp:
             if not gate:
                 continue
             reports = [x["report"] for x in gate["samples"]]
-            if gate_id != "live":  # golden gates compare true WER: probes have none
-                reports = [r for r in reports if r["true_wer"] is not None]
+            # a recording without chunks (nothing to decode) is evidence about neither arm, and
+            # golden gates compare true WER, which probes do not have
+            reports = [r for r in reports if not r["model"].startswith("none@")
+                       and (gate_id == "live" or r["true_wer"] is not None)]
             candidates = [r for r in reports if r["arm"] == "candidate"]
             controls = [r for r in reports if r["arm"] == "control"]
             if not candidates:
@@ -330,6 +332,20 @@ class QualityApp:
         finally:
             if server is not None:
                 server.stop()
+
+
+def _guarded(timer: Any) -> Any:
+    """A timer that logs its error and runs again next time (an exception would stop the worker)."""
+    import functools
+
+    @functools.wraps(timer)
+    async def run() -> None:
+        try:
+            await timer()
+        except Exception:
+            log.exception("%s failed; it runs again at its next interval", timer.__name__)
+
+    return run
 
 
 def _sample(report: dict[str, Any]) -> dict[str, Any]:
