@@ -203,7 +203,8 @@ class QualityApp:
         report = join.recording_report(state, self.proxy, self.settings, partial)
         self.observer.on_recording(report)
         await self._report(report, trace)
-        sample = {"report": _sample(report), "at_ms": report["produced_at_ms"]}
+        sample = {"report": _sample(report), "at_ms": report["produced_at_ms"],
+                  "expected": join.golden_run_size(state)}
         await self.slice_topic.send(key=slice_key(report["slice"]).encode(),
                                     value=json.dumps(sample).encode())
         gate_id = f"golden:{report['golden_run']}" if report["golden_run"] else "live"
@@ -230,6 +231,8 @@ class QualityApp:
         async for key, value in stream.items():
             gate_id, sample = key.decode(), json.loads(value)
             gate = self.gates.get(gate_id) or {"samples": []}
+            if sample.get("expected"):
+                gate["expected"] = max(gate.get("expected", 0), int(sample["expected"]))
             horizon = join.now_ms() - self.settings.gate_window_s * 1000
             kept = [x for x in gate["samples"] if gate_id != "live" or x["at_ms"] >= horizon]
             kept.append(sample)
@@ -245,6 +248,8 @@ class QualityApp:
         for gate_id, gate in list(self.gates.items()):
             if not gate:
                 continue
+            if gate_id != "live" and len(gate["samples"]) < gate.get("expected", 0):
+                continue  # a golden run is judged once all of it is scored, not while it runs
             reports = [x["report"] for x in gate["samples"]]
             # a recording without chunks (nothing to decode) is evidence about neither arm, and
             # golden gates compare true WER, which probes do not have
@@ -363,8 +368,10 @@ def _sample(report: dict[str, Any]) -> dict[str, Any]:
 
 def _gate_sample(r: dict[str, Any], golden: bool) -> Sample:
     wer = r["true_wer"] if golden and r["true_wer"] is not None else r["wer_proxy"]
+    # a golden run publishes its whole set at once, so its latencies are queue position:
+    # only live traffic says anything about the candidate's latency
     return Sample(arm=r["arm"], model=r["model"], slice=r["slice"], wer=float(wer),
-                  latency_s=r["latency_s"], privacy_errors=int(r["privacy_errors"]))
+                  latency_s=None if golden else r["latency_s"], privacy_errors=int(r["privacy_errors"]))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -166,8 +166,15 @@ def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequenc
             out[key] = float(stats[key])
     duration = (meta or {}).get("duration_s") or (chunks[0].get("recording_duration_s") if chunks else 0.0)
     out["duration_s"] = float(duration or 0.0)
+    hint = ((meta or {}).get("hints") or {}).get("language")
+    if hint and speech_total > 0:  # speech decoded in another language than the producer said
+        off = sum(c["speech_s"] for c in chunks if c.get("language", hint).split("-")[0] != hint.split("-")[0])
+        out["off_hint_share"] = off / speech_total
     if turns is not None:
         out["speaker_count"] = float(turns.get("num_speakers") or 0)
-        out["overlap_share"] = overlap_share(turns.get("turns") or ())
+        # the join keeps the share it computed when the turns arrived, not the turns themselves
+        shared = turns.get("overlap_share")
+        out["overlap_share"] = (float(shared) if shared is not None
+                                else overlap_share(turns.get("turns") or ()))
         out["diarization_rtf"] = float(turns.get("rtf") or 0.0)
     return out

@@ -34,6 +34,7 @@ REFERENCE_KEY = "reference"  # producer metadata: the reference transcript (labe
 REFERENCE_CHANNELS_KEY = "reference_channels"  # JSON list: one reference per channel (split channels)
 PII_VALUES_KEY = "pii_values"  # producer metadata: JSON list of values that must not survive redaction
 GOLDEN_RUN_KEY, GOLDEN_SLICE_KEY, GOLDEN_SPLIT_KEY = "golden_run", "golden_slice", "golden_split"
+GOLDEN_SIZE_KEY = "golden_run_size"  # recordings published in the run: its gate waits for all of them
 META_FIELDS = ("duration_s", "codec", "container", "channels", "original_sample_rate", "priority",
                "chunk_count", "stats", "hints", "metadata", "submitted_at_ms", "ingested_at_ms",
                "split_channels")
@@ -51,7 +52,9 @@ def new_state(rid: str, trace_id: str, tenant: str, partition: int, at_ms: int) 
 
 def _keeps_text(state: Mapping[str, Any]) -> bool:
     meta = state["meta"]
-    return meta is None or bool(meta["metadata"].get(REFERENCE_KEY))
+    # an empty reference is a reference too: a probe's words are counted as hallucinated
+    return meta is None or any(meta["metadata"].get(k) is not None
+                               for k in (REFERENCE_KEY, REFERENCE_CHANNELS_KEY))
 
 
 def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,6 +66,11 @@ def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict
         if not _keeps_text(state):
             for chunk in state["chunks"].values():
                 chunk["text"] = None
+        redaction = state["redaction"]
+        if redaction is not None and redaction.get("text") is not None:  # it came first
+            known = verdict.metadata_list(state["meta"], PII_VALUES_KEY)
+            redaction["privacy_errors"] = verdict.privacy_errors(redaction["text"], known)
+            redaction["text"] = None
     elif schema == "RecordingFailed":
         state["failed"] = value.get("reason") or "failed"
     elif schema == "ChunkTranscript":
@@ -80,7 +88,9 @@ def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict
         state["redaction"] = {"entity_counts": dict(value["entity_counts"]),
                               "policy": f"{value['policy_name']}@{value['policy_version']}",
                               "partial": value["partial"],
-                              "privacy_errors": verdict.privacy_errors(value["text"], known)}
+                              "privacy_errors": verdict.privacy_errors(value["text"], known),
+                              # the redacted text waits for the metadata's declared values
+                              "text": value["text"] if state["meta"] is None else None}
     return state
 
 
@@ -243,6 +253,14 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
         "cost_usd": cost_usd(processing_s, device, settings.cost),
         "golden_run": producer.get(GOLDEN_RUN_KEY),
     }
+
+
+def golden_run_size(state: Mapping[str, Any]) -> int:
+    raw = ((state["meta"] or {}).get("metadata") or {}).get(GOLDEN_SIZE_KEY)
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        return 0
 
 
 def dumps(state: Mapping[str, Any]) -> bytes:

@@ -9,7 +9,8 @@ content, and that version is on every QualityReport (``proxy_version``), so a re
 always be traced to the coefficients that scored it.
 
 Only signals the recognizer itself produces are used (confidences, coverage, repetition,
-re-decodes, fallback, language certainty), not the audio's SNR: the proxy should say how
+re-decodes, fallback, language certainty, speech decoded in another language than the
+producer's hint), not the audio's SNR: the proxy should say how
 sure the recognizer is, and the SNR stays a separate slice dimension in which a proxy that
 ignores it can be checked. A feature missing from a row takes its training mean.
 
@@ -42,6 +43,7 @@ FEATURES = (
     "language_probability",
     "redecoded_share",
     "fallback_share",
+    "off_hint_share",
 )
 BASELINE = "baseline"
 
@@ -107,7 +109,9 @@ def fit(rows: Sequence[Mapping[str, float]], wer: Sequence[float], features: Seq
     """Ridge regression of WER on standardised features (the intercept is not penalised)."""
     x = np.array([[r.get(f, np.nan) for f in features] for r in rows], dtype=float)
     y = np.asarray(wer, dtype=float)
-    mean = np.nanmean(x, axis=0)
+    seen = ~np.isnan(x)
+    # a feature no row has gets mean 0 and a zero column (coefficient 0), not NaN everywhere
+    mean = np.where(seen.any(axis=0), np.nansum(x, axis=0) / np.maximum(seen.sum(axis=0), 1), 0.0)
     x = np.where(np.isnan(x), mean, x)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0

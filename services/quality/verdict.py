@@ -25,6 +25,7 @@ from mesh.textnorm import normalize, word_error_rate
 from services.quality.config import VerdictSettings
 
 _DIGIT_RUN = re.compile(r"\d(?:[\s\-.]?\d)+")
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*(?::[0-9A-Za-z]+)?>")  # what the redactor's operators write
 LONG_NUMBER_DIGITS = 7
 
 
@@ -87,16 +88,21 @@ def privacy_errors(redacted_text: str, known_values: Iterable[str] = ()) -> int:
     LONG_NUMBER rule, so it can only fire on what it missed), and any value the producer
     declared as personal data (golden and canary recordings), matched digit for digit or
     case-insensitively as text."""
-    errors = sum(1 for m in _DIGIT_RUN.finditer(redacted_text)
+    text = _PLACEHOLDER.sub(" ", redacted_text)  # a hash operator's digest is not a number
+    errors = sum(1 for m in _DIGIT_RUN.finditer(text)
                  if sum(c.isdigit() for c in m.group()) >= LONG_NUMBER_DIGITS)
-    digits = "".join(c for c in redacted_text if c.isdigit())
-    lowered = redacted_text.lower()
+    packed = _alnum(text)  # "(555) 010-0199" and "4 7 1 1" match, "12 and 34" is not "1234"
+    lowered = text.lower()
     for value in known_values:
         value_digits = "".join(c for c in value if c.isdigit())
-        as_digits = len(value_digits) >= 4 and value_digits in digits
+        as_digits = len(value_digits) >= 4 and _alnum(value) in packed
         as_text = not value_digits and bool(value.strip()) and value.strip().lower() in lowered
         errors += as_digits or as_text
     return errors
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 def metadata_list(meta: Mapping[str, Any] | None, key: str) -> list[str]:

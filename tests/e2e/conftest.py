@@ -20,6 +20,14 @@ E2E_ENV = {
     "STT_ASR_MODEL": "tiny.en",
     "STT_ASR_FALLBACK_MODEL": "tiny.en",
     "STT_ASR_DEVICE": "cpu",  # the assertions on compute type hold on a GPU host too
+    # the rollout gate test's candidate (tests/e2e/test_quality_gate.py): base with a VAD that
+    # only trusts loud, wideband speech, so it loses telephone speech; no live traffic
+    # (share 0): only recordings that ask for the candidate arm get it
+    "STT_ASR_ROLLOUT__CANDIDATE_MODEL": "base",
+    "STT_ASR_ROLLOUT__CANDIDATE_VAD__THRESHOLD": "0.9",
+    "STT_ASR_ROLLOUT__CANDIDATE_SHARE": "0",
+    "STT_QUALITY_GATE__PROTECTED": '{"slice=telephone": 0.03}',
+    "STT_QUALITY_GATE_INTERVAL_S": "5",
 }
 
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from mesh import topics
-from services.asr import repetition
 from mesh.textnorm import word_error_rate
+from services.asr import repetition
 from services.ingest.cli import publish_files
 from tests.e2e.conftest import sample_dir, stm_text
 from tests.kafka_helpers import wait_for

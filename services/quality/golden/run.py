@@ -31,6 +31,7 @@ from mesh import MeshSettings, Publisher, topics
 from services.quality.golden.corpus import GoldenItem
 from services.quality.join import (
     GOLDEN_RUN_KEY,
+    GOLDEN_SIZE_KEY,
     GOLDEN_SLICE_KEY,
     GOLDEN_SPLIT_KEY,
     REFERENCE_CHANNELS_KEY,
@@ -42,8 +43,9 @@ WATCHED = (topics.RECORDINGS, topics.DIARIZATION, topics.QUALITY, topics.GATES)
 DER_COLLAR_S = 0.25
 
 
-def metadata_for(item: GoldenItem, run_id: str) -> dict[str, str]:
-    meta = {GOLDEN_RUN_KEY: run_id, GOLDEN_SLICE_KEY: item.slice, GOLDEN_SPLIT_KEY: item.split,
+def metadata_for(item: GoldenItem, run_id: str, run_size: int = 0) -> dict[str, str]:
+    meta = {GOLDEN_RUN_KEY: run_id, GOLDEN_SIZE_KEY: str(run_size), GOLDEN_SLICE_KEY: item.slice,
+            GOLDEN_SPLIT_KEY: item.split,
             "golden_item": item.id, "golden_language": item.language, REFERENCE_KEY: item.reference}
     if item.channels > 1 and item.channel_references:
         meta[REFERENCE_CHANNELS_KEY] = json.dumps(list(item.channel_references))
@@ -51,8 +53,10 @@ def metadata_for(item: GoldenItem, run_id: str) -> dict[str, str]:
 
 
 def publish(items: Sequence[GoldenItem], publisher: Publisher, run_id: str, arms: Sequence[str],
-            tenant: str = "golden", priority: str = "batch") -> dict[str, tuple[GoldenItem, str]]:
-    """Publish every item once per arm; returns recording_id -> (item, arm)."""
+            tenant: str = "golden", priority: str = "batch",
+            language_hints: bool = True) -> dict[str, tuple[GoldenItem, str]]:
+    """Publish every item once per arm; returns recording_id -> (item, arm). Each item carries
+    its language as the producer's hint, as a call centre knows its line's language."""
     from services.ingest.cli import publish_files
 
     sent: dict[str, tuple[GoldenItem, str]] = {}
@@ -60,9 +64,11 @@ def publish(items: Sequence[GoldenItem], publisher: Publisher, run_id: str, arms
         for item in items:
             split = item.channels > 1 and len(item.channel_roles) == item.channels
             ids = publish_files([item.path], publisher, tenant=tenant, priority=priority,
+                                language=item.language if language_hints else None,
                                 num_speakers=item.num_speakers or None if not split else None,
                                 split_channels=split, channel_roles=item.channel_roles if split else (),
-                                metadata=metadata_for(item, run_id), progress=False, arm=arm)
+                                metadata=metadata_for(item, run_id, len(items) * len(arms)),
+                                progress=False, arm=arm)
             sent[ids[0][0]] = (item, arm)
     return sent
 
@@ -91,6 +97,8 @@ def gate_decision(events: Events, run_id: str | None, candidates: int) -> dict[s
     found = [d for ev in events.by_id.values() for d in ev.get("GateDecision", ())
              if d.get("golden_run") == run_id]
     for d in sorted(found, key=lambda d: d["produced_at_ms"], reverse=True):
+        if d["decision"] == "rollback":  # final: later candidates of the run went to control
+            return d
         overall = [c for c in d["slices"] if c["slice"] == "all" and c["metric"] != "latency_s"]
         if overall and overall[0]["candidate_n"] >= candidates:
             return d
