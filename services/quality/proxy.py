@@ -56,6 +56,7 @@ class WerProxy:
     coef: tuple[float, ...]
     intercept: float
     meta: dict[str, Any] = field(default_factory=dict)
+    target: str = "wer"  # or "sqrt_wer": fitted on the square root, squared back on predict
 
     @property
     def version(self) -> str:
@@ -69,7 +70,8 @@ class WerProxy:
             return float(np.clip(1.0 - feats.get("mean_word_probability", 1.0), 0.0, 1.0))
         x = np.array([feats.get(name, m) for name, m in zip(self.features, self.mean, strict=True)])
         z = (x - np.array(self.mean)) / np.array(self.scale)
-        return float(np.clip(self.intercept + z @ np.array(self.coef), 0.0, 1.0))
+        y = float(np.clip(self.intercept + z @ np.array(self.coef), 0.0, 1.0))
+        return y * y if self.target == "sqrt_wer" else y
 
     def contributions(self, feats: Mapping[str, float]) -> dict[str, float]:
         """Each feature's share of the estimate (coefficient times standardised value)."""
@@ -80,7 +82,7 @@ class WerProxy:
 
     def _params(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept}
+                "coef": list(self.coef), "intercept": self.intercept, "target": self.target}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ class WerProxy:
             return cls.baseline()
         doc = json.loads(path.read_text())
         proxy = cls(tuple(doc["features"]), tuple(doc["mean"]), tuple(doc["scale"]), tuple(doc["coef"]),
-                    float(doc["intercept"]), doc.get("meta", {}))
+                    float(doc["intercept"]), doc.get("meta", {}), doc.get("target", "wer"))
         if doc.get("version") not in (None, proxy.version):
             raise ValueError(f"{path}: version {doc['version']} does not match its coefficients "
                              f"({proxy.version}); refit instead of editing the file")
@@ -105,10 +107,13 @@ class WerProxy:
 
 
 def fit(rows: Sequence[Mapping[str, float]], wer: Sequence[float], features: Sequence[str] = FEATURES,
-        alpha: float = 1.0, meta: Mapping[str, Any] | None = None) -> WerProxy:
-    """Ridge regression of WER on standardised features (the intercept is not penalised)."""
+        alpha: float = 1.0, meta: Mapping[str, Any] | None = None, target: str = "wer") -> WerProxy:
+    """Ridge regression of WER (or of its square root, which tames the few recordings with WER
+    near or above 1) on standardised features (the intercept is not penalised)."""
     x = np.array([[r.get(f, np.nan) for f in features] for r in rows], dtype=float)
     y = np.asarray(wer, dtype=float)
+    if target == "sqrt_wer":
+        y = np.sqrt(np.clip(y, 0.0, 1.0))
     seen = ~np.isnan(x)
     # a feature no row has gets mean 0 and a zero column (coefficient 0), not NaN everywhere
     mean = np.where(seen.any(axis=0), np.nansum(x, axis=0) / np.maximum(seen.sum(axis=0), 1), 0.0)
@@ -118,7 +123,7 @@ def fit(rows: Sequence[Mapping[str, float]], wer: Sequence[float], features: Seq
     z = (x - mean) / scale
     coef = np.linalg.solve(z.T @ z + alpha * np.eye(len(features)), z.T @ (y - y.mean()))
     return WerProxy(tuple(features), tuple(map(float, mean)), tuple(map(float, scale)),
-                    tuple(map(float, coef)), float(y.mean()), dict(meta or {}))
+                    tuple(map(float, coef)), float(y.mean()), dict(meta or {}), target)
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
