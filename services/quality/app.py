@@ -5,7 +5,7 @@
    ``stt.transcripts.redacted.v1`` (co-partitioned: all keyed by recording_id, same
    partition count), emits a chunk-scope QualityReport per ChunkTranscript at once, and a
    recording-scope QualityReport once the recording is complete (``join.py``). A timer finds
-   joins older than ``join_timeout_s`` and sends a tick to the recording's own partition of an
+   joins without an event for their timeout and sends a tick to the recording's own partition of an
    internal topic, so the timeout is handled by the agent that owns the table partition (a
    Faust table can only be written while an event of its partition is processed).
 2. **slices** (tumbling windowed table, keyed by the slice: model x language x codec x
@@ -183,6 +183,7 @@ class QualityApp:
                                                         value.get("tenant", "default"),
                                                         message.partition, join.now_ms())
         state = join.absorb(state, schema, value)
+        state["last_ms"] = join.now_ms()
         if join.complete(state, self.settings):
             await self._finish(state, partial=False, trace=trace)
         else:
@@ -190,13 +191,23 @@ class QualityApp:
 
     async def _on_tick(self, rid: str) -> None:
         state = self.recordings.get(rid)
-        if state is not None and join.timed_out(state, self.settings, join.now_ms()):
-            log.info("recording %s: join timed out, reporting it partial", rid)
+        now = join.now_ms()
+        if state is None:
+            return
+        if join.timed_out(state, self.settings, now):
+            log.info("recording %s: no event for %.0f s, reporting it partial", rid,
+                     join.timeout_s(state, self.settings))
             await self._finish(state, partial=True, trace=TraceContext.new(state["trace_id"] or None))
+        elif join.expired(state, self.settings, now):
+            del self.recordings[rid]
 
     async def _finish(self, state: dict[str, Any], partial: bool, trace: TraceContext) -> None:
+        """Report the recording; a partial report keeps the join open for late events."""
         rid = state["rid"]
-        if self.recordings.get(rid) is not None:
+        if partial:
+            state["partial_ms"] = join.now_ms()
+            self.recordings[rid] = state
+        elif self.recordings.get(rid) is not None:
             del self.recordings[rid]
         if state["meta"] is None and not state["chunks"]:
             return  # only turns or a redaction of a recording already reported: nothing to add
@@ -214,7 +225,8 @@ class QualityApp:
         """Timeouts: a tick to the partition that owns the join (see the module docstring)."""
         now = join.now_ms()
         for rid, state in list(self.recordings.items()):
-            if state is not None and join.timed_out(state, self.settings, now):
+            if state is not None and (join.timed_out(state, self.settings, now)
+                                      or join.expired(state, self.settings, now)):
                 await self.ticks.send(key=rid.encode(), value=b"", partition=state["partition"])
 
     # -- stage 2: slice aggregates ----------------------------------------------------------

@@ -50,8 +50,13 @@ class QualitySettings(BaseSettings):
                              description="Fitted WER-proxy coefficients (versioned file).")
     join_timeout_s: float = Field(
         default=300.0, gt=0,
-        description="A recording still incomplete this long after its first event is reported "
-                    "partial (longer than redact's turns timeout, 120 s).")
+        description="A realtime recording with no new event for this long is reported partial "
+                    "(longer than redact's turns timeout, 120 s).")
+    batch_join_timeout_s: float = Field(
+        default=3600.0, gt=0, description="The same for batch recordings, which queue behind backlogs.")
+    join_expire_s: float = Field(
+        default=86400.0, gt=0,
+        description="A join reported partial and quiet this long is dropped (the changelog's retention).")
     expect_turns: bool = Field(
         default=True, description="Wait for SpeakerTurns (false when diarize is not deployed).")
     expect_redaction: bool = Field(

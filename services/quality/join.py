@@ -6,8 +6,11 @@ changelog restores it); the functions here are pure, so the join is tested witho
 
 A recording is *complete* once it has its metadata, ``chunk_count`` distinct chunks, its
 SpeakerTurns (when ``expect_turns``) and its recording-scope RedactedTranscript (when
-``expect_redaction``). One that is not complete ``join_timeout_s`` after its first event is
-reported ``partial`` with what it has.
+``expect_redaction``). One that receives no event for ``join_timeout_s`` (realtime) or
+``batch_join_timeout_s`` (batch) is reported ``partial`` with what it has, and its state is
+kept: when the missing events arrive later, the complete report follows (a newer report of
+the same recording, which the sink keeps instead of the partial one). A partial join quiet
+for ``join_expire_s`` is forgotten.
 
 Raw text: a chunk's normalised text is kept in the state only while it may be needed for
 the true WER, i.e. when the metadata carries a ``reference`` or has not arrived yet; the
@@ -59,6 +62,7 @@ def _keeps_text(state: Mapping[str, Any]) -> bool:
 
 def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict[str, Any]:
     """Fold one event into the state (idempotent: a redelivered event changes nothing)."""
+    state["priority"] = state.get("priority") or value.get("priority")
     if schema == "RecordingMetadata":
         state["meta"] = {k: value.get(k) for k in META_FIELDS}
         state["chunk_count"] = value["chunk_count"]
@@ -119,8 +123,24 @@ def complete(state: Mapping[str, Any], settings: QualitySettings) -> bool:
     return not (settings.expect_redaction and state["redaction"] is None)
 
 
+def timeout_s(state: Mapping[str, Any], settings: QualitySettings) -> float:
+    """Realtime recordings wait ``join_timeout_s`` for their next event, batch recordings
+    ``batch_join_timeout_s``: a batch backlog delays each stage by as long as the backlog."""
+    priority = (state["meta"] or {}).get("priority") or state.get("priority")
+    return settings.join_timeout_s if priority == "realtime" else settings.batch_join_timeout_s
+
+
 def timed_out(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> bool:
-    return at_ms - state["first_ms"] >= settings.join_timeout_s * 1000
+    """No event for the timeout and not reported partial yet."""
+    if state.get("partial_ms"):
+        return False
+    return at_ms - state.get("last_ms", state["first_ms"]) >= timeout_s(state, settings) * 1000
+
+
+def expired(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> bool:
+    """Reported partial and quiet since for ``join_expire_s``: the join is forgotten."""
+    return bool(state.get("partial_ms")) and (
+        at_ms - state.get("last_ms", state["first_ms"]) >= settings.join_expire_s * 1000)
 
 
 # -- slices ---------------------------------------------------------------------------------
