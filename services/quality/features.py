@@ -79,6 +79,8 @@ def chunk_features(chunk: Mapping[str, Any]) -> dict[str, float]:
         "rtf": float(chunk.get("rtf") or 0.0),
         "queue_ms": float(chunk.get("queue_ms") or 0.0),
         "processing_ms": float(chunk.get("processing_ms") or 0.0),
+        # the ASR times a whole batched call: a chunk's share of the compute is 1/batch of it
+        "compute_ms": float(chunk.get("processing_ms") or 0.0) / max(int(chunk.get("batch_size") or 1), 1),
         "retries": float(chunk.get("retries") or 0),
     }
     for key in ("snr_db", "clipping_ratio", "silence_ratio"):
@@ -138,7 +140,7 @@ def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequenc
         "rtf_max": max(rtf, default=0.0),
         "queue_ms_p50": float(np.median(queue)) if queue else 0.0,
         "queue_ms_max": max(queue, default=0.0),
-        "processing_s": sum(f["processing_ms"] for f in chunk_feats) / 1000.0,
+        "processing_s": sum(f.get("compute_ms", f["processing_ms"]) for f in chunk_feats) / 1000.0,
         "retries": sum(f["retries"] for f in chunk_feats),
         "redecoded_share": _weighted([f["redecoded"] for f in chunk_feats], speech),
         "fallback_share": _weighted([f["fallback"] for f in chunk_feats], speech),
@@ -166,6 +168,8 @@ def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequenc
             out[key] = float(stats[key])
     duration = (meta or {}).get("duration_s") or (chunks[0].get("recording_duration_s") if chunks else 0.0)
     out["duration_s"] = float(duration or 0.0)
+    if out["duration_s"] > 0:
+        out["compute_rtf"] = out["processing_s"] / out["duration_s"]
     hint = ((meta or {}).get("hints") or {}).get("language")
     if hint and speech_total > 0:  # speech decoded in another language than the producer said
         off = sum(c["speech_s"] for c in chunks if c.get("language", hint).split("-")[0] != hint.split("-")[0])

@@ -206,8 +206,8 @@ def chunk_report(chunk: Mapping[str, Any], proxy: WerProxy, settings: QualitySet
         "pii_counts": {}, "models": [f"{m['name']}@{m['version']}"], "redaction_policy": "",
         "slice": slice_of(state, f, f"{m['name']}@{m['version']}", arm, chunk["language"], settings),
         "partial": False, "hallucinated_words": 0, "privacy_errors": 0,
-        "retries": int(chunk.get("retries") or 0), "processing_s": f["processing_ms"] / 1000.0,
-        "cost_usd": cost_usd(f["processing_ms"] / 1000.0, m["device"], settings.cost),
+        "retries": int(chunk.get("retries") or 0), "processing_s": f["compute_ms"] / 1000.0,
+        "cost_usd": cost_usd(f["compute_ms"] / 1000.0, m["device"], settings.cost),
         "golden_run": None,
     }
 

@@ -8,7 +8,8 @@ beside live traffic, and the gate compares the arms on true WER per slice. This 
 follows the recordings' QualityReports and SpeakerTurns and prints one row per slice and
 model version: true WER (mean over recordings, and pooled over words), WER proxy, DER where
 an RTTM exists, speech coverage, accepted share, hallucinated words on the probes (silence,
-noise and hum: the target is 0), and RTF. With both arms it also waits for the golden run's
+noise and hum: the target is 0), and RTF (ASR compute seconds, a chunk's share of its batched
+call, over audio seconds; the diarizer's time is not in it). With both arms it also waits for the golden run's
 GateDecision and prints it.
 
 Run it on a schedule in production (a cron job or a Kubernetes CronJob against the live
@@ -138,7 +139,8 @@ def rows(sent: Mapping[str, tuple[GoldenItem, str]], events: Events) -> list[dic
             "proxy_version": report["proxy_version"], "reference_words": len(item.reference.split()),
             "speech_coverage": report["speech_coverage"], "verdict": report["verdict"],
             "reasons": report["reasons"], "hallucinated_words": report["hallucinated_words"],
-            "rtf": report["rtf"], "der": diarization_error(item, turns),
+            "rtf": report["features"].get("compute_rtf", report["rtf"]),
+            "der": diarization_error(item, turns),
             "language": report["language"], "language_mix": report["language_mix"],
             "features": report["features"], "duration_s": item.duration_s, "missing": False,
         })
