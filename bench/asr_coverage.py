@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import asr_direct
 from asr_direct import SR, Recording
 
+from mesh.textnorm import word_error_rate
 from services.asr.config import AsrSettings
 from services.asr.coverage import CoverageSettings
 from services.asr.factory import build_engine
-from mesh.textnorm import word_error_rate
 from services.asr.worker import AsrWorker, ChunkJob
 from services.ingest.chunking import ChunkPlan
 

@@ -31,9 +31,9 @@ import asr_direct
 
 from infra.local import broker_or_throwaway, create_topics, topic_specs
 from mesh import MeshSettings, Publisher, topics
+from mesh.textnorm import word_error_rate
 from services.asr.config import AsrSettings
 from services.asr.factory import build_engine
-from mesh.textnorm import word_error_rate
 from services.ingest.cli import publish_files
 from stt_mesh.demo import start_services, stop_services
 from stt_mesh.follow import Events

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asr_direct
 
+from mesh.textnorm import word_error_rate
 from services.asr.config import AsrSettings
 from services.asr.factory import build_engine
-from mesh.textnorm import word_error_rate
 from services.asr.worker import AsrWorker
 
 PLANS = {"call 30 s chunk": (30.0, 30.0), "call 10-12 s chunks": (10.0, 12.0)}

@@ -172,7 +172,8 @@ def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequenc
         out["compute_rtf"] = out["processing_s"] / out["duration_s"]
     hint = ((meta or {}).get("hints") or {}).get("language")
     if hint and speech_total > 0:  # speech decoded in another language than the producer said
-        off = sum(c["speech_s"] for c in chunks if c.get("language", hint).split("-")[0] != hint.split("-")[0])
+        wanted = hint.split("-")[0]
+        off = sum(c["speech_s"] for c in chunks if c.get("language", hint).split("-")[0] != wanted)
         out["off_hint_share"] = off / speech_total
     if turns is not None:
         out["speaker_count"] = float(turns.get("num_speakers") or 0)

@@ -247,7 +247,8 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
     hypothesis = " ".join(c["text"] or "" for c in chunks) if reference is not None else ""
     per_channel = verdict.metadata_list(meta, REFERENCE_CHANNELS_KEY)
     if per_channel and len({c["channel"] for c in chunks}) > 1:
-        hyps = [" ".join(c["text"] or "" for c in chunks if c["channel"] == ch) for ch in range(len(per_channel))]
+        hyps = [" ".join(c["text"] or "" for c in chunks if c["channel"] == ch)
+                for ch in range(len(per_channel))]
         wer = verdict.pooled_wer(per_channel, hyps)
     else:
         wer = verdict.true_wer(reference, hypothesis)

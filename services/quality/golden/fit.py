@@ -85,7 +85,8 @@ def select_features(tune: Sequence[Mapping[str, Any]], candidates: Sequence[str]
 
 
 def fit_rows(rows: Sequence[Mapping[str, Any]], alpha: float = 1.0,
-             features: Sequence[str] = FEATURES, select: bool = True) -> tuple[WerProxy, dict[str, dict[str, float]]]:
+             features: Sequence[str] = FEATURES,
+             select: bool = True) -> tuple[WerProxy, dict[str, dict[str, float]]]:
     rows = [r for r in rows if not str(r["model"]).startswith("none@")]  # nothing was decoded
     tune = [r for r in rows if r["split"] == "tune"]
     held = [r for r in rows if r["split"] == "heldout"]

@@ -172,14 +172,16 @@ def table(rows_: Sequence[Mapping[str, Any]]) -> str:
         probes = [r for r in rs if r["kind"] == "probe"]
         halluc = f"{sum(r['hallucinated_words'] for r in probes):6d}" if probes else f"{'-':>6}"
         lines.append(
-            f"{slice_:<13} {model[:34]:<34} {arm:<9} {len(rs):>3} {fmt(_mean([r['true_wer'] for r in speech]))} "
+            f"{slice_:<13} {model[:34]:<34} {arm:<9} {len(rs):>3} "
+            f"{fmt(_mean([r['true_wer'] for r in speech]))} "
             f"{fmt(pooled)} {fmt(_mean([r['wer_proxy'] for r in rs]))} {fmt(_mean([r['der'] for r in rs]))} "
             f"{fmt(_mean([r['speech_coverage'] for r in rs]))} "
             f"{fmt(sum(r['verdict'] == 'accepted' for r in rs) / len(rs))} {halluc} "
             f"{fmt(_mean([r['rtf'] for r in rs]))}")
     missing = [r for r in rows_ if r.get("missing")]
     if missing:
-        lines.append(f"{len(missing)} recording(s) without a report: {', '.join(r['item'] for r in missing[:8])}")
+        names = ", ".join(r["item"] for r in missing[:8])
+        lines.append(f"{len(missing)} recording(s) without a report: {names}")
     return "\n".join(lines)
 
 
