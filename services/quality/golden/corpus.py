@@ -100,7 +100,7 @@ import shutil
 import subprocess
 import wave
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -542,34 +542,31 @@ def _single(sid: str, group: str, audio: np.ndarray, reference: str, language: s
     return Source(sid, group, audio, reference, language, turns, description)
 
 
-def _librivox() -> list[Source]:
-    base = PS_DATA / "librivox"
+def _pocketsphinx(folder: str, transcription: str, group: str,
+                  source_id: Callable[[str], str], voice: str) -> list[Source]:
+    """The recordings of one pocketsphinx-testdata folder, each with its transcription line
+    (``<s> words </s> (name)``)."""
+    base = PS_DATA / folder
     out = []
-    for line in (base / "transcription").read_text().splitlines():
+    for line in (base / transcription).read_text().splitlines():
         if not line.strip():
             continue
         text, name = line.rsplit("(", 1)
         name = name.strip(" )")
         words = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
         audio = _decode_to_16k((base / f"{name}.wav").read_bytes(), "wav")
-        out.append(_single(f"librivox-{name.rsplit('-', 1)[1]}", "librivox", audio, words, "en",
-                           "reader", f"pocketsphinx-testdata librivox/{name}.wav"))
+        out.append(_single(source_id(name), group, audio, words, "en", voice,
+                           f"pocketsphinx-testdata {folder}/{name}.wav"))
     return out
+
+
+def _librivox() -> list[Source]:
+    return _pocketsphinx("librivox", "transcription", "librivox",
+                         lambda name: f"librivox-{name.rsplit('-', 1)[1]}", "reader")
 
 
 def _cards() -> list[Source]:
-    base = PS_DATA / "cards"
-    out = []
-    for line in (base / "cards.transcription").read_text().splitlines():
-        if not line.strip():
-            continue
-        text, name = line.rsplit("(", 1)
-        name = name.strip(" )")
-        words = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
-        audio = _decode_to_16k((base / f"{name}.wav").read_bytes(), "wav")
-        out.append(_single(f"cards-{name}", "cards", audio, words, "en", "cards",
-                           f"pocketsphinx-testdata cards/{name}.wav"))
-    return out
+    return _pocketsphinx("cards", "cards.transcription", "cards", lambda name: f"cards-{name}", "cards")
 
 
 SAMPLE_SPEAKERS = {"speaker90": "diane", "speaker91": "sheila"}  # by the STM's speaker names
