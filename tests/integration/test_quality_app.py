@@ -185,7 +185,8 @@ def test_a_recording_missing_its_turns_is_reported_partial_and_completed_by_late
     assert partial["features"]["chunks"] == 2 and partial["true_wer"] == pytest.approx(2 / 14)
     # not before the timeout, which counts from the recording's last event the worker saw
     assert partial["produced_at_ms"] >= published_ms + 4000
-    [_, complete] = reports(seen, rid, "recording")
+    # at least once: a redelivered event may repeat a report; the newest is the complete one
+    complete = reports(seen, rid, "recording")[-1]
     assert complete["partial"] is False and complete["reasons"] == []
     assert complete["speaker_count"] == 2 and complete["features"]["chunks"] == 2
     assert complete["produced_at_ms"] > partial["produced_at_ms"]
@@ -228,7 +229,9 @@ def test_the_join_survives_a_restart_of_the_worker(quality, mesh_settings, uniqu
         first = quality(join_timeout_s=120.0)
         publish(mesh_settings, [events["meta"], events["chunk0"]])
         assert wait(seen, lambda e: len(reports(e, rid, "chunk")) >= 1, 60, first), first.tail()
-        assert first.stop() == 0, first.tail()
+        # graceful or not (-15: the signal arrived before Faust's handler), the next process
+        # must rebuild the join from the changelog
+        assert first.stop() in (0, -15), first.tail()
         # a new process, an empty memory store: the join state must come from the changelog
         second = quality(join_timeout_s=120.0)
         publish(mesh_settings, [events["chunk1"], events["turns"], events["redaction"]])
