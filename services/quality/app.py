@@ -231,7 +231,10 @@ class QualityApp:
             report = join.chunk_report(value, self.proxy, self.settings)
             self.observer.on_chunk(report, value)
             await self._report(report, trace)
-        state = self.recordings.get(rid) or join.new_state(rid, value.get("trace_id", ""),
+        known = self.recordings.get(rid)
+        if known is not None and known.get("done_ms"):
+            return  # a redelivered event of a recording already reported complete
+        state = known or join.new_state(rid, value.get("trace_id", ""),
                                                         value.get("tenant", "default"),
                                                         message.partition, join.now_ms())
         state = join.absorb(state, schema, value)
@@ -259,8 +262,8 @@ class QualityApp:
         if partial:
             state["partial_ms"] = join.now_ms()
             self.recordings[rid] = state
-        elif self.recordings.get(rid) is not None:
-            del self.recordings[rid]
+        else:
+            self.recordings[rid] = join.done_marker(state, join.now_ms())
         if state["meta"] is None and not state["chunks"]:
             return  # only turns or a redaction of a recording already reported: nothing to add
         report = join.recording_report(state, self.proxy, self.settings, partial)

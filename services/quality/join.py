@@ -134,15 +134,26 @@ def timeout_s(state: Mapping[str, Any], settings: QualitySettings) -> float:
     return settings.join_timeout_s if priority == "realtime" else settings.batch_join_timeout_s
 
 
+def done_marker(state: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
+    """What is kept of a completely reported recording: enough to ignore a redelivered event
+    (which would otherwise start a new join and, after its timeout, a partial report newer than
+    the complete one) until ``join_expire_s`` has passed."""
+    return {"rid": state["rid"], "trace_id": state["trace_id"], "tenant": state["tenant"],
+            "partition": state["partition"], "first_ms": state["first_ms"], "done_ms": at_ms}
+
+
 def timed_out(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> bool:
     """No event for the timeout and not reported partial yet."""
-    if state.get("partial_ms"):
+    if state.get("partial_ms") or state.get("done_ms"):
         return False
     return at_ms - state.get("last_ms", state["first_ms"]) >= timeout_s(state, settings) * 1000
 
 
 def expired(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> bool:
-    """Reported partial and quiet since for ``join_expire_s``: the join is forgotten."""
+    """Reported partial and quiet since for ``join_expire_s`` (or reported complete that long
+    ago): the join is forgotten."""
+    if state.get("done_ms"):
+        return at_ms - state["done_ms"] >= settings.join_expire_s * 1000
     return bool(state.get("partial_ms")) and (
         at_ms - state.get("last_ms", state["first_ms"]) >= settings.join_expire_s * 1000)
 

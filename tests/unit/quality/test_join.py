@@ -397,3 +397,12 @@ def test_reports_feed_the_observer() -> None:
     assert metric("stt_quality_true_wer_count", labels) == 1
     cost = metric("stt_quality_cost_usd_total", {**labels, "tenant": "acme"})
     assert cost == pytest.approx(report["cost_usd"])
+
+
+def test_a_completely_reported_recording_leaves_a_marker_that_expires() -> None:
+    settings = QualitySettings(join_timeout_s=2.0, join_expire_s=100.0)
+    state = join.new_state("rec", "t", "acme", 1, at_ms=10_000)
+    marker = join.done_marker(state, at_ms=20_000)
+    assert marker["done_ms"] == 20_000 and "chunks" not in marker  # nothing of the content
+    assert not join.timed_out(marker, settings, 10**9)  # never a partial report after the complete one
+    assert not join.expired(marker, settings, 119_999) and join.expired(marker, settings, 120_000)
