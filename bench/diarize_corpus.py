@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from services.quality.golden.corpus import speech_spans  # the golden set's RTTM rule
+
 DATA = Path("/usr/share/pocketsphinx/test/data")
 SR = 16000
 
@@ -99,29 +101,6 @@ def der(reference, hypothesis, collar: float = 0.0) -> float:
     ref = annotation(reference) if isinstance(reference, list) else reference
     hyp = annotation(hypothesis) if isinstance(hypothesis, list) else hypothesis
     return float(DiarizationErrorRate(collar=collar)(ref, hyp))
-
-
-def speech_spans(wav: np.ndarray, bridge_s: float = 0.3, min_s: float = 0.1) -> list[tuple[float, float]]:
-    """Where an isolated utterance has speech, by webrtcvad (aggressiveness 3, 30 ms frames),
-    pauses shorter than bridge_s bridged (the usual convention of RTTM references).
-
-    A VAD that is not part of the system under test: the recordings' noise floor sits only
-    30-40 dB under their peaks, so an energy threshold would call the leading noise speech.
-    """
-    import webrtcvad
-
-    vad, frame = webrtcvad.Vad(3), 480
-    pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2")
-    spans: list[list[float]] = []
-    for i in range(len(wav) // frame):
-        if not vad.is_speech(pcm[i * frame : (i + 1) * frame].tobytes(), SR):
-            continue
-        t = i * frame / SR
-        if spans and t - spans[-1][1] < bridge_s:
-            spans[-1][1] = t + frame / SR
-        else:
-            spans.append([t, t + frame / SR])
-    return [(a, b) for a, b in spans if b - a >= min_s]
 
 
 def _trim(wav: np.ndarray, margin_s: float = 0.1) -> np.ndarray:

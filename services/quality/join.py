@@ -20,7 +20,6 @@ the raw transcript topic does (one day).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -297,7 +296,3 @@ def golden_run_size(state: Mapping[str, Any]) -> int:
         return int(raw) if raw else 0
     except ValueError:
         return 0
-
-
-def dumps(state: Mapping[str, Any]) -> bytes:
-    return json.dumps(state, separators=(",", ":")).encode()

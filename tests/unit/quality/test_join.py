@@ -58,7 +58,7 @@ def fold(events, state=None, *, partition: int = 0):
 
 def through_changelog(state):
     """The state as a restarted worker reads it back from the table's changelog (JSON)."""
-    return json.loads(join.dumps(state))
+    return json.loads(json.dumps(state))
 
 
 def report_of(events, settings=SETTINGS, proxy=BASELINE, partial=False):
@@ -189,7 +189,7 @@ def test_text_is_dropped_when_metadata_without_a_reference_arrives() -> None:
     assert all(c["text"] is None for c in state["chunks"].values())
     state = fold([second], state)  # and a chunk after the metadata never keeps it
     assert all(c["text"] is None for c in state["chunks"].values())
-    assert "anna" not in join.dumps(state).decode().lower()
+    assert "anna" not in json.dumps(state).lower()
 
 
 def test_text_is_kept_when_the_metadata_has_a_reference() -> None:
