@@ -227,8 +227,10 @@ class QualityApp:
         self.sensor.on_message_in(message.topic)
         rid = value["recording_id"]
         trace = extract(_headers(message.headers)) or TraceContext.new(value.get("trace_id"))
+        chunk_feats = None
         if schema == "ChunkTranscript":
             report = join.chunk_report(value, self.proxy, self.settings)
+            chunk_feats = report["features"]
             self.observer.on_chunk(report, value)
             await self._report(report, trace)
         known = self.recordings.get(rid)
@@ -237,7 +239,7 @@ class QualityApp:
         state = known or join.new_state(rid, value.get("trace_id", ""),
                                                         value.get("tenant", "default"),
                                                         message.partition, join.now_ms())
-        state = join.absorb(state, schema, value)
+        state = join.absorb(state, schema, value, chunk_feats)
         state["last_ms"] = join.now_ms()
         if join.complete(state, self.settings):
             await self._finish(state, partial=False, trace=trace)

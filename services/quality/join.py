@@ -59,8 +59,10 @@ def _keeps_text(state: Mapping[str, Any]) -> bool:
                                for k in (REFERENCE_KEY, REFERENCE_CHANNELS_KEY))
 
 
-def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict[str, Any]:
-    """Fold one event into the state (idempotent: a redelivered event changes nothing)."""
+def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any],
+           chunk_feats: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Fold one event into the state (idempotent: a redelivered event changes nothing).
+    ``chunk_feats``: a ChunkTranscript's features when the caller has them already."""
     state["priority"] = state.get("priority") or value.get("priority")
     if schema == "RecordingMetadata":
         state["meta"] = {k: value.get(k) for k in META_FIELDS}
@@ -78,7 +80,8 @@ def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict
         state["failed"] = value.get("reason") or "failed"
     elif schema == "ChunkTranscript":
         key = f"{value['channel']}:{value['seq']}"
-        state["chunks"][key] = _chunk_summary(value, keep_text=_keeps_text(state))
+        state["chunks"][key] = _chunk_summary(value, keep_text=_keeps_text(state),
+                                               feats=chunk_feats)
         state["chunk_count"] = state["chunk_count"] or value["chunk_count"]
     elif schema == "SpeakerTurns":
         state["turns"] = {"num_speakers": value["num_speakers"], "rtf": value["rtf"],
@@ -97,7 +100,8 @@ def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any]) -> dict
     return state
 
 
-def _chunk_summary(chunk: Mapping[str, Any], keep_text: bool) -> dict[str, Any]:
+def _chunk_summary(chunk: Mapping[str, Any], keep_text: bool,
+                   feats: Mapping[str, float] | None = None) -> dict[str, Any]:
     m = chunk["model"]
     settings = chunk.get("decode_settings") or {}
     return {"seq": chunk["seq"], "channel": chunk["channel"], "language": chunk["language"],
@@ -105,7 +109,7 @@ def _chunk_summary(chunk: Mapping[str, Any], keep_text: bool) -> dict[str, Any]:
             "device": m["device"], "arm": chunk.get("arm") or "control",
             "redecode_model": settings.get("redecode_model"),
             "recording_duration_s": chunk["recording_duration_s"], "start_s": chunk["start_s"],
-            "features": feat.chunk_features(chunk),
+            "features": dict(feats) if feats is not None else feat.chunk_features(chunk),
             "text": normalize(feat.chunk_text(chunk)) if keep_text else None,
             "word_count": len(feat.chunk_words(chunk))}
 
