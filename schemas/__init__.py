@@ -33,6 +33,7 @@ EVENTS = (
     "QualityReport",
     "GateDecision",
     "LlmOutcome",
+    "BatchJob",
     "DeadLetter",
 )
 
