@@ -5,6 +5,7 @@
     stt-mesh serve SERVICE [ARGS...]   run one service (ingest, asr, diarize, redact, ...)
     stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
     stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
+    stt-mesh outcome TRACE_ID ...      report a downstream LLM app's outcome for a call
 """
 
 from __future__ import annotations
@@ -99,6 +100,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(args)
 
 
+def cmd_outcome(args: argparse.Namespace) -> int:
+    """Publish one LlmOutcome (see stt_mesh.outcome); bad input exits 2, a failed send 1."""
+    import json
+
+    from mesh import Publisher, topics
+    from mesh.errors import DeliveryError
+    from stt_mesh.outcome import llm_outcome, publish_outcome
+
+    fields = dict(task=args.task, accepted=args.accepted == "yes", score=args.score,
+                  latency_ms=args.latency_ms, cost_usd=args.cost_usd, model=args.model,
+                  recording_id=args.recording_id, tenant=args.tenant)
+    try:
+        llm_outcome(args.trace_id, **fields)
+    except ValueError as exc:
+        print(f"stt-mesh outcome: error: {exc}", file=sys.stderr)
+        return 2
+    publisher = Publisher(MeshSettings(), service="cli")
+    try:
+        value = publish_outcome(publisher, args.trace_id, **fields)
+        publisher.close(args.timeout)
+    except DeliveryError as exc:
+        print(f"stt-mesh outcome: not delivered: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent LlmOutcome to {topics.LLM_OUTCOMES} key={value['trace_id']} {json.dumps(value)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stt-mesh", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -151,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-speakers", type=int, help="speaker-count hint (default: counted automatically)")
     demo.add_argument("files", nargs="*", help="recordings (default: pyannote's sample call)")
     demo.set_defaults(func=cmd_demo)
+
+    outcome = sub.add_parser("outcome", help="report what a downstream LLM app made of a call")
+    outcome.add_argument("trace_id", help="the call's trace id (32 hex digits)")
+    outcome.add_argument("--task", required=True, help="e.g. summary")
+    outcome.add_argument("--accepted", required=True, choices=["yes", "no"])
+    outcome.add_argument("--score", type=float, help="between 0 and 1")
+    outcome.add_argument("--latency-ms", type=float, default=0.0)
+    outcome.add_argument("--cost-usd", type=float, default=0.0)
+    outcome.add_argument("--model")
+    outcome.add_argument("--recording-id", default="")
+    outcome.add_argument("--tenant", default="default")
+    outcome.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the ack")
+    outcome.set_defaults(func=cmd_outcome)
     return parser
 
 
