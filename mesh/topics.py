@@ -10,9 +10,10 @@ REDACTED = "stt.transcripts.redacted.v1"
 QUALITY = "stt.quality.v1"
 GATES = "stt.gates.v1"
 LLM_OUTCOMES = "stt.llm.outcomes.v1"
+JOBS = "stt.jobs.v1"  # BatchJob per backfill, keyed by job_id (compacted)
 
 ALL = (RAW, RECORDINGS, CHUNKS_BATCH, CHUNKS_REALTIME, TRANSCRIPTS, DIARIZATION, REDACTED,
-       QUALITY, GATES, LLM_OUTCOMES)
+       QUALITY, GATES, LLM_OUTCOMES, JOBS)
 
 
 def chunks_topic(priority: str) -> str:
