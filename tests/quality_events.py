@@ -153,3 +153,14 @@ def redacted(rid: str, text: str, entity_counts: Mapping[str, int] | None = None
         "partial": partial, "model": "en_core_web_md", "produced_at_ms": now_ms(),
     }
     return round_trip("RedactedTranscript", value)
+
+
+def redacted_call(rid: str, turns: Sequence[tuple[str | None, str]], *, trace_id: str = "",
+                  tenant: str = "acme", scope: str = "recording", seg_s: float = 4.0) -> dict[str, Any]:
+    """A RedactedTranscript of a conversation: one segment per (speaker, text) turn, ``seg_s``
+    seconds each, the text of the whole call their concatenation."""
+    value = redacted(rid, " ".join(text for _, text in turns), trace_id=trace_id, tenant=tenant,
+                     scope=scope)
+    value["segments"] = [{"speaker": speaker, "start_s": i * seg_s, "end_s": (i + 1) * seg_s,
+                          "text": text, "channel": 0} for i, (speaker, text) in enumerate(turns)]
+    return round_trip("RedactedTranscript", value)

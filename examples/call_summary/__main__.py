@@ -1,0 +1,3 @@
+from examples.call_summary.app import main
+
+main()
