@@ -6,6 +6,7 @@
     stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
     stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
     stt-mesh outcome TRACE_ID ...      report a downstream LLM app's outcome for a call
+    stt-mesh batch submit MANIFEST     publish every file of a manifest once, as a resumable job
 """
 
 from __future__ import annotations
@@ -127,6 +128,29 @@ def cmd_outcome(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch_submit(args: argparse.Namespace) -> int:
+    """Submit (or resume) a backfill job; a bad manifest or job exits 2, a failed send 1."""
+    from mesh.errors import DeliveryError
+    from stt_mesh import batch
+
+    try:
+        result = batch.submit(args.manifest, MeshSettings(), tenant=args.tenant,
+                              priority=args.priority, job_id=args.job_id,
+                              rows_per_txn=args.rows_per_txn, max_rows_per_s=args.max_rows_per_s)
+    except batch.BatchError as exc:
+        print(f"stt-mesh batch submit: error: {exc}", file=sys.stderr)
+        return 2
+    except DeliveryError as exc:
+        print(f"stt-mesh batch submit: not published: {exc}", file=sys.stderr)
+        return 1
+    if result.published_now == 0 and result.state == "submitted":
+        print(f"job {result.job_id} was submitted already: nothing published")
+    print(f"job: {result.job_id}\npublished now: {result.published_now}\n"
+          f"cursor: {result.cursor} (of {result.rows} rows)\n"
+          f"resumed: {'yes' if result.resumed else 'no'}\nstate: {result.state}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stt-mesh", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -192,6 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument("--tenant", default="default")
     outcome.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the ack")
     outcome.set_defaults(func=cmd_outcome)
+
+    batch_actions = sub.add_parser("batch", help="backfill jobs").add_subparsers(
+        dest="action", required=True)
+    submit = batch_actions.add_parser("submit", help="publish a manifest's files (resumes the same job)")
+    submit.add_argument("manifest", help="CSV or JSONL, one row per file: path, recording_id, ...")
+    submit.add_argument("--tenant", default="default")
+    submit.add_argument("--priority", choices=["realtime", "batch"], default="batch")
+    submit.add_argument("--job-id", help="default: derived from the manifest's sha256 and tenant")
+    submit.add_argument("--rows-per-txn", type=int, default=8, help="rows per Kafka transaction")
+    submit.add_argument("--max-rows-per-s", type=float, help="pace the backfill (default: no limit)")
+    submit.set_defaults(func=cmd_batch_submit)
     return parser
 
 
