@@ -1,0 +1,5 @@
+import sys
+
+from services.sink.app import main
+
+sys.exit(main())

@@ -1,0 +1,134 @@
+"""The ClickHouse store behind the sink: one clickhouse-connect client per role.
+
+Embedded chDB locks its data directory for one process, so the sink process is the one that
+opens it; in that process a writer client inserts and a separate reader client answers
+queries with ``readonly=1`` (in chDB the setting sticks to the client's session, which is why
+the two never share one). Against a ClickHouse server both are plain HTTP clients.
+
+Inserts carry ``insert_deduplication_token``: ClickHouse drops an insert whose token it has
+seen within the table's deduplication window (``non_replicated_deduplication_window`` on a
+single server, the replicated log on a cluster), so retrying an insert whose outcome was
+unknown (a timeout, a dropped connection) never doubles its rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The store could not be reached or refused a statement."""
+
+
+class QueryError(StoreError):
+    """A query was wrong (syntax, unknown column, not read-only): the caller's fault."""
+
+
+class Store:
+    def __init__(self, dsn: str, database: str = "stt", *, readonly: bool = False) -> None:
+        self.dsn, self.database, self.readonly = dsn, database, readonly
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                self._client = clickhouse_connect.get_client(dsn=self.dsn)
+            except Exception as exc:
+                raise StoreError(f"cannot open {redacted_dsn(self.dsn)}: {exc}") from exc
+        return self._client
+
+    def reader(self) -> Store:
+        """A second client on the same store for read-only queries."""
+        return Store(self.dsn, self.database, readonly=True)
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self.client.query("SELECT 1")
+            return True
+        except Exception:
+            self._client = None if not self.dsn.startswith("chdb://") else self._client
+            return False
+
+    def command(self, sql: str) -> None:
+        with self._lock:
+            try:
+                self.client.command(sql)
+            except ClickHouseError as exc:
+                raise StoreError(str(exc)) from exc
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+               token: str | None = None) -> None:
+        settings = {"insert_deduplication_token": token} if token else None
+        with self._lock:
+            try:
+                self.client.insert(f"{self.database}.{table}", list(rows), column_names=list(columns),
+                                   settings=settings)
+            except Exception as exc:  # connection errors are not ClickHouseErrors
+                raise StoreError(f"insert into {table} failed: {exc}") from exc
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              max_rows: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows; ``QueryError`` when the query itself is at fault."""
+        settings: dict[str, Any] = {"readonly": 1} if self.readonly else {}
+        if max_rows:
+            settings |= {"max_result_rows": max_rows, "result_overflow_mode": "break"}
+        with self._lock:
+            try:
+                result = self.client.query(sql, parameters=parameters, settings=settings or None)
+            except ClickHouseError as exc:
+                raise _classify(exc) from exc
+            except Exception as exc:
+                raise StoreError(f"query failed: {exc}") from exc
+        return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        names, rows = self.query(sql, parameters)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                except Exception:
+                    log.debug("closing the store client failed", exc_info=True)
+                self._client = None
+
+
+_TRANSIENT = ("MEMORY_LIMIT_EXCEEDED", "TIMEOUT_EXCEEDED", "TOO_MANY_SIMULTANEOUS_QUERIES",
+              "NETWORK_ERROR", "SOCKET_TIMEOUT", "ABORTED", "TABLE_IS_READ_ONLY", "KEEPER_EXCEPTION")
+
+
+def _classify(exc: Exception) -> StoreError:
+    """ClickHouse refused the query itself (a DB::Exception that is not about load or the
+    network): the caller's fault. Anything else: the store's."""
+    text = str(exc)
+    if "DB::Exception" in text and not any(code in text for code in _TRANSIENT):
+        return QueryError(_first_line(text))
+    return StoreError(_first_line(text))
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line[:1000]
+
+
+def redacted_dsn(dsn: str) -> str:
+    """The DSN without its password, for logs."""
+    if "@" not in dsn or "://" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
