@@ -105,18 +105,18 @@ def judge(summary: Summary, checklist: Sequence[str], *, threshold: float = 2 / 
     """Checklist share (or the two generic slots when ``checklist`` is empty) vs ``threshold``."""
     if checklist:
         found, missing = matches(checklist, summary.text)
-        score = len(found) / len(checklist)
-        reason = (f"{len(found)} of {len(checklist)} checklist terms present"
-                  + (f"; missing: {', '.join(missing)}" if missing else ""))
-        return Judgement(score, score >= threshold, tuple(found), tuple(missing), reason)
-    slots = {"speaker-attributed segment": any(u.speaker for u in summary.units),
-             f"{min_content_words} content words": len(content_words(summary.text)) >= min_content_words}
-    found = tuple(s for s, ok in slots.items() if ok)
-    missing = tuple(s for s, ok in slots.items() if not ok)
-    score = len(found) / len(slots)
-    reason = f"no checklist; generic slots filled: {len(found)} of {len(slots)}" + (
+        what = "checklist terms present"
+    else:
+        slots = {"speaker-attributed segment": any(u.speaker for u in summary.units),
+                 f"{min_content_words} content words":
+                     len(content_words(summary.text)) >= min_content_words}
+        found = [slot for slot, ok in slots.items() if ok]
+        missing = [slot for slot, ok in slots.items() if not ok]
+        what = "generic slots filled (no checklist)"
+    score = len(found) / (len(found) + len(missing))
+    reason = f"{len(found)} of {len(found) + len(missing)} {what}" + (
         f"; missing: {', '.join(missing)}" if missing else "")
-    return Judgement(score, score >= threshold, found, missing, reason)
+    return Judgement(score, score >= threshold, tuple(found), tuple(missing), reason)
 
 
 def checklist_of(metadata: Mapping[str, Any] | None) -> list[str]:
