@@ -7,6 +7,10 @@
     stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
     stt-mesh outcome TRACE_ID ...      report a downstream LLM app's outcome for a call
     stt-mesh batch submit MANIFEST     publish every file of a manifest once, as a resumable job
+    stt-mesh batch status JOB          a job's progress and quality, from ClickHouse
+    stt-mesh sink migrate              create/evolve the ClickHouse tables and views
+    stt-mesh sql "SELECT ..."          a read-only query on the result store
+    stt-mesh result RECORDING_ID       a recording's status, transcript and quality report
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from mesh import MeshSettings
 
-SERVICES = ("ingest", "asr", "diarize", "redact", "quality")
+SERVICES = ("ingest", "asr", "diarize", "redact", "quality", "sink")
 
 
 def local_kafka(args: argparse.Namespace):
@@ -151,6 +155,73 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sink(args: argparse.Namespace) -> int:
+    """Apply the ClickHouse migrations, or print them (``--print``, e.g. the cluster variant)."""
+    from services.sink.config import SinkSettings
+    from services.sink.migrate import migrate, migrations, render
+    from services.sink.store import Store, StoreError
+
+    settings = SinkSettings(**({"cluster": args.cluster} if args.cluster else {}))
+    if args.print:
+        for m in migrations():
+            print(f"-- {m.version:04d}_{m.name}")
+            print(";\n\n".join(render(m.template, settings, settings.cluster)) + ";\n")
+        return 0
+    try:
+        applied = migrate(Store(settings.resolved_dsn(), settings.database), settings)
+    except (StoreError, ValueError) as exc:
+        print(f"stt-mesh sink migrate: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"applied: {', '.join(applied)}" if applied else "the schema is up to date")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from stt_mesh.analysis import Results, ResultStoreError, render
+
+    params = dict(p.split("=", 1) for p in args.param)
+    try:
+        columns, rows = Results(args.url).query(args.sql, params)
+    except ResultStoreError as exc:
+        print(f"stt-mesh sql: {exc}", file=sys.stderr)
+        return 1
+    print(render(columns, rows, args.format))
+    return 0
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    import json
+
+    from stt_mesh.analysis import Results, ResultStoreError
+
+    try:
+        result = Results(args.url).recording(args.recording_id)
+    except ResultStoreError as exc:
+        print(f"stt-mesh result: {exc}", file=sys.stderr)
+        return 1
+    if result is None:
+        print(f"no recording {args.recording_id} is known to the result store (yet)", file=sys.stderr)
+        return 3
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_batch_status(args: argparse.Namespace) -> int:
+    from stt_mesh.analysis import Results, ResultStoreError
+    from stt_mesh.jobs import job_status, status_lines
+
+    try:
+        status = job_status(Results(args.url), args.job_id, MeshSettings())
+    except ResultStoreError as exc:
+        print(f"stt-mesh batch status: {exc}", file=sys.stderr)
+        return 1
+    if status is None:
+        print(f"no job {args.job_id} is known", file=sys.stderr)
+        return 3
+    print("\n".join(status_lines(status)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stt-mesh", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -227,6 +298,29 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--rows-per-txn", type=int, default=8, help="rows per Kafka transaction")
     submit.add_argument("--max-rows-per-s", type=float, help="pace the backfill (default: no limit)")
     submit.set_defaults(func=cmd_batch_submit)
+    status = batch_actions.add_parser("status", help="a job's progress and quality, from ClickHouse")
+    status.add_argument("job_id")
+    status.add_argument("--url", help="the sink's HTTP address (default STT_SINK_URL or :8090)")
+    status.set_defaults(func=cmd_batch_status)
+
+    sink = sub.add_parser("sink", help="the ClickHouse store")
+    sink.add_argument("action", choices=["migrate"])
+    sink.add_argument("--cluster", help="ON CLUSTER name: Replicated* engines")
+    sink.add_argument("--print", action="store_true", help="print the statements instead of applying them")
+    sink.set_defaults(func=cmd_sink)
+
+    sql = sub.add_parser("sql", help="a read-only query on the result store")
+    sql.add_argument("sql")
+    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a {NAME:Type} query parameter")
+    sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    sql.add_argument("--url", help="the sink's HTTP address (default STT_SINK_URL or :8090)")
+    sql.set_defaults(func=cmd_sql)
+
+    result = sub.add_parser("result", help="a recording's status, transcript and quality report")
+    result.add_argument("recording_id")
+    result.add_argument("--url", help="the sink's HTTP address (default STT_SINK_URL or :8090)")
+    result.set_defaults(func=cmd_result)
     return parser
 
 

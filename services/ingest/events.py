@@ -119,6 +119,8 @@ def recording_failed(
         "size_bytes": size_bytes,
         "sha256": sha256,
         "failed_at_ms": now_ms,
+        "priority": request.priority,
+        "metadata": dict(request.metadata),
     }
 
 

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mesh import topics
 
 DEFAULT_TOPICS = [topics.RECORDINGS, topics.REDACTED, topics.DIARIZATION, topics.QUALITY,
-                  topics.GATES, topics.LLM_OUTCOMES, "stt.jobs.v1"]
+                  topics.GATES, topics.LLM_OUTCOMES, topics.JOBS]
 DLQ_PATTERN = r"^stt\..*\.dlq$"
 
 

@@ -52,10 +52,13 @@ def _meta_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
 
 
 def _failed_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
+    producer = v.get("metadata") or {}
     return {"recording_id": v["recording_id"], "trace_id": v["trace_id"], "tenant": v["tenant"],
-            "source": v["source"], "error_type": v["error_type"], "reason": v["reason"][:2000],
-            "size_bytes": v.get("size_bytes") or 0, "failed_at": ts(v["failed_at_ms"]),
-            "version": v["failed_at_ms"]}
+            "source": v["source"], "priority": v.get("priority") or "batch",
+            "error_type": v["error_type"], "reason": v["reason"][:2000],
+            "size_bytes": v.get("size_bytes") or 0, "job_id": producer.get(JOB_KEY, ""),
+            "metadata": {k: str(producer[k]) for k in s.metadata_keys if k in producer},
+            "failed_at": ts(v["failed_at_ms"]), "version": v["failed_at_ms"]}
 
 
 def _redacted_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row | None:
@@ -160,8 +163,10 @@ def _job_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
             "state": v["state"], "resumes": v.get("resumes", 0),
             "models": [f"{m['name']}@{m['version']}" for m in models],
             "model_hashes": [m.get("sha256", "") for m in models],
-            "decode": dict(v.get("decode") or {}), "redaction_policy": v.get("redaction_policy") or "",
-            "output_schema": v.get("output_schema") or "", "created_at": ts(v["created_at_ms"]),
+            "model_roles": dict(v.get("model_roles") or {}),
+            "decode_settings": dict(v.get("decode_settings") or {}),
+            "redaction_policy": v.get("redaction_policy") or "",
+            "output_schema": dict(v.get("output_schema") or {}), "created_at": ts(v["created_at_ms"]),
             "updated_at": ts(v["updated_at_ms"]), "version": v["updated_at_ms"]}
 
 
