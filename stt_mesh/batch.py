@@ -326,24 +326,35 @@ def read_job(settings: MeshSettings, job_id: str, *, serde: Any = None,
         meta = consumer.list_topics(topics.JOBS, timeout=timeout_s).topics[topics.JOBS]
         if meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
             return None
-        pending = set(meta.partitions)
-        consumer.assign([TopicPartition(topics.JOBS, p, OFFSET_BEGINNING) for p in pending])
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topics.JOBS, p), timeout_s,
+                                                  cached=False)[1] for p in meta.partitions}
+        consumer.assign([TopicPartition(topics.JOBS, p, OFFSET_BEGINNING) for p in ends])
         latest, key, deadline = None, job_id.encode(), time.monotonic() + timeout_s
-        while pending:
+        while _behind(consumer, ends):
             if time.monotonic() > deadline:
                 raise DeliveryError(f"{topics.JOBS} not read to its end in {timeout_s}s")
-            msg = consumer.poll(0.5)
+            msg = consumer.poll(0.2)
             if msg is None:
                 continue
             if msg.error() is not None:
                 if msg.error().code() != KafkaError._PARTITION_EOF:
                     raise DeliveryError(f"reading {topics.JOBS}: {msg.error().str()}")
-                pending.discard(msg.partition())
+                ends[msg.partition()] = -1
             elif msg.key() == key:
                 latest = serde.decode(msg.value(), msg.headers())[1] if msg.value() else None
         return latest
     finally:
         consumer.close()
+
+
+def _behind(consumer: Any, ends: dict[int, int]) -> bool:
+    """Whether a partition is not yet read up to the end offset it had when reading began
+    (-1: its end was reported)."""
+    from confluent_kafka import TopicPartition
+
+    open_ = [TopicPartition(topics.JOBS, p) for p, end in ends.items() if end > 0]
+    return any(0 <= tp.offset < ends[tp.partition] or tp.offset < 0
+               for tp in consumer.position(open_)) if open_ else False
 
 
 # -- submitting ------------------------------------------------------------------------------
