@@ -1,5 +1,5 @@
 """Topic names of the v1 contract (see DESIGN.md). Every event is keyed by recording_id,
-except BatchJob (job_id) and GateDecision (gate_id)."""
+except GateDecision (gate_id), LlmOutcome (trace_id) and BatchJob (job_id)."""
 
 RAW = "stt.recordings.raw.v1"
 RECORDINGS = "stt.recordings.v1"
