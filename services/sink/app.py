@@ -67,13 +67,16 @@ class Sink:
         self._consumer = consumer or Consumer(conf)
         self._publisher = publisher
         self._stop = threading.Event()
-        self._servers: list[Any] = []
+        self.schema_ready = threading.Event()  # the HTTP API answers 503 until it is set
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+        if self.settings.migrate_on_start and not self._migrate_when_up():
+            return
+        self.schema_ready.set()
         a = self.assignment
         self._consumer.subscribe(self.subscription, on_assign=self._on_assign, on_revoke=a.on_revoke,
                                  on_lost=a.on_lost)
@@ -97,6 +100,24 @@ class Sink:
 
     def stop(self, *_: object) -> None:
         self._stop.set()
+
+    def _migrate_when_up(self) -> bool:
+        """Apply missing migrations, waiting (without consuming) while the store is down.
+        False: stopped while waiting."""
+        while not self._stop.is_set():
+            self.health.beat()
+            try:
+                applied = migrate(self.store, self.settings)
+            except StoreError as exc:
+                wait = self.backoff.failed()
+                log.warning("ClickHouse not ready (%s); migrating again in %.1fs", exc, wait)
+                self._stop.wait(wait)
+                continue
+            self.backoff.reset()
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            return True
+        return False
 
     def _shutdown(self) -> None:
         self.health.stopped = True
@@ -235,15 +256,13 @@ def serve(mesh: MeshSettings, settings: SinkSettings) -> int:
 
     sink = Sink(mesh, settings)
     log.info("sink writing to %s (database %s)", redacted_dsn(settings.resolved_dsn()), settings.database)
-    applied = migrate(sink.store, settings)
-    if applied:
-        log.info("applied migrations: %s", ", ".join(applied))
     servers: list[Any] = []
     if mesh.metrics_port is not None and isinstance(sink.sensor, PrometheusSensor):
         servers.append(HealthServer(sink.health, sink.sensor.registry, mesh.metrics_host,
                                     mesh.metrics_port).start())
     if settings.http_port is not None:
-        query = QueryServer(sink.store.reader(), settings, sink.health).start()
+        query = QueryServer(sink.store.reader(), settings, sink.health,
+                            ready=sink.schema_ready.is_set).start()
         servers.append(query)
         log.info("read-only queries and results on http://%s:%d", settings.http_host, query.port)
     try:

@@ -44,6 +44,8 @@ class SinkSettings(BaseSettings):
     ttl_days: int = Field(default=400, ge=1, description="Retention of every table.")
     text_ttl_days: int = Field(default=30, ge=1, description="Retention of redacted text.")
     dlq_ttl_days: int = Field(default=30, ge=1, description="Retention of dead-letter metadata.")
+    migrate_on_start: bool = Field(
+        default=True, description="Apply missing migrations before consuming (off: a separate job does).")
     cluster: str | None = Field(default=None, description="ON CLUSTER name: Replicated* engines.")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(

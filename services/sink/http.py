@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,8 +29,9 @@ MAX_BODY = 1024 * 1024
 
 
 class QueryServer:
-    def __init__(self, store: Store, settings: SinkSettings, health: Health | None = None) -> None:
-        handler = _handler(store, settings, health)
+    def __init__(self, store: Store, settings: SinkSettings, health: Health | None = None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        handler = _handler(store, settings, health, ready)
         self._server = ThreadingHTTPServer((settings.http_host, settings.http_port or 0), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -55,7 +57,8 @@ def run_query(store: Store, body: dict[str, Any], max_rows: int) -> dict[str, An
     return {"columns": columns, "rows": jsonable(rows), "rows_returned": len(rows)}
 
 
-def _handler(store: Store, settings: SinkSettings, health: Health | None) -> type[BaseHTTPRequestHandler]:
+def _handler(store: Store, settings: SinkSettings, health: Health | None,
+             ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0].rstrip("/")
@@ -96,6 +99,9 @@ def _handler(store: Store, settings: SinkSettings, health: Health | None) -> typ
             self._send(200, run_query(store, body, settings.query_max_rows))
 
         def _guard(self, action: Any) -> None:
+            if not ready():
+                self._send(503, {"error": "unavailable", "detail": "the store's schema is being migrated"})
+                return
             try:
                 action()
             except QueryError as exc:

@@ -36,6 +36,7 @@ class Store:
     def __init__(self, dsn: str, database: str = "stt", *, readonly: bool = False) -> None:
         self.dsn, self.database, self.readonly = dsn, database, readonly
         self._client: Any = None
+        self._session_readonly = False
         self._lock = threading.Lock()
 
     @property
@@ -80,17 +81,31 @@ class Store:
     def query(self, sql: str, parameters: dict[str, Any] | None = None,
               max_rows: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows; ``QueryError`` when the query itself is at fault."""
-        settings: dict[str, Any] = {"readonly": 1} if self.readonly else {}
-        if max_rows:
-            settings |= {"max_result_rows": max_rows, "result_overflow_mode": "break"}
         with self._lock:
             try:
-                result = self.client.query(sql, parameters=parameters, settings=settings or None)
+                result = self.client.query(sql, parameters=parameters, settings=self._settings(max_rows))
             except ClickHouseError as exc:
                 raise _classify(exc) from exc
             except Exception as exc:
                 raise StoreError(f"query failed: {exc}") from exc
-        return list(result.column_names), [tuple(r) for r in result.result_rows]
+        rows = [tuple(r) for r in result.result_rows]
+        return list(result.column_names), rows[:max_rows] if max_rows else rows
+
+    def _settings(self, max_rows: int | None) -> dict[str, Any] | None:
+        """A reader's limits. A server gets them with every query (readonly=2: no writes, no
+        DDL, and the query cannot lift it). Embedded chDB keeps settings in the client's
+        session and its readonly=1 sticks there, so a reader's session is made read-only once,
+        with its result cap, and its queries carry no settings at all."""
+        limits = {"max_result_rows": max_rows or 100_000, "result_overflow_mode": "break"}
+        if not self.readonly:
+            return limits if max_rows else None
+        if not self.dsn.startswith("chdb://"):
+            return {**limits, "readonly": 2}
+        if not self._session_readonly:
+            for name, value in [*limits.items(), ("readonly", 1)]:  # readonly last: it freezes the rest
+                self.client.command(f"SET {name} = {value!r}")
+            self._session_readonly = True
+        return None
 
     def dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         names, rows = self.query(sql, parameters)
