@@ -1,10 +1,12 @@
 """``make run``: a real call through the whole mesh on the embedded defaults.
 
 Starts the local Kafka, runs each service as its own process (as a deployment would: ingest,
-the two ASR pools, diarize, redact), publishes the recording(s) the way a producer does
+the two ASR pools, diarize, redact, quality, the ClickHouse sink, and the example downstream
+app that summarizes calls), publishes the recording(s) the way a producer does
 (RecordingParts on the raw topic), then follows the recording's events by trace and prints
-the speaker-attributed, redacted transcript with the model, realtime factors and queue times.
-Service logs go to ``.stt-mesh/logs/``.
+the speaker-attributed, redacted transcript with the model, realtime factors and queue times,
+and finally the call's row of the ``calls`` view from ClickHouse, LLM outcome included.
+Service logs go to ``.stt-mesh/logs/``; the embedded ClickHouse lives in ``.stt-mesh/clickhouse``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ SERVICES: list[list[str]] = [
     ["diarize"],
     ["redact"],
     ["quality"],
+    ["sink"],
+    ["examples.call_summary"],  # the downstream LLM app (an extractive stand-in): LlmOutcomes
 ]
+# the local stack keeps the redacted transcript text, so `stt-mesh result ID` can show it
+DEMO_ENV = {"STT_SINK_STORE_REDACTED_TEXT": "true"}
+SAMPLE_PII = ["Diane", "Sheila", "New Jersey", "Texas", "Chicago"]  # what redaction masks in it
 WATCHED = [topics.RECORDINGS, topics.TRANSCRIPTS, topics.DIARIZATION, topics.REDACTED, topics.QUALITY]
 
 
@@ -47,7 +54,8 @@ def start_services(bootstrap: str, log_dir: Path, services: list[list[str]] | No
     procs = []
     for argv in services or SERVICES:
         log = (log_dir / f"{'-'.join(argv).replace('--pool-', '')}.log").open("ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", f"services.{argv[0]}", *argv[1:]],
+        module = argv[0] if "." in argv[0] else f"services.{argv[0]}"
+        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv[1:]],
                                       env=env, stdout=log, stderr=subprocess.STDOUT,
                                       cwd=Path(__file__).resolve().parents[1]))
     return procs
@@ -137,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
     broker = LocalKafka(home=Path(args.home), port=args.port)
     print(f"starting Kafka {kafka_version()} on {broker.bootstrap} ...", flush=True)
     broker.up()
-    procs = start_services(broker.bootstrap, Path(args.home).parent / "logs")
+    procs = start_services(broker.bootstrap, Path(args.home).parent / "logs", env=DEMO_ENV)
     try:
         return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout,
                         num_speakers=num_speakers)
@@ -154,7 +162,8 @@ def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[byt
     settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
     started = time.monotonic()
     published = publish_files(files, Publisher(settings, service="demo"), tenant="demo",
-                              priority="realtime", num_speakers=num_speakers, progress=False)
+                              priority="realtime", num_speakers=num_speakers, progress=False,
+                              metadata=sample_metadata() if files == [sample_call()] else None)
     ids = {rid for rid, _ in published}
     print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
     follower = Events(settings, WATCHED, ids)
@@ -173,4 +182,73 @@ def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[byt
             report(rid, follower.by_id[rid], time.monotonic() - started)
     finally:
         follower.close()
+    return print_calls(ids, procs, started + timeout_s)
+
+
+def sample_metadata() -> dict[str, str]:
+    """The sample call is labelled: its reference transcript (pyannote's STM) gives a true
+    WER, and a checklist written from it (without the names and places redaction masks) is
+    what the downstream summary app must find in its summary."""
+    from stt_mesh.checklist import checklist_terms, format_checklist
+
+    stm = sample_call().with_suffix(".stm")
+    reference = " ".join(line.split(None, 5)[5] for line in stm.read_text().splitlines() if line.strip())
+    return {"reference": reference,
+            "summary_checklist": format_checklist(checklist_terms(reference, 3, exclude=SAMPLE_PII))}
+
+
+CALL_SQL = """
+SELECT recording_id, trace_id, status, duration_s, codec, channels, snr_db, priority, tenant,
+       model, verdict, reasons, wer_proxy, true_wer, speech_coverage, language_mix, speaker_count,
+       pii_counts, redaction_policy, redaction_policy_version, queue_ms, processing_s, end_to_end_s,
+       rtf, cost_usd, llm_tasks, llm_accepted, llm_scores, llm_latency_ms, llm_cost_usd
+FROM stt.calls WHERE has({ids:Array(String)}, recording_id) ORDER BY recording_id
+"""
+
+
+def print_calls(ids: set[str], procs: list[subprocess.Popen[bytes]], deadline: float) -> int:
+    """Wait for each call's row in ClickHouse to carry its LLM outcome, then print it."""
+    from stt_mesh.analysis import Results, ResultStoreError
+
+    results, rows = Results(), []
+    while time.monotonic() < deadline:
+        try:
+            rows = results.dicts(CALL_SQL, {"ids": sorted(ids)})
+        except ResultStoreError:
+            rows = []
+        if len(rows) == len(ids) and all(r["llm_tasks"] for r in rows):
+            break
+        if any(p.poll() is not None for p in procs):
+            print("a service exited; see .stt-mesh/logs/")
+            return 1
+        time.sleep(1.0)
+    else:
+        print(f"the calls view did not show every call with its LLM outcome in time: {rows}")
+        return 1
+    for row in rows:
+        print("\n".join(call_lines(row)))
     return 0
+
+
+def call_lines(r: dict[str, Any]) -> list[str]:
+    def num(value: Any, fmt: str) -> str:
+        return "NULL" if value is None else format(value, fmt)
+
+    outcomes = ", ".join(
+        f"{task} {'ACCEPTED' if ok else 'REJECTED'} (score {num(score, '.2f')}, {num(ms, '.0f')} ms, "
+        f"${num(cost, '.6f')})"
+        for task, ok, score, ms, cost in zip(r["llm_tasks"], r["llm_accepted"], r["llm_scores"],
+                                             r["llm_latency_ms"], r["llm_cost_usd"], strict=True))
+    why = f" {r['reasons']}" if r["reasons"] else ""
+    return [f"calls row from ClickHouse (stt.calls, trace_id {r['trace_id']}):",
+            f"  recording {r['recording_id']}: {r['status']}, {r['duration_s']:.1f} s {r['codec']} "
+            f"{r['channels']} ch, SNR {r['snr_db']:.1f} dB, {r['priority']}, tenant {r['tenant']}",
+            f"  transcript: model {r['model']}, {r['verdict']}{why}, "
+            f"WER proxy {num(r['wer_proxy'], '.3f')}, true WER {num(r['true_wer'], '.3f')}, "
+            f"coverage {num(r['speech_coverage'], '.0%')}, language mix {r['language_mix']}",
+            f"  speakers {r['speaker_count']}, PII {r['pii_counts']}, redaction policy "
+            f"{r['redaction_policy']} v{r['redaction_policy_version']}",
+            f"  latency: queue {num(r['queue_ms'], '.0f')} ms, processing {num(r['processing_s'], '.1f')} s, "
+            f"end to end {num(r['end_to_end_s'], '.1f')} s, RTF {num(r['rtf'], '.3f')}, "
+            f"cost ${num(r['cost_usd'], '.5f')}",
+            f"  LLM outcome: {outcomes}", ""]

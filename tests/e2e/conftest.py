@@ -39,6 +39,21 @@ def stm_text(path: Path) -> str:
     return " ".join(line.split(None, 5)[5] for line in path.read_text().splitlines() if line.strip())
 
 
+SINK_PORT: list[int] = []
+
+
+def sink_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The stack's sink: its own embedded ClickHouse and HTTP port (not `make run`'s)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        SINK_PORT.append(sock.getsockname()[1])
+    return {"STT_SINK_DSN": f"chdb://{tmp_path_factory.mktemp('clickhouse')}",
+            "STT_SINK_HTTP_PORT": str(SINK_PORT[-1]), "STT_SINK_STORE_REDACTED_TEXT": "true",
+            "STT_SINK_BATCH_MAX_S": "1"}
+
+
 @pytest.fixture(scope="session")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from infra.local import create_topics, topic_specs
@@ -46,7 +61,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     create_topics(kafka_bootstrap, topic_specs())
     logs = tmp_path_factory.mktemp("service-logs")
-    procs = start_services(kafka_bootstrap, logs, SERVICES, E2E_ENV)
+    procs = start_services(kafka_bootstrap, logs, SERVICES, {**E2E_ENV, **sink_env(tmp_path_factory)})
     try:
         yield kafka_bootstrap
     finally:
@@ -54,6 +69,14 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         codes = {" ".join(map(str, p.args[2:])): p.returncode for p in procs}
         bad = {name: code for name, code in codes.items() if code not in (0, -15)}
         assert not bad, f"services did not stop cleanly: {bad}; logs in {logs}"
+
+
+@pytest.fixture
+def results(stack: str):
+    """The result store of the stack, through its sink's read-only HTTP API."""
+    from stt_mesh.analysis import Results
+
+    return Results(url=f"http://127.0.0.1:{SINK_PORT[-1]}")
 
 
 @pytest.fixture
