@@ -7,7 +7,7 @@ what bound a worker's memory.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +28,21 @@ class IngestSettings(BaseSettings):
     expiry_interval_s: float = Field(default=10.0, gt=0, description="Stalled-upload check period.")
     http_host: str = "0.0.0.0"
     http_port: int = 8080
-    status_capacity: int = Field(default=10_000, ge=1, description="Statuses kept for GET.")
+    status_capacity: int = Field(
+        default=10_000, ge=1, description="Recent uploads this replica remembers (GET, 409)."
+    )
+    results_url: str | None = Field(
+        default="http://127.0.0.1:8090",
+        description="The sink's HTTP API, asked first by GET /v1/recordings/{id}; empty or "
+                    "'none' answers from this replica's memory only.",
+    )
+    results_timeout_s: float = Field(default=2.0, gt=0, description="Wait on the result store.")
+
+    @field_validator("results_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/")
+        return None if value.lower() in ("", "none") else value
 
     @model_validator(mode="after")
     def _chunk_limits_agree(self) -> IngestSettings:

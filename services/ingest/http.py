@@ -1,5 +1,8 @@
 """HTTP intake: upload a recording, get 202 with its ids, ask for its status later.
 
+The status comes from the result store (the sink's HTTP API over ClickHouse), so any replica
+can answer it; this replica's memory of its own uploads only fills the gap (see ``status``).
+
 Why decode before answering: a caller learns at once that a file is truncated or not audio
 (422), too large (413) or of a type we cannot read (415), instead of finding a failure event
 later. Chunks are then published through an injected ``publish`` callable, so this module knows
@@ -24,7 +27,7 @@ from services.ingest import events
 from services.ingest.config import IngestSettings
 from services.ingest.events import IngestRequest
 from services.ingest.sniff import media_type
-from services.ingest.status import StatusStore, status_of
+from services.ingest.status import StatusStore, ask_result_store, merge, status_of
 from services.ingest.worker import IngestResult, IngestWorker
 
 log = logging.getLogger(__name__)
@@ -81,11 +84,11 @@ def create_app(
         return JSONResponse(status, status_code=202)
 
     @app.get("/v1/recordings/{recording_id}")
-    async def recording_status(recording_id: str) -> dict[str, Any]:
-        status = store.get(recording_id)
-        if status is None:
-            raise Rejection(404, "not_found", f"no recording {recording_id} is known here")
-        return status
+    async def recording_status(recording_id: str) -> JSONResponse:
+        answer = await run_in_threadpool(ask_result_store, settings.results_url, recording_id,
+                                         settings.results_timeout_s)
+        code, body = merge(recording_id, answer, store.get(recording_id))
+        return JSONResponse(body, status_code=code)
 
     return app
 
@@ -230,8 +233,10 @@ def _trace_from_header(traceparent: str | None) -> str | None:
 
 
 def _already_accepted(store: StatusStore, recording_id: str) -> bool:
+    """Whether this replica queued the id already. Per replica and from memory only: another
+    replica, or this one after a restart or once the id left the LRU, accepts it again."""
     status = store.get(recording_id)
-    return status is not None and status.get("status") == "accepted"
+    return status is not None and status.get("status") == "queued"
 
 
 async def _refuse(result: IngestResult, publish: Publish, store: StatusStore) -> JSONResponse:

@@ -28,7 +28,7 @@ def publish() -> FakePublish:
 @pytest.fixture
 def client_for(make_worker, publish):
     def make(**settings) -> TestClient:
-        worker = make_worker(**settings)
+        worker = make_worker(**{"results_url": None, **settings})  # memory only, as one replica
         app = create_app(worker, publish, StatusStore(100), worker.settings)
         return TestClient(app, raise_server_exceptions=False)
 
@@ -56,8 +56,9 @@ def test_a_multipart_upload_is_accepted_and_its_status_can_be_read(client, publi
     meta = result.metadata
     assert (meta["tenant"], meta["source"], meta["hints"]["language"]) == ("acme", "http", "de")
     assert meta["hints"]["num_speakers"] == 2
+    assert body["status"] == "queued"
     status = client.get(f"/v1/recordings/{body['recording_id']}").json()
-    assert status["status"] == "accepted"
+    assert (status["status"], status["result_store"]) == ("queued", "disabled")
     assert status["chunk_count"] == 1
     assert status["duration_s"] == pytest.approx(3.0)
 
@@ -145,7 +146,7 @@ def test_when_a_multipart_upload_has_no_file_field_then_422(client):
     assert "'file'" in response.json()["detail"]
 
 
-def test_when_publishing_fails_then_503_and_nothing_is_marked_accepted(client, publish, wav):
+def test_when_publishing_fails_then_503_and_nothing_is_marked_queued(client, publish, wav):
     publish.broken = True
     response = client.post("/v1/recordings?recording_id=r-9", content=wav,
                            headers={"Content-Type": "audio/wav"})
@@ -169,8 +170,8 @@ def test_an_unknown_recording_is_404(client):
 
 def test_the_status_store_forgets_the_least_recently_used_entries():
     store = StatusStore(capacity=2)
-    store.put("a", {"status": "accepted"})
-    store.put("b", {"status": "accepted"})
+    store.put("a", {"status": "queued"})
+    store.put("b", {"status": "queued"})
     store.get("a")
-    store.put("c", {"status": "accepted"})
+    store.put("c", {"status": "queued"})
     assert store.get("b") is None and store.get("a") and store.get("c")
