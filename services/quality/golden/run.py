@@ -38,6 +38,7 @@ from services.quality.join import (
     REFERENCE_CHANNELS_KEY,
     REFERENCE_KEY,
 )
+from stt_mesh import checklist
 from stt_mesh.follow import Events
 
 WATCHED = (topics.RECORDINGS, topics.DIARIZATION, topics.QUALITY, topics.GATES)
@@ -50,6 +51,11 @@ def metadata_for(item: GoldenItem, run_id: str, run_size: int = 0) -> dict[str, 
             "golden_item": item.id, "golden_language": item.language, REFERENCE_KEY: item.reference}
     if item.channels > 1 and item.channel_references:
         meta[REFERENCE_CHANNELS_KEY] = json.dumps(list(item.channel_references))
+    # What a summary of the call must mention (examples/call_summary judges by it). Golden
+    # items carry no PII values, so nothing is excluded; an item without terms gets none.
+    terms = checklist.checklist_terms(item.reference, k=3)
+    if terms:
+        meta[checklist.METADATA_KEY] = checklist.format_checklist(terms)
     return meta
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from services.quality import join
 from services.quality.golden.corpus import GoldenItem
 from services.quality.golden.run import gate_decision, metadata_for, table
+from stt_mesh.checklist import METADATA_KEY, parse_checklist
 
 
 def item(slice_: str = "clean", split: str = "tune", kind: str = "speech", reference: str = "a b c",
@@ -30,6 +31,18 @@ def test_every_golden_recording_carries_its_reference_run_slice_and_split():
 def test_a_stereo_item_carries_one_reference_per_channel():
     meta = metadata_for(item("stereo", channels=2, refs=("hi there", "hello")), "r")
     assert json.loads(meta[join.REFERENCE_CHANNELS_KEY]) == ["hi there", "hello"]
+
+
+def test_a_golden_recording_with_a_reference_carries_its_summary_checklist():
+    ref = "the customer wants a refund for the duplicated invoice on her account"
+    meta = metadata_for(item(reference=ref), "run-1")
+    assert parse_checklist(meta[METADATA_KEY]) == ["duplicated", "customer", "account"]
+    assert metadata_for(item(reference=ref), "run-2")[METADATA_KEY] == meta[METADATA_KEY]
+
+
+def test_a_probe_or_a_reference_without_content_words_carries_no_checklist():
+    assert METADATA_KEY not in metadata_for(item(kind="probe", reference=""), "r")
+    assert METADATA_KEY not in metadata_for(item(reference="a b c"), "r")
 
 
 def _row(slice_: str, arm: str, wer: float | None, words: int = 10, kind: str = "speech",
