@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -66,7 +67,8 @@ def _handler(store: Store, settings: SinkSettings, health: Health | None,
                 ok = health is None or health.alive()
                 self._send(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
             elif path.startswith("/v1/recordings/") and path.count("/") == 3:
-                self._guard(lambda: self._recording(path.rsplit("/", 1)[1]))
+                rid = urllib.parse.unquote(path.rsplit("/", 1)[1])
+                self._guard(lambda: self._recording(rid))
             else:
                 self._send(404, {"error": "not_found", "detail": f"no route {path}"})
 
