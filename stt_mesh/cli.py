@@ -5,6 +5,7 @@
     stt-mesh serve SERVICE [ARGS...]   run one service (ingest, asr, diarize, redact, ...)
     stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
     stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
+    stt-mesh golden manifest           the golden set as a batch manifest (stt-mesh batch submit)
     stt-mesh outcome TRACE_ID ...      report a downstream LLM app's outcome for a call
     stt-mesh batch submit MANIFEST     publish every file of a manifest once, as a resumable job
     stt-mesh batch status JOB          a job's progress and quality, from ClickHouse
@@ -88,6 +89,17 @@ def cmd_golden(args: argparse.Namespace) -> int:
     items = [i for i in items if args.split == "all" or i.split == args.split]
     if args.action == "build":
         print(corpus.summary(items))
+        return 0
+    if args.action == "manifest":
+        import json
+        import uuid
+
+        from services.quality.golden.run import batch_manifest
+
+        out = Path(args.out or Path(args.golden_dir) / "batch.jsonl")
+        rows = batch_manifest(items, f"golden-batch-{uuid.uuid4().hex[:8]}")
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"wrote {out}: {len(rows)} rows (stt-mesh batch submit {out})")
         return 0
     from services.quality.golden.run import gate_lines, run, table
 
@@ -252,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     golden = sub.add_parser("golden", help="golden set: build it, run it through the mesh, fit the proxy")
-    golden.add_argument("action", choices=["build", "run", "fit"])
+    golden.add_argument("action", choices=["build", "run", "fit", "manifest"])
     golden.add_argument("rows", nargs="*", help="fit: rows files written by `golden run --out`")
     golden.add_argument("--golden-dir", default=".stt-mesh/golden")
     golden.add_argument("--slices", nargs="*", help="default: every slice")
@@ -261,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rollout arms to decode each item with (both: the gate compares them)")
     golden.add_argument("--priority", choices=["realtime", "batch"], default="batch")
     golden.add_argument("--timeout", type=float, default=1800.0)
-    golden.add_argument("--out", help="run: write one JSON row per recording here")
+    golden.add_argument("--out", help="run: write one JSON row per recording here; manifest: the "
+                                      "batch manifest's path (default GOLDEN_DIR/batch.jsonl)")
     golden.add_argument("--alpha", type=float, default=1.0, help="fit: ridge penalty")
     golden.add_argument("--proxy-out", default="services/quality/proxy/wer_proxy.json")
     golden.set_defaults(func=cmd_golden)

@@ -59,6 +59,26 @@ def metadata_for(item: GoldenItem, run_id: str, run_size: int = 0) -> dict[str, 
     return meta
 
 
+def batch_manifest(items: Sequence[GoldenItem], run_id: str,
+                   language_hints: bool = True) -> list[dict[str, Any]]:
+    """The golden set as a ``stt-mesh batch submit`` manifest (JSONL rows): each item's file
+    and hints, and the same producer metadata ``publish`` gives it (reference, slice, checklist),
+    so a backfill of the golden set is scored and judged like a golden run."""
+    rows = []
+    for item in items:
+        split = item.channels > 1 and len(item.channel_roles) == item.channels
+        row: dict[str, Any] = {"path": str(item.path), "split_channels": split,
+                               **metadata_for(item, run_id, len(items))}
+        if language_hints and item.language:
+            row["language"] = item.language
+        if split:
+            row["channel_roles"] = list(item.channel_roles)
+        elif item.num_speakers:
+            row["num_speakers"] = item.num_speakers
+        rows.append(row)
+    return rows
+
+
 def publish(items: Sequence[GoldenItem], publisher: Publisher, run_id: str, arms: Sequence[str],
             tenant: str = "golden", priority: str = "batch",
             language_hints: bool = True) -> dict[str, tuple[GoldenItem, str]]:
