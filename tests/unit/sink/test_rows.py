@@ -11,7 +11,7 @@ import pytest
 
 from services.sink.config import SinkSettings
 from services.sink.rows import ROUTES, to_row
-from services.sink.store import Store
+from services.sink.store import Store, StoreError
 from tests import sink_events as ev
 from tests.quality_events import TINY, now_ms, redacted, round_trip
 
@@ -196,6 +196,26 @@ def test_segment_scope_transcripts_are_skipped_unless_store_segment_scope(rid: s
     call = redacted(rid, "hello", scope="recording")
     _, row = to_row("RedactedTranscript", call, SOURCE, SinkSettings())
     assert (row["scope"], row["seq"]) == ("recording", -1)
+
+
+def test_a_numeric_batch_row_becomes_the_job_row_and_anything_else_none(rid: str) -> None:
+    _, events = ev.call(rid, extra={"batch_job": "job-1", "batch_row": "42"})
+    _, row = to_row("RecordingMetadata", dict(events)["RecordingMetadata"], SOURCE, SinkSettings())
+    assert (row["job_id"], row["job_row"]) == ("job-1", 42)
+    _, events = ev.call(rid, extra={"batch_row": "row-7"})
+    _, row = to_row("RecordingMetadata", dict(events)["RecordingMetadata"], SOURCE, SinkSettings())
+    assert row["job_row"] is None
+
+
+@pytest.mark.xfail(strict=True, raises=StoreError,
+                   reason="rows._meta_row turns any all-digit batch_row into job_row without "
+                   "a range check; job_row is Nullable(UInt32), so the store refuses the batch and the "
+                   "sink retries it forever with every partition paused")
+def test_a_batch_row_beyond_uint32_makes_a_row_the_store_accepts(store: Store, put: Any, rid: str) -> None:
+    _, events = ev.call(rid, extra={"batch_row": "99999999999"})
+    put("RecordingMetadata", dict(events)["RecordingMetadata"])  # raises StoreError today
+    _, rows = store.query("SELECT count() FROM stt.recordings WHERE recording_id = {r:String}", {"r": rid})
+    assert rows == [(1,)]
 
 
 def test_a_chunk_report_keeps_its_seq_and_a_call_report_seq_minus_one(rid: str) -> None:
