@@ -66,6 +66,7 @@ bench: install system-deps kafka
 	$(PY) bench/asr_spread.py
 	$(PY) bench/redact_bench.py
 	$(PY) bench/diarize_bench.py
+	$(PY) bench/sink_insert.py
 
 clean:
 	-$(PY) -m stt_mesh.cli infra down
