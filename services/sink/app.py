@@ -28,7 +28,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from mesh import MeshSettings
+from mesh import MeshSettings, Output, topics
 from mesh.dlq import dead_letter
 from mesh.errors import SerializationError
 from mesh.health import Health, HealthServer
@@ -39,8 +39,8 @@ from mesh.serde import AvroSerde
 from services.sink.config import SinkSettings
 from services.sink.migrate import migrate
 from services.sink.rows import to_row
-from services.sink.store import Store, StoreError, redacted_dsn
-from services.sink.worker import Backoff, Buffer
+from services.sink.store import RowError, Store, StoreError, redacted_dsn
+from services.sink.worker import Backoff, Batch, Buffer
 
 log = logging.getLogger("services.sink")
 SERVICE = "sink"
@@ -181,9 +181,7 @@ class Sink:
         started = time.perf_counter()
         try:
             for batch in self.buffer.batches():
-                columns = list(batch.rows[0])
-                self.store.insert(batch.table, [[r[c] for c in columns] for r in batch.rows], columns,
-                                  token=batch.token)
+                self._insert(batch)
         except StoreError as exc:
             self._store_down(exc)
             return False
@@ -193,6 +191,41 @@ class Sink:
         if self.paused:
             self._resume()
         return True
+
+    def _insert(self, batch: Batch) -> None:
+        columns = list(batch.rows[0])
+        try:
+            self.store.insert(batch.table, [[r[c] for c in columns] for r in batch.rows], columns,
+                              token=batch.token)
+        except RowError:
+            self._insert_one_by_one(batch, columns)
+
+    def _insert_one_by_one(self, batch: Batch, columns: list[str]) -> None:
+        """A batch the store refuses for its data: every row alone, and the rows it refuses
+        become dead letters of their topic, so one bad event never stalls the others."""
+        kept = []
+        for row in batch.rows:
+            token = f"{row['_topic']}/{row['_partition']}/{row['_offset']}-{row['_offset']}/{batch.table}"
+            try:
+                self.store.insert(batch.table, [[row[c] for c in columns]], columns, token=token)
+                kept.append(row)
+            except RowError as exc:
+                self._dead_letter_row(batch.table, row, exc)
+        batch.rows[:] = kept
+
+    def _dead_letter_row(self, table: str, row: dict[str, Any], exc: RowError) -> None:
+        log.warning("dead-lettering %s[%d]@%d: %s", row["_topic"], row["_partition"], row["_offset"], exc)
+        key = row.get("recording_id") or row.get("trace_id") or row.get("job_id") or ""
+        value = {"reason": str(exc)[:2000], "error_type": "RowError", "service": SERVICE,
+                 "source_topic": row["_topic"], "source_partition": row["_partition"],
+                 "source_offset": row["_offset"], "source_key": key.encode() or None, "headers": [],
+                 "payload": None, "retries": self.backoff.failures, "trace_id": row.get("trace_id") or None,
+                 "failed_at_ms": int(time.time() * 1000)}
+        if self._publisher is None:
+            self._publisher = Publisher(self.mesh, SERVICE, serde=self.serde, sensor=self.sensor)
+        self._publisher.send(Output(topics.dlq(row["_topic"]), "DeadLetter", value, key=key or None))
+        self._publisher.flush()
+        self.sensor.on_dead_letter(row["_topic"], "RowError")
 
     def _observe(self, seconds: float) -> None:
         now = time.time()

@@ -24,7 +24,8 @@ from services.sink.store import Store
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "infra" / "clickhouse" / "migrations"
 _ENGINE = re.compile(r"ENGINE = (Replacing)?MergeTree(\((?P<args>[^)]*)\))?")
-_CREATE = re.compile(r"^(CREATE (?:TABLE|VIEW|DATABASE) IF NOT EXISTS \S+)", re.M)
+_CREATE = re.compile(r"^(CREATE (?:TABLE|VIEW|MATERIALIZED VIEW|DATABASE|DICTIONARY) IF NOT EXISTS \S+)",
+                     re.M)
 _ALTER = re.compile(r"^(ALTER TABLE \S+)", re.M)
 _REPLICA_ARGS = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
 
@@ -100,6 +101,7 @@ def migrate(store: Store, settings: SinkSettings, folder: Path = MIGRATIONS_DIR)
             continue
         for statement in render(m.template, settings, cluster):
             store.command(statement)
-        store.insert("schema_migrations", [[m.version, m.name, m.checksum]], ["version", "name", "checksum"])
+        store.insert(f"{db}.schema_migrations", [[m.version, m.name, m.checksum]],
+                     ["version", "name", "checksum"])
         done.append(f"{m.version:04d}_{m.name}")
     return done

@@ -22,11 +22,18 @@ Row = dict[str, Any]
 Source = tuple[str, int, int, int]  # topic, partition, offset, Kafka timestamp (ms)
 
 JOB_KEY, JOB_ROW_KEY = "batch_job", "batch_row"
+# ground truth and declared personal data: never copied, whatever the allow-list says
+NEVER_KEPT = frozenset({"reference", "reference_channels", "pii_values"})
+UINT32_MAX = 2**32 - 1
 GOLDEN_RUN_KEY, GOLDEN_SLICE_KEY = "golden_run", "golden_slice"
 
 
 def ts(ms: int | float | None) -> datetime:
     return datetime.fromtimestamp((ms or 0) / 1000.0, tz=UTC)
+
+
+def kept_metadata(producer: Mapping[str, Any], s: SinkSettings) -> dict[str, str]:
+    return {k: str(producer[k]) for k in s.metadata_keys if k in producer and k not in NEVER_KEPT}
 
 
 def _meta_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
@@ -43,9 +50,10 @@ def _meta_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
         "arm_hint": hints.get("arm") or "", "snr_db": stats.get("snr_db", 0.0),
         "rms_dbfs": stats.get("rms_dbfs", 0.0), "clipping_ratio": stats.get("clipping_ratio", 0.0),
         "silence_ratio": stats.get("silence_ratio", 0.0), "chunk_count": v["chunk_count"],
-        "job_id": producer.get(JOB_KEY, ""), "job_row": int(row) if str(row).isdigit() else None,
+        "job_id": producer.get(JOB_KEY, ""),
+        "job_row": int(row) if str(row).isdigit() and int(row) <= UINT32_MAX else None,
         "golden_run": producer.get(GOLDEN_RUN_KEY, ""), "golden_slice": producer.get(GOLDEN_SLICE_KEY, ""),
-        "metadata": {k: str(producer[k]) for k in s.metadata_keys if k in producer},
+        "metadata": kept_metadata(producer, s),
         "submitted_at": ts(v["submitted_at_ms"]), "ingested_at": ts(v["ingested_at_ms"]),
         "version": v["ingested_at_ms"],
     }
@@ -57,7 +65,7 @@ def _failed_row(v: Mapping[str, Any], s: SinkSettings, topic: str) -> Row:
             "source": v["source"], "priority": v.get("priority") or "batch",
             "error_type": v["error_type"], "reason": v["reason"][:2000],
             "size_bytes": v.get("size_bytes") or 0, "job_id": producer.get(JOB_KEY, ""),
-            "metadata": {k: str(producer[k]) for k in s.metadata_keys if k in producer},
+            "metadata": kept_metadata(producer, s),
             "failed_at": ts(v["failed_at_ms"]), "version": v["failed_at_ms"]}
 
 

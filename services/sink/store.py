@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ class StoreError(Exception):
 
 class QueryError(StoreError):
     """A query was wrong (syntax, unknown column, not read-only): the caller's fault."""
+
+
+class RowError(Exception):
+    """ClickHouse (or the client, converting it) refused the data itself: retrying the same
+    rows can never succeed. Not a StoreError: the store is fine."""
 
 
 class Store:
@@ -71,11 +76,19 @@ class Store:
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
                token: str | None = None) -> None:
         settings = {"insert_deduplication_token": token} if token else None
+        name = table if "." in table else f"{self.database}.{table}"
         with self._lock:
             try:
-                self.client.insert(f"{self.database}.{table}", list(rows), column_names=list(columns),
-                                   settings=settings)
-            except Exception as exc:  # connection errors are not ClickHouseErrors
+                self.client.insert(name, list(rows), column_names=list(columns), settings=settings)
+            except DataError as exc:  # the client could not convert a value to its column's type
+                raise RowError(f"insert into {table} refused its data: {_first_line(str(exc))}") from exc
+            except ClickHouseError as exc:
+                if any(code in str(exc) for code in _DATA_ERRORS):
+                    raise RowError(f"insert into {table} refused its data: {_first_line(str(exc))}") from exc
+                raise StoreError(f"insert into {table} failed: {exc}") from exc
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise RowError(f"insert into {table} refused its data: {exc}") from exc
+            except Exception as exc:  # connection errors and the like: the store's problem
                 raise StoreError(f"insert into {table} failed: {exc}") from exc
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None,
@@ -121,6 +134,10 @@ class Store:
                 self._client = None
 
 
+# server-side codes that mean the rows themselves are wrong, not that the server is unwell
+_DATA_ERRORS = ("CANNOT_PARSE", "TYPE_MISMATCH", "VALUE_IS_OUT_OF_RANGE", "TOO_LARGE_STRING_SIZE",
+                "CANNOT_CONVERT_TYPE", "INCORRECT_DATA", "ILLEGAL_COLUMN", "NO_SUCH_COLUMN_IN_TABLE",
+                "THERE_IS_NO_COLUMN", "NOT_FOUND_COLUMN_IN_BLOCK")
 _TRANSIENT = ("MEMORY_LIMIT_EXCEEDED", "TIMEOUT_EXCEEDED", "TOO_MANY_SIMULTANEOUS_QUERIES",
               "NETWORK_ERROR", "SOCKET_TIMEOUT", "ABORTED", "TABLE_IS_READ_ONLY", "KEEPER_EXCEPTION")
 

@@ -225,6 +225,7 @@ def test_when_the_store_is_down_the_sink_pauses_keeps_its_group_and_loses_nothin
     cpu = _cpu_seconds(down.proc.pid)
     assert cpu < 15, f"a sink waiting for its store must not spin ({cpu:.1f} s CPU in 20 s)"
     assert _committed(kafka_bootstrap, group, names) == 0, "offsets moved while nothing was stored"
+    assert _members(kafka_bootstrap, group) == 1, "a paused sink stays in its group"
     down.kill()  # a crash while waiting: nothing was stored, so nothing may be lost
 
     up = sink(group=group)
@@ -270,6 +271,15 @@ def test_an_unreadable_message_is_dead_lettered_and_its_metadata_kept(
     proc.wait_until(CALLS_SQL, lambda r: len(r) == 1 and r[0]["status"] == "completed", p=rid)
     text = proc.sql("SELECT count() AS n FROM stt.dead_letters WHERE position(reason, 'not avro') > 0")
     assert text[0]["n"] == 0
+
+
+def _members(bootstrap: str, group: str) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    [future] = admin.describe_consumer_groups([group], request_timeout=30).values()
+    described = future.result(timeout=60)
+    return len(described.members) if str(described.state).endswith("STABLE") else 0
 
 
 def _cpu_seconds(pid: int) -> float:

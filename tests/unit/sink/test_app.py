@@ -18,7 +18,7 @@ from mesh.metrics import NullSensor
 from mesh.serde import AvroSerde
 from services.sink.app import Sink
 from services.sink.config import SinkSettings
-from services.sink.store import StoreError
+from services.sink.store import RowError, StoreError
 from tests import sink_events as ev
 
 SERDE = AvroSerde()
@@ -157,6 +157,7 @@ class FakeStore:
     def __init__(self, log: list[tuple[Any, ...]]) -> None:
         self.log = log
         self.fail = 0  # how many of the next inserts fail
+        self.refuse: set[str] = set()  # recording ids whose rows the store refuses as data
         self.attempts: list[tuple[str, int, str | None]] = []
         self.rows: dict[str, list[dict[str, Any]]] = {}
 
@@ -166,6 +167,9 @@ class FakeStore:
             self.fail -= 1
             self.log.append(("insert_failed", table, token))
             raise StoreError("ClickHouse is down")
+        if "recording_id" in columns and any(r[columns.index("recording_id")] in self.refuse for r in rows):
+            self.log.append(("insert_refused", table, token))
+            raise RowError(f"{table}: a value does not fit its column")
         self.log.append(("insert", table, token))
         self.rows.setdefault(table, []).extend(dict(zip(columns, r, strict=True)) for r in rows)
 
@@ -439,3 +443,18 @@ def _batches_of_one_call() -> list[Any]:
     for offset, table in enumerate(["recordings", "quality", "speaker_turns", "transcripts", "quality"]):
         buffer.add(TOPIC, 0, offset, table, {})
     return buffer.batches()
+
+
+def test_a_row_the_store_refuses_is_dead_lettered_and_the_rest_of_its_batch_lands(h: Harness) -> None:
+    h.assign()
+    h.serve_call("rec-good", 0, 0)
+    h.serve_call("rec-bad", 0, 5)
+    h.sink._consume()
+    h.store.refuse = {"rec-bad"}
+    assert h.sink.flush() is True and not h.sink.paused
+    assert {r["recording_id"] for r in h.store.rows["quality"]} == {"rec-good"}
+    letters = [o for o in h.publisher.sent if o.schema == "DeadLetter"]
+    assert {(o.topic, o.value["source_offset"]) for o in letters} == {
+        (f"{TOPIC}.dlq", off) for off in range(5, 10)}
+    assert all(o.value["error_type"] == "RowError" and o.value["payload"] is None for o in letters)
+    assert h.consumer.stored == [(TOPIC, 0, 10)]  # nothing waits forever on the refused rows

@@ -105,8 +105,6 @@ def test_a_plain_mergetree_and_an_alter_become_replicated_and_on_the_cluster() -
     assert alter == "ALTER TABLE stt_x.a ON CLUSTER 'c' ADD COLUMN IF NOT EXISTS y UInt8"
 
 
-@pytest.mark.xfail(strict=True, reason="migrate._CREATE matches only CREATE TABLE|VIEW|DATABASE, so a "
-                   "CREATE MATERIALIZED VIEW gets no ON CLUSTER although the module says every CREATE does")
 def test_a_materialized_view_of_the_cluster_variant_is_on_the_cluster_too() -> None:
     template = ("CREATE MATERIALIZED VIEW IF NOT EXISTS $DB.mv TO $DB.a AS SELECT x FROM $DB.b;\n")
     (statement,) = render(template, SETTINGS, cluster="c")
@@ -215,9 +213,6 @@ def test_a_migration_that_fails_midway_is_not_recorded_and_is_applied_again_once
     assert migrate(store, settings, folder) == ["0002_second"]
 
 
-@pytest.mark.xfail(strict=True, reason="migrate() records an applied migration with store.insert, which "
-                   "writes to the Store's own database, not settings.database, so the record lands in "
-                   "another database's schema_migrations and the migration is applied again next time")
 def test_migrate_records_in_the_settings_database_whatever_the_clients_default(
         store: Store, folder: Path, own_db: tuple[Store, SinkSettings]) -> None:
     scratch, _ = own_db  # a client whose default database is a scratch one, not the target

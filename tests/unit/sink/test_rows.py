@@ -11,7 +11,7 @@ import pytest
 
 from services.sink.config import SinkSettings
 from services.sink.rows import ROUTES, to_row
-from services.sink.store import Store, StoreError
+from services.sink.store import Store
 from tests import sink_events as ev
 from tests.quality_events import TINY, now_ms, redacted, round_trip
 
@@ -148,8 +148,6 @@ def test_the_reference_key_never_lands_with_the_default_allow_list() -> None:
     assert "pii_values" not in SinkSettings().metadata_keys
 
 
-@pytest.mark.xfail(strict=True, reason="rows.py copies every key of metadata_keys, so an allow-list "
-                   "naming 'reference' stores the ground-truth transcript the DDL says never lands")
 def test_the_reference_never_lands_even_when_an_allow_list_names_it(rid: str) -> None:
     _, events = ev.call(rid, reference="my secret reference text")
     meta = dict(events)["RecordingMetadata"]
@@ -207,10 +205,6 @@ def test_a_numeric_batch_row_becomes_the_job_row_and_anything_else_none(rid: str
     assert row["job_row"] is None
 
 
-@pytest.mark.xfail(strict=True, raises=StoreError,
-                   reason="rows._meta_row turns any all-digit batch_row into job_row without "
-                   "a range check; job_row is Nullable(UInt32), so the store refuses the batch and the "
-                   "sink retries it forever with every partition paused")
 def test_a_batch_row_beyond_uint32_makes_a_row_the_store_accepts(store: Store, put: Any, rid: str) -> None:
     _, events = ev.call(rid, extra={"batch_row": "99999999999"})
     put("RecordingMetadata", dict(events)["RecordingMetadata"])  # raises StoreError today
