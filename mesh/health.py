@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -73,21 +74,27 @@ class Health:
         return self.alive() and (self.ready or in_grace) and not acks_late
 
 
-class HealthServer:
-    def __init__(self, health: Health, registry: CollectorRegistry, host: str, port: int) -> None:
-        handler = _handler_class(health, registry)
+class BackgroundServer:
+    """A ThreadingHTTPServer on its own daemon thread; port 0 picks a free port."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int, name: str) -> None:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="health")
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name=name)
 
-    def start(self) -> HealthServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class HealthServer(BackgroundServer):
+    def __init__(self, health: Health, registry: CollectorRegistry, host: str, port: int) -> None:
+        super().__init__(_handler_class(health, registry), host, port, "health")
 
 
 def _handler_class(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:

@@ -340,10 +340,16 @@ class Processor:
                 state.pop(tp, None)
 
     def _on_stats(self, stats_json: str) -> None:
-        stats = json.loads(stats_json)
-        self.assignment.note_stats(stats)
-        for topic, tstats in stats.get("topics", {}).items():
-            for part, pstats in tstats.get("partitions", {}).items():
-                lag = pstats.get("consumer_lag", -1)
-                if part != "-1" and lag >= 0:
-                    self.sensor.on_lag(topic, int(part), lag)
+        note_consumer_stats(stats_json, self.assignment, self.sensor)
+
+
+def note_consumer_stats(stats_json: str, assignment: Assignment, sensor: Sensor) -> None:
+    """librdkafka's statistics callback: the brokers it knows (for the stall watchdog) and
+    the consumer lag per partition."""
+    stats = json.loads(stats_json)
+    assignment.note_stats(stats)
+    for topic, tstats in stats.get("topics", {}).items():
+        for part, pstats in tstats.get("partitions", {}).items():
+            lag = pstats.get("consumer_lag", -1)
+            if part != "-1" and lag >= 0:
+                sensor.on_lag(topic, int(part), lag)

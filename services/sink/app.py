@@ -32,6 +32,7 @@ from mesh import MeshSettings, Output, topics
 from mesh.dlq import dead_letter
 from mesh.errors import SerializationError
 from mesh.health import Health, HealthServer
+from mesh.loop import note_consumer_stats
 from mesh.metrics import PrometheusSensor, Sensor
 from mesh.publisher import Publisher
 from mesh.rebalance import Assignment, Partition, close_within
@@ -273,15 +274,7 @@ class Sink:
             consumer.pause(partitions)
 
     def _on_stats(self, stats_json: str) -> None:
-        import json
-
-        stats = json.loads(stats_json)
-        self.assignment.note_stats(stats)
-        for topic, tstats in stats.get("topics", {}).items():
-            for part, pstats in tstats.get("partitions", {}).items():
-                lag = pstats.get("consumer_lag", -1)
-                if part != "-1" and lag >= 0:
-                    self.sensor.on_lag(topic, int(part), lag)
+        note_consumer_stats(stats_json, self.assignment, self.sensor)
 
 
 def serve(mesh: MeshSettings, settings: SinkSettings) -> int:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from mesh.health import Health
+from mesh.health import BackgroundServer, Health
 from services.sink.config import SinkSettings
 from services.sink.results import jsonable, recording_result
 from services.sink.store import QueryError, Store, StoreError
@@ -29,22 +28,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-class QueryServer:
+class QueryServer(BackgroundServer):
     def __init__(self, store: Store, settings: SinkSettings, health: Health | None = None,
                  ready: Callable[[], bool] = lambda: True) -> None:
-        handler = _handler(store, settings, health, ready)
-        self._server = ThreadingHTTPServer((settings.http_host, settings.http_port or 0), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="sink-http")
-
-    def start(self) -> QueryServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(store, settings, health, ready), settings.http_host,
+                         settings.http_port or 0, "sink-http")
 
 
 def run_query(store: Store, body: dict[str, Any], max_rows: int) -> dict[str, Any]:

@@ -10,9 +10,6 @@ by later apps; the assertions only look at this test's recordings.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ import pytest
 from mesh import MeshSettings, Output, Publisher, topics
 from stt_mesh.follow import Events
 from tests.quality_events import chunk, metadata, redacted, segment, turns
+from tests.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -36,28 +34,11 @@ def contract_topics(kafka_bootstrap: str) -> None:
     create_topics(kafka_bootstrap, topic_specs())
 
 
-class QualityProcess:
+class QualityProcess(ServiceProcess):
     """One ``python -m services.quality`` worker with its own log file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.quality"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=log.open("ab"),
-                                     cwd=Path(__file__).resolve().parents[2])
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
-
-    def tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return "\n".join(text[-lines:])
+        super().__init__("services.quality", env, log)
 
 
 @pytest.fixture

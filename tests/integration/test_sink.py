@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from mesh import MeshSettings, Output, Publisher
 from tests import sink_events as ev
+from tests.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,30 +35,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class SinkProcess:
+class SinkProcess(ServiceProcess):
     def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
-        self.log, self.port = log, port
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.sink"], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def tail(self, lines: int = 40) -> str:
-        if not self.log.exists():
-            return ""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        super().__init__("services.sink", env, log)
+        self.port = port
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
