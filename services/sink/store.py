@@ -57,15 +57,6 @@ class Store:
         """A second client on the same store for read-only queries."""
         return Store(self.dsn, self.database, readonly=True)
 
-    def ping(self) -> bool:
-        try:
-            with self._lock:
-                self.client.query("SELECT 1")
-            return True
-        except Exception:
-            self._client = None if not self.dsn.startswith("chdb://") else self._client
-            return False
-
     def command(self, sql: str) -> None:
         with self._lock:
             try:
