@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from mesh import MeshSettings
+from mesh.errors import SerializationError
 from mesh.serde import AvroSerde
 
 
@@ -53,7 +54,10 @@ class Events:
     def _take(self, msg: Any) -> None:
         if msg is None or msg.error() is not None:
             return
-        schema, value = self.serde.decode(msg.value(), msg.headers())
+        try:
+            schema, value = self.serde.decode(msg.value(), msg.headers())
+        except SerializationError:
+            return  # not an event of the contract: its producer's DLQ story, not the follower's
         rid = (value.get("recording_id") or value.get("gate_id")
                or (value.get("source_key") or b"").decode(errors="replace"))
         if self.ids is not None and rid not in self.ids:

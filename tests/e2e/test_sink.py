@@ -90,6 +90,7 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     raw = Producer({"bootstrap.servers": stack})
     raw.produce(topics.RAW, key=garbage_key.encode(), value=os.urandom(64))
     raw.flush(10)
+    del raw  # no idle connections left to a broker that stops after the session
 
     results = Results(url=f"http://127.0.0.1:{SINK_PORT[-1]}")
     ids = [rid for rid, _ in calls.values()]

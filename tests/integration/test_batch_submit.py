@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from mesh import MeshSettings, topics
+from mesh.errors import SerializationError
 from mesh.serde import AvroSerde
 from stt_mesh import batch
 
@@ -100,7 +101,10 @@ def read_parts(settings: MeshSettings, job_id: str, isolation: str = "read_commi
                 assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
                 pending.discard(msg.partition())
                 continue
-            _, part = serde.decode(msg.value(), msg.headers())
+            try:
+                _, part = serde.decode(msg.value(), msg.headers())
+            except SerializationError:
+                continue  # the raw topic takes whatever producers send (other suites send junk)
             if part["metadata"].get("batch_job") == job_id:
                 assert msg.key() == part["recording_id"].encode()
                 found[part["recording_id"]].append(part)
