@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mesh.audio import to_s16le
 from mesh.textnorm import word_error_rate
 from services.asr.config import AsrSettings
 from services.asr.factory import build_engine
 from services.asr.worker import AsrWorker, ChunkJob
 from services.ingest.chunking import ChunkPlan, plan_chunks
-from services.ingest.events import make_hints, to_s16le
+from services.ingest.events import make_hints
 from services.ingest.stats import compute_stats
 
 SR = 16000

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from mesh.audio import SAMPLE_RATE, AudioFormatError, pcm_to_float
+
+__all__ = ["SAMPLE_RATE", "AudioFormatError", "dbfs", "pcm_to_float"]
+
 SILENT_DBFS = -120.0
-
-
-class AudioFormatError(ValueError):
-    """The payload does not match the encoding the chunk declares."""
-
-
-def pcm_to_float(pcm: bytes, encoding: str = "s16le", sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    if encoding != "s16le":
-        raise AudioFormatError(f"unsupported encoding {encoding!r}; expected s16le")
-    if sample_rate != SAMPLE_RATE:
-        raise AudioFormatError(f"unsupported sample rate {sample_rate}; expected {SAMPLE_RATE}")
-    if len(pcm) % 2:
-        raise AudioFormatError(f"s16le payload of odd length {len(pcm)}")
-    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def dbfs(audio: np.ndarray) -> float:

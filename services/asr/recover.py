@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
 from services.asr import coverage
 from services.asr.coverage import CoverageSettings, Span
 from services.asr.results import Decoded, DecodeRequest, Segment
-from services.asr.vadclip import SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
+
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
@@ -34,7 +36,7 @@ class DecodeRequest:
 
     @property
     def duration_s(self) -> float:
-        return len(self.audio) / 16000
+        return len(self.audio) / SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)

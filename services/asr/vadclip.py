@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
 
+from mesh.audio import SAMPLE_RATE
 from services.asr.results import Segment, Word
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
 from services.asr import events, guards, recover, timeline
 from services.asr.audio import pcm_to_float
 from services.asr.config import Arm, AsrSettings, Pool
@@ -47,7 +48,6 @@ from services.asr.coverage import Span
 from services.asr.engine import MAX_WINDOW_S, Engine
 from services.asr.results import Decoded, DecodeRequest
 from services.asr.rollout import CANDIDATE, CONTROL, Router
-from services.asr.vadclip import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,9 @@ class AsrWorker:
     def _prepare(self, index: int, job: ChunkJob) -> _Item:
         chunk = job.chunk
         audio = pcm_to_float(chunk["pcm"], chunk.get("encoding", "s16le"),
-                             chunk.get("sample_rate", 16000))
-        if len(audio) / 16000 > MAX_WINDOW_S + 0.01:
-            raise ValueError(f"chunk of {len(audio) / 16000:.2f} s exceeds {MAX_WINDOW_S:.0f} s")
+                             chunk.get("sample_rate", SAMPLE_RATE))
+        if len(audio) / SAMPLE_RATE > MAX_WINDOW_S + 0.01:
+            raise ValueError(f"chunk of {len(audio) / SAMPLE_RATE:.2f} s exceeds {MAX_WINDOW_S:.0f} s")
         hints = chunk.get("hints") or {}
         prompt = self.settings.prompt_for(chunk.get("tenant", "default"))
         request = DecodeRequest(audio, hints.get("language"), prompt.initial_prompt,

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from mesh.audio import ENCODING, SAMPLE_RATE
 
 
 @dataclass
@@ -200,7 +200,7 @@ class Assembler:
 
     def _write(self, state: _State, chunk: dict[str, Any]) -> None:
         rate = int(chunk.get("sample_rate", SAMPLE_RATE))
-        if rate != SAMPLE_RATE or chunk.get("encoding", "s16le") != "s16le":
+        if rate != SAMPLE_RATE or chunk.get("encoding", ENCODING) != ENCODING:
             raise ValueError(f"expected 16 kHz s16le audio, got {rate} Hz {chunk.get('encoding')}")
         channel = int(chunk.get("channel", 0))
         pcm = np.frombuffer(chunk["pcm"], dtype="<i2")

@@ -36,9 +36,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from mesh.audio import SAMPLE_RATE
 from mesh.hashing import file_sha256
 
-SAMPLE_RATE = 16000
 WIN = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 80

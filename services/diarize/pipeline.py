@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
 from mesh.hashing import file_sha256
 
 from .config import DiarizeSettings
@@ -64,7 +65,7 @@ def resolve_device(name: str) -> str:
 class DiarizationEngine:
     """A loaded pipeline: mono float32 16 kHz audio in, turns plus per-speaker centroids out."""
 
-    sample_rate = 16000
+    sample_rate = SAMPLE_RATE
 
     def __init__(self, pipeline: Any, info: PipelineInfo) -> None:
         self.pipeline = pipeline

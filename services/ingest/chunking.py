@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
 from services.ingest.vad import SpeechDetector, default_vad
 
 MIN_CHUNK_S = 1.0  # a pause closer than this to the chunk start is not used as a cut
@@ -40,7 +41,7 @@ class ChunkPlan:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
-    def samples(self, sample_rate: int = 16000) -> tuple[int, int]:
+    def samples(self, sample_rate: int = SAMPLE_RATE) -> tuple[int, int]:
         """Payload as a ``[first, last)`` sample range."""
         return round(self.start_s * sample_rate), round(self.end_s * sample_rate)
 
@@ -55,7 +56,7 @@ class _Limits:
 
 def plan_chunks(
     audio: np.ndarray,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     *,
     target_s: float = 20.0,
     max_s: float = 30.0,

@@ -17,11 +17,12 @@ from typing import Any
 import av
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
 from services.ingest import sniff
 
 log = logging.getLogger(__name__)
 
-TARGET_RATE = 16000
+TARGET_RATE = SAMPLE_RATE  # the AudioChunk contract
 _CONTAINER_NAMES = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "matroska"}
 _MAX_BAD_PACKETS = 8  # more undecodable packets than this (and > 1 %) means a corrupt file
 

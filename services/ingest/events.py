@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from mesh.audio import ENCODING, SAMPLE_RATE
 from mesh.trace import TraceContext
 
 PRIORITIES = ("realtime", "batch")
@@ -147,13 +146,9 @@ def audio_chunk(request: IngestRequest, trace_id: str, **facts: Any) -> dict[str
         "tenant": request.tenant,
         "priority": request.priority,
         "hints": hints_from(request.hints),
-        "sample_rate": 16000,
-        "encoding": "s16le",
+        "sample_rate": SAMPLE_RATE,
+        "encoding": ENCODING,
         **facts,
     }
 
 
-def to_s16le(audio: np.ndarray) -> bytes:
-    """Float audio in [-1, 1] as little-endian 16-bit PCM (clipped, rounded)."""
-    scaled = np.clip(np.rint(np.asarray(audio, dtype=np.float32) * 32767.0), -32768, 32767)
-    return scaled.astype("<i2").tobytes()

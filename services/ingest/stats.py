@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
+
 FLOOR_DBFS = -120.0
 SILENCE_DBFS = -50.0  # a 30 ms frame quieter than this counts as silence
 CLIP_LEVEL = 0.999
@@ -33,7 +35,7 @@ class AudioStats:
         return asdict(self)
 
 
-def compute_stats(audio: np.ndarray, sample_rate: int = 16000) -> AudioStats:
+def compute_stats(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> AudioStats:
     """Stats of mono audio, or of all rows of (channels, samples) audio taken together."""
     rows = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     n = rows.shape[-1]

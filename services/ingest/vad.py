@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mesh.audio import SAMPLE_RATE
+
 # (audio float32 mono, sample_rate) -> speech intervals in seconds, sorted, non-overlapping.
 SpeechDetector = Callable[[np.ndarray, int], list[tuple[float, float]]]
 
@@ -21,7 +23,7 @@ SpeechDetector = Callable[[np.ndarray, int], list[tuple[float, float]]]
 class SileroVad:
     """Silero VAD with options suited to finding cut points (short pauses, little padding)."""
 
-    sample_rate = 16000
+    sample_rate = SAMPLE_RATE
 
     def __init__(
         self,

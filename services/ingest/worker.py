@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from mesh.audio import to_s16le
 from services.ingest import events
 from services.ingest.chunking import ChunkPlan, plan_chunks
 from services.ingest.config import IngestSettings
@@ -130,7 +131,7 @@ class IngestWorker:
                 duration_s=payload.size / audio.sample_rate,
                 keep_from_s=plan.keep_from_s,
                 keep_until_s=plan.keep_until_s,
-                pcm=events.to_s16le(payload),
+                pcm=to_s16le(payload),
                 stats=compute_stats(payload, audio.sample_rate).to_dict(),
                 recording_duration_s=audio.duration_s,
                 produced_at_ms=now_ms,

@@ -33,8 +33,8 @@ Attribute = Callable[[list[dict], list[dict]], list[dict]]
 
 
 def default_attribute() -> Attribute:
-    """The diarization service's word attribution (pure Python, no model)."""
-    from services.diarize.attribution import attribute_words
+    """Word-to-speaker attribution by turn overlap (``services.redact.attribution``)."""
+    from services.redact.attribution import attribute_words
 
     return attribute_words
 

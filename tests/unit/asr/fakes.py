@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from mesh.audio import to_s16le
 from services.asr.results import Decoded, DecodeRequest, ModelInfo, Segment, Word
-from services.ingest.events import to_s16le
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mesh.audio import to_s16le
 from services.asr.audio import AudioFormatError, dbfs, pcm_to_float
-from services.ingest.events import to_s16le
 
 
 def test_s16le_round_trips_within_one_step():

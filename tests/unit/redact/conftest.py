@@ -78,7 +78,7 @@ def turns(rid: str, spans: list[tuple[str, float, float]], tenant: str = "acme")
 
 @pytest.fixture
 def attribute() -> Callable[[list[dict], list[dict]], list[dict]]:
-    from services.diarize.attribution import attribute_words
+    from services.redact.attribution import attribute_words
 
     return attribute_words
 

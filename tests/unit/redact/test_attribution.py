@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from services.diarize.attribution import attribute_words
+from services.redact.attribution import attribute_words
 
 
 def w(text: str, start: float, end: float) -> dict:
@@ -71,7 +71,7 @@ def test_zero_length_words_inside_a_turn_are_attributed():
 
 
 def test_the_module_imports_no_torch_or_numpy():
-    import services.diarize.attribution as mod
+    import services.redact.attribution as mod
 
     tree = ast.parse(Path(mod.__file__).read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
