@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, topics
+from mesh.groups import GroupWatch
 from services.redact.config import RedactSettings
 from services.redact.worker import Redaction, RedactWorker
 
@@ -91,10 +92,17 @@ def build_processor(settings: RedactSettings | None = None,
                     mesh_settings: MeshSettings | None = None,
                     worker: RedactWorker | None = None, **processor_kwargs: Any) -> Processor:
     settings = settings or RedactSettings()
-    worker = worker or RedactWorker(settings)
+    mesh_settings = mesh_settings or MeshSettings()
+    if worker is None:
+        expect_turns = None
+        if settings.diarization_enabled is None:  # wait for turns only while a diarizer runs
+            watch = GroupWatch(mesh_settings, settings.diarizer_group, settings.diarizer_check_s,
+                               grace_s=settings.diarizer_grace_s).start()
+            expect_turns = watch.active
+        worker = RedactWorker(settings, expect_turns=expect_turns)
     handler = Handler(worker)
     proc = Processor(
-        mesh_settings or MeshSettings(), service=SERVICE,
+        mesh_settings, service=SERVICE,
         topics=[topics.TRANSCRIPTS, topics.DIARIZATION], group_id=GROUP_ID, handler=handler, batched=True,
         batch_size=settings.batch_size, batch_timeout_ms=settings.batch_timeout_ms,
         tick=handler.tick, **processor_kwargs)

@@ -71,8 +71,12 @@ class _Pending:
 class RecordingAssembler:
     def __init__(self, *, diarization_enabled: bool = True, turns_timeout_s: float = 120.0,
                  max_age_s: float = 3600.0, max_pending: int = 10_000,
-                 attribute: Attribute | None = None, remember_done: int = 50_000):
+                 attribute: Attribute | None = None, remember_done: int = 50_000,
+                 expect_turns: Callable[[], bool] | None = None):
+        """``expect_turns`` (when given) says, each time it matters, whether speaker turns are
+        coming at all (a diarizer is deployed); ``diarization_enabled`` is the fixed answer."""
         self.diarization_enabled = diarization_enabled
+        self.expect_turns = expect_turns or (lambda: self.diarization_enabled)
         self.turns_timeout_s, self.max_age_s = turns_timeout_s, max_age_s
         self.max_pending, self.remember_done = max_pending, remember_done
         self.attribute = attribute if attribute is not None else (
@@ -119,7 +123,8 @@ class RecordingAssembler:
         now = time.monotonic() if now is None else now
         out = []
         for p in list(self._pending.values()):
-            if p.complete_at is not None and now - p.complete_at >= self.turns_timeout_s:
+            if p.complete_at is not None and (now - p.complete_at >= self.turns_timeout_s
+                                              or not self.expect_turns()):
                 out.append(self._emit(p))
             elif p.complete_at is None and now - p.first_seen >= self.max_age_s:
                 self._forget(p)
@@ -143,7 +148,7 @@ class RecordingAssembler:
         if not p.complete:
             return []
         p.complete_at = p.complete_at if p.complete_at is not None else now
-        if self.diarization_enabled and p.turns is None:
+        if p.turns is None and self.expect_turns():
             return []
         return [self._emit(p)]
 

@@ -31,8 +31,15 @@ class RedactSettings(BaseSettings):
         default="all", description="Emit a scope=segment output per ChunkTranscript (all), only "
                                    "for realtime-priority chunks, or never.")
     recording_scope: bool = Field(default=True, description="Emit the whole-recording output.")
-    diarization_enabled: bool = Field(
-        default=True, description="Wait for SpeakerTurns before the recording-scope output.")
+    diarization_enabled: bool | None = Field(
+        default=None, description="Wait for SpeakerTurns before the recording-scope output: "
+        "None (default) only while a diarizer is deployed: its consumer group (diarizer_group) has "
+        "members, or had within diarizer_grace_s (or redact started less than that ago: a diarizer "
+        "loading its model); True always (up to turns_timeout_s); False never.")
+    diarizer_group: str = Field(default="stt-diarize", description="The diarizer's consumer group.")
+    diarizer_check_s: float = Field(default=10.0, gt=0, description="How often that group is checked.")
+    diarizer_grace_s: float = Field(default=120.0, ge=0, description="How long a diarizer without "
+                                    "members (starting, restarting) still counts as deployed.")
     turns_timeout_s: float = Field(
         default=120.0, gt=0, description="After all transcripts of a recording arrived, how long "
                                          "to wait for its SpeakerTurns before emitting without.")

@@ -163,16 +163,19 @@ class RedactWorker:
     def __init__(self, settings: RedactSettings | None = None, *, detector: Detector | None = None,
                  policies: policy.PolicyBook | None = None,
                  assembler: assembly.RecordingAssembler | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, expect_turns: Callable[[], bool] | None = None):
         self.settings = settings or RedactSettings()
         s = self.settings
         self.detector = detector or Detector(model=s.model, ner_gate=s.ner_gate)
         self.policies = policies or policy.PolicyBook.from_file(
             s.policies_file, key=s.hash_key.get_secret_value().encode() if s.hash_key else None,
             salts={t: v.get_secret_value().encode() for t, v in s.hash_salts.items()})
+        if s.diarization_enabled is not None:  # a fixed answer overrides what is deployed
+            expect_turns = None
         self.assembler = assembler or assembly.RecordingAssembler(
-            diarization_enabled=s.diarization_enabled, turns_timeout_s=s.turns_timeout_s,
-            max_age_s=s.max_recording_age_s, max_pending=s.max_pending_recordings)
+            diarization_enabled=s.diarization_enabled is not False, turns_timeout_s=s.turns_timeout_s,
+            max_age_s=s.max_recording_age_s, max_pending=s.max_pending_recordings,
+            expect_turns=expect_turns)
         self.clock = clock
         self._tails: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
 

@@ -80,3 +80,21 @@ def test_segments_without_word_times_become_one_pseudo_word(attribute, make_chun
     value["segments"][0]["words"] = []
     (rec,) = assembler(attribute, diarization_enabled=False).add_transcript(value, now=0)
     assert [w["word"].strip() for w in rec.words] == ["no words here"]
+
+
+def test_when_no_diarizer_is_deployed_then_a_complete_recording_goes_out_without_waiting(
+        attribute, make_chunk):
+    asm = assembler(attribute, expect_turns=lambda: False)
+    (rec,) = asm.add_transcript(make_chunk(0, 1, ["only chunk"]), now=0)
+    assert rec.speakers == "none"
+
+
+def test_when_the_diarizer_goes_away_then_a_waiting_recording_goes_out_at_the_next_expiry(
+        attribute, make_chunk):
+    deployed = [True]
+    asm = assembler(attribute, expect_turns=lambda: deployed[0], turns_timeout_s=120.0)
+    assert asm.add_transcript(make_chunk(0, 1, ["only chunk"]), now=0) == []
+    assert asm.expire(now=1) == []  # a diarizer runs: its turns are worth waiting for
+    deployed[0] = False
+    (rec,) = asm.expire(now=2)  # long before the 120 s timeout
+    assert rec.speakers == "none" and len(asm) == 0

@@ -8,7 +8,9 @@ import pytest
 from fastavro.validation import validate
 
 import schemas
+from services.redact.config import RedactSettings
 from services.redact.policy import PolicyBook
+from services.redact.worker import RedactWorker
 from tests.pii_leaks import digit_stream, leaks
 
 pytestmark = pytest.mark.slow
@@ -180,3 +182,20 @@ def test_an_asr_card_cut_by_a_chunk_boundary_leaks_from_neither_chunk(make_worke
 def test_the_e2e_leak_check_reads_every_rendering_of_the_card(said):
     assert leaks(f"my card is {said}") == ["CREDIT_CARD"]
     assert leaks("my card is <CREDIT_CARD>") == []
+
+
+def test_by_default_the_recording_waits_for_turns_only_while_a_diarizer_is_deployed(
+        detector, make_chunk, clock):
+    deployed = [False]
+    worker = RedactWorker(RedactSettings(), detector=detector, policies=PolicyBook(), clock=clock,
+                          expect_turns=lambda: deployed[0])
+    outs = worker.on_transcript(make_chunk(0, 1, ["Hello there."], rid="no-diarizer"))
+    assert [o.scope for o in outs] == ["segment", "recording"]  # no 120 s wait for turns that never come
+    deployed[0] = True
+    assert [o.scope for o in worker.on_transcript(make_chunk(0, 1, ["Hi."], rid="diarized"))] == ["segment"]
+
+
+def test_a_fixed_setting_overrides_what_is_deployed(detector, make_chunk, clock):
+    worker = RedactWorker(RedactSettings(diarization_enabled=True), detector=detector,
+                          policies=PolicyBook(), clock=clock, expect_turns=lambda: False)
+    assert [o.scope for o in worker.on_transcript(make_chunk(0, 1, ["Hello there."]))] == ["segment"]
