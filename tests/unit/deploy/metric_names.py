@@ -1,0 +1,33 @@
+"""The Prometheus metric names the services export, read from their source: literal
+``"stt_*"`` names, ``f"stt_..._{n}"`` families with their ``names`` tuple, and ``stt_`` +
+each name a sensor is given (``sensor.count("asr_...")``, or a name kept in a literal such as
+``"asr_redecodes"`` and passed on)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+SOURCES = [p for d in ("mesh", "services") for p in (ROOT / d).rglob("*.py")]
+_SERVICE_PREFIXES = "asr|diarize|ingest|redact|quality|sink"
+
+
+def exported_names() -> set[str]:
+    names: set[str] = set()
+    for path in SOURCES:
+        text = path.read_text()
+        names.update(re.findall(r'"(stt_[a-z0-9_]+)"', text))
+        names.update("stt_" + n for n in re.findall(rf'"((?:{_SERVICE_PREFIXES})_[a-z0-9_]+)"', text))
+        # Gauge(f"stt_quality_slice_{n}") for n in names
+        for family in re.findall(r'f"stt_([a-z_]+)_\{n\}"', text):
+            block = re.search(r"names = \(([^)]*)\)", text)
+            if block:
+                names.update(f"stt_{family}_{n}" for n in re.findall(r'"([a-z0-9_]+)"', block.group(1)))
+    return names
+
+
+def metrics_in(expr: str) -> set[str]:
+    """Metric names an expression reads (histogram/counter suffixes stripped)."""
+    found = set(re.findall(r"\b(stt_[a-z0-9_]+)", expr))
+    return {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in found}
