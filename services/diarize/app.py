@@ -1,9 +1,11 @@
 """Wiring of the diarization service: AudioChunk topics in, SpeakerTurns out.
 
-Both chunk topics (batch and realtime) feed one worker; a recording's chunks stay ordered on
-one partition because every event is keyed by recording_id. The handler returns ``[]`` for a
-chunk only after its audio is durably spilled (see assembly.py for the recovery rule), and one
-SpeakerTurns per finished recording.
+Two pools, as in ASR: ``--pool realtime`` reads stt.audio.chunks.realtime.v1 and ``--pool
+batch`` the batch topic, each in its own consumer group (``stt-diarize-<pool>``) and process
+with its own state folder, so a backfill never delays a realtime call's turns. A recording's
+chunks stay ordered on one partition because every event is keyed by recording_id. The
+handler returns ``[]`` for a chunk only after its audio is durably spilled (see assembly.py
+for the recovery rule), and one SpeakerTurns per finished recording.
 
 Recordings whose chunks stop arriving must close even when the topics go quiet: the loop's
 tick (every ``sweep_interval_s``, in the loop thread, so the worker needs no lock) closes
@@ -69,10 +71,26 @@ def sweep(worker: DiarizeWorker) -> Callable[[Processor], list[Output]]:
     return tick
 
 
+def group_id(pool: str) -> str:
+    return f"stt-diarize-{pool}"
+
+
+def pool_settings(settings: DiarizeSettings, pool: str | None) -> DiarizeSettings:
+    """The settings of one pool: its topic choice and its own state folder."""
+    pool = pool or settings.pool
+    return settings.model_copy(update={"pool": pool, "state_dir": settings.state_dir / pool})
+
+
 def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m services.diarize")
+    parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
+                        help="the chunk topic to diarize (default STT_DIARIZE_POOL, realtime)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = MeshSettings()
-    diarize_settings = DiarizeSettings()
+    diarize_settings = pool_settings(DiarizeSettings(), args.pool)
     worker = DiarizeWorker(diarize_settings)
     # load before consuming: model loading must not count in the first recording's latency
     log.info("diarize: pipeline loaded and warmed up in %.1f s", worker.warm_up())
@@ -80,15 +98,16 @@ def main(argv: list[str] | None = None) -> None:
     proc = Processor(
         settings,
         service=SERVICE,
-        topics=[topics.CHUNKS_BATCH, topics.CHUNKS_REALTIME],
-        group_id="stt-diarize",
+        topics=[topics.chunks_topic(diarize_settings.pool)],
+        group_id=group_id(diarize_settings.pool),
         handler=handler,
         tick=sweep(worker),
         tick_interval_s=diarize_settings.sweep_interval_s,
     )
     handler.sensor = proc.sensor
     log.info(
-        "diarize: pipeline=%s state_dir=%s open recordings=%d",
+        "diarize %s pool: pipeline=%s state_dir=%s open recordings=%d",
+        diarize_settings.pool,
         diarize_settings.pipeline,
         diarize_settings.state_dir,
         len(worker.assembler.open_recordings()),

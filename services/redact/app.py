@@ -96,9 +96,12 @@ def build_processor(settings: RedactSettings | None = None,
     if worker is None:
         expect_turns = None
         if settings.diarization_enabled is None:  # wait for turns only while a diarizer runs
-            watch = GroupWatch(mesh_settings, settings.diarizer_group, settings.diarizer_check_s,
-                               grace_s=settings.diarizer_grace_s).start()
-            expect_turns = watch.active
+            watches = [GroupWatch(mesh_settings, group, settings.diarizer_check_s,
+                                  grace_s=settings.diarizer_grace_s).start()
+                       for group in settings.diarizer_groups]
+
+            def expect_turns() -> bool:
+                return any(w.active() for w in watches)
         worker = RedactWorker(settings, expect_turns=expect_turns)
     handler = Handler(worker)
     proc = Processor(

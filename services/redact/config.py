@@ -33,10 +33,13 @@ class RedactSettings(BaseSettings):
     recording_scope: bool = Field(default=True, description="Emit the whole-recording output.")
     diarization_enabled: bool | None = Field(
         default=None, description="Wait for SpeakerTurns before the recording-scope output: "
-        "None (default) only while a diarizer is deployed: its consumer group (diarizer_group) has "
-        "members, or had within diarizer_grace_s (or redact started less than that ago: a diarizer "
-        "loading its model); True always (up to turns_timeout_s); False never.")
-    diarizer_group: str = Field(default="stt-diarize", description="The diarizer's consumer group.")
+        "None (default) only while a diarizer is deployed: a diarizer pool's consumer group "
+        "(diarizer_groups) has members, or had within diarizer_grace_s (or redact started less "
+        "than that ago: a diarizer loading its model); True always (up to turns_timeout_s); "
+        "False never.")
+    diarizer_groups: list[str] = Field(
+        default_factory=lambda: ["stt-diarize-realtime", "stt-diarize-batch"],
+        description="The diarizer pools' consumer groups; turns are expected while any has members.")
     diarizer_check_s: float = Field(default=10.0, gt=0, description="How often that group is checked.")
     diarizer_grace_s: float = Field(default=120.0, ge=0, description="How long a diarizer without "
                                     "members (starting, restarting) still counts as deployed.")

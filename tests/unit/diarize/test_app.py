@@ -77,3 +77,17 @@ def test_every_speaker_turns_event_is_measured(tmp_path, clock, chunk_factory):
     processing = sensor.registry.get_sample_value("stt_diarize_processing_seconds_sum", labels)
     assert processing == out.value["processing_ms"] / 1000
     assert recordings(sensor, partial="false") == 1
+
+
+def test_each_pool_reads_its_own_topic_in_its_own_group_and_state_folder(tmp_path) -> None:
+    from mesh import topics
+    from services.diarize.app import group_id, pool_settings
+    from services.diarize.config import DiarizeSettings
+
+    base = DiarizeSettings(state_dir=tmp_path)
+    realtime, batch = pool_settings(base, "realtime"), pool_settings(base, "batch")
+    assert (topics.chunks_topic(realtime.pool), topics.chunks_topic(batch.pool)) == (
+        topics.CHUNKS_REALTIME, topics.CHUNKS_BATCH)
+    assert group_id(realtime.pool) != group_id(batch.pool)
+    assert realtime.state_dir != batch.state_dir and realtime.state_dir.parent == tmp_path
+    assert pool_settings(base, None).pool == "realtime"  # STT_DIARIZE_POOL's default
