@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -110,7 +108,7 @@ class QualityApp:
     def _build(self) -> faust.App:
         s = self.settings
         brokers = [f"kafka://{b.strip()}" for b in self.mesh.bootstrap_servers.split(",")]
-        datadir = Path(os.environ.get("STT_QUALITY_DATADIR", ".stt-mesh/quality")) / s.app_id
+        datadir = s.datadir / s.app_id
         datadir.mkdir(parents=True, exist_ok=True)
         app = _App(
             s.app_id, broker=brokers, store="memory://", datadir=str(datadir), web_enabled=False,
@@ -350,8 +348,7 @@ class QualityApp:
                                   self.mesh.metrics_port).start()
             log.info("quality metrics on port %d", server.port)
         try:
-            level = os.environ.get("STT_QUALITY_FAUST_LOGLEVEL", "warning")
-            worker = faust.Worker(self.app, loglevel=level)
+            worker = faust.Worker(self.app, loglevel=self.settings.faust_loglevel)
             worker.execute_from_commandline()
         finally:
             if server is not None:

@@ -43,6 +43,9 @@ class QualitySettings(BaseSettings):
                                       extra="ignore")
 
     app_id: str = Field(default="stt-quality", description="Faust app id: group and table topics.")
+    faust_loglevel: str = Field(default="warning", description="Log level of the Faust worker.")
+    datadir: Path = Field(default=Path(".stt-mesh/quality"),
+                          description="Faust's data folder (its tables are rebuilt from changelogs).")
     partitions: int = Field(
         default=3, ge=1, description="Partitions of the joined topics (they must all have this many).")
     replication_factor: int = Field(default=1, ge=1, description="Of the app's internal topics.")
