@@ -32,14 +32,14 @@ ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ROOT / "docs" / "queries.md"
 
 
-def saved_queries() -> list[tuple[str, str]]:
-    """(section title, SQL) of every ```sql block in docs/queries.md."""
+def saved_queries(doc: Path = QUERIES) -> list[tuple[str, str]]:
+    """(section title, SQL) of every ```sql block in a document (docs/queries.md)."""
     out, title = [], ""
-    for block in re.split(r"^```", QUERIES.read_text(), flags=re.M):
+    for block in re.split(r"^```", doc.read_text(), flags=re.M):
         if block.startswith("sql\n"):
             out.append((title, block.removeprefix("sql\n").strip()))
         else:
-            heads = re.findall(r"^### (.+)$", block, flags=re.M)
+            heads = re.findall(r"^#{2,3} (.+)$", block, flags=re.M)
             title = heads[-1] if heads else title
     return out
 
@@ -156,6 +156,13 @@ def test_saved_query_answers_on_mesh_data(mesh_data, title_sql) -> None:
         assert sum(dict(zip(columns, r, strict=True))["summaries"] for r in rows) >= 3
     if "FROM stt.calls\nWHERE status = 'failed'" in sql:
         assert mesh_data["failed"] in {dict(zip(columns, r, strict=True)).get("recording_id") for r in rows}
+
+
+@pytest.mark.parametrize("title_sql", saved_queries(ROOT / "docs" / "runbook.md"), ids=lambda t: t[0][:40])
+def test_runbook_query_runs_on_mesh_data(mesh_data, title_sql) -> None:
+    title, sql = title_sql
+    columns, _ = mesh_data["results"].query(sql)  # an incident may have no rows; the query must run
+    assert columns, title
 
 
 def test_stt_mesh_result_returns_the_finished_transcript(mesh_data) -> None:
