@@ -39,6 +39,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from mesh.dlq import dead_letter
 from mesh.errors import DeliveryError, RetryableError, SerializationError
 from mesh.health import Health, HealthServer
+from mesh.logs import handling
 from mesh.message import Message, Output
 from mesh.metrics import PrometheusSensor, Sensor
 from mesh.publisher import Publisher
@@ -288,6 +289,14 @@ class Processor:
 
     def _invoke(self, msgs: list[Message]) -> list[Result]:
         started = time.perf_counter()
+        ids = [m.value.get("recording_id") or (m.key or b"").decode(errors="replace") for m in msgs]
+        try:
+            with handling([m.trace_id for m in msgs], ids):
+                return self._invoke_in_context(msgs)
+        finally:
+            self.sensor.on_handler_done(time.perf_counter() - started, len(msgs))
+
+    def _invoke_in_context(self, msgs: list[Message]) -> list[Result]:
         try:
             if self.batched:
                 results: list[Result] = list(self.handler(msgs))  # type: ignore[arg-type]
@@ -297,14 +306,14 @@ class Processor:
             return [self._call_one(m) for m in msgs]
         except Exception as exc:
             return [exc] * len(msgs)
-        finally:
-            self.sensor.on_handler_done(time.perf_counter() - started, len(msgs))
 
     def _call_one(self, msg: Message) -> Result:
-        try:
-            return list(self.handler(msg))  # type: ignore[arg-type]
-        except Exception as exc:
-            return exc
+        rid = msg.value.get("recording_id") or (msg.key or b"").decode(errors="replace")
+        with handling(msg.trace_id, rid):
+            try:
+                return list(self.handler(msg))  # type: ignore[arg-type]
+            except Exception as exc:
+                return exc
 
     def _emit(self, msg: Message, outputs: Sequence[Output]) -> None:
         for out in outputs:  # the publisher fills an empty trace_id from the child's trace

@@ -7,7 +7,7 @@ cluster needs nothing but environment. Service-specific settings live in each se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,9 @@ class MeshSettings(BaseSettings):
     rebalance_grace_s: float = Field(
         default=30.0, description="A consumer stays ready (/readyz) through a rebalance this short."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Service logs: text lines, or one JSON object per line.")
+    log_level: str = "INFO"
     max_retries: int = 3
     retry_backoff_ms: int = 200
     message_max_bytes: int = 10 * 1024 * 1024

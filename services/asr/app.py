@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
+from mesh.logs import configure as configure_logs
 from services.asr.config import AsrSettings, Pool
 from services.asr.rollout import GateWatcher, report
 from services.asr.worker import AsrWorker, ChunkJob
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
                         help="which chunk topic to serve (default: STT_ASR_POOL or realtime)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(SERVICE)
     settings = AsrSettings()
     pool: Pool = args.pool or settings.pool
     rollout = settings.rollout

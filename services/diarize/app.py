@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
+from mesh.logs import configure as configure_logs
 from mesh.metrics import Sensor
 from services.diarize.config import DiarizeSettings
 from services.diarize.worker import DiarizeWorker
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
                         help="the chunk topic to diarize (default STT_DIARIZE_POOL, realtime)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(SERVICE)
     settings = MeshSettings()
     diarize_settings = pool_settings(DiarizeSettings(), args.pool)
     worker = DiarizeWorker(diarize_settings)

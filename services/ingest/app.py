@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, Publisher, topics
+from mesh.logs import configure as configure_logs
 from mesh.trace import is_trace_id
 from services.ingest.config import IngestSettings
 from services.ingest.events import IngestRequest, hints_from
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "http":
         serve_http()
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs("ingest")
     mesh_settings, settings = MeshSettings(), IngestSettings()
     handler = RawHandler(*build(settings))
     proc = Processor(mesh_settings, service="ingest", topics=[topics.RAW], group_id="stt-ingest",
@@ -125,7 +126,7 @@ def serve_http() -> None:
     from services.ingest.http import create_app
     from services.ingest.status import StatusStore
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs("ingest-http")
     mesh_settings, settings = MeshSettings(), IngestSettings()
     worker, _ = build(settings)
     publish = kafka_publish(Publisher(mesh_settings, service="ingest-http"))

@@ -19,6 +19,7 @@ from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, topics
 from mesh.groups import GroupWatch
+from mesh.logs import configure as configure_logs
 from services.redact.config import RedactSettings
 from services.redact.worker import Redaction, RedactWorker
 
@@ -114,5 +115,5 @@ def build_processor(settings: RedactSettings | None = None,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(SERVICE)
     build_processor().run()

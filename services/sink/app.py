@@ -32,6 +32,7 @@ from mesh import MeshSettings, Output, topics
 from mesh.dlq import dead_letter
 from mesh.errors import SerializationError
 from mesh.health import Health, HealthServer
+from mesh.logs import configure as configure_logs
 from mesh.loop import note_consumer_stats
 from mesh.metrics import PrometheusSensor, Sensor
 from mesh.publisher import Publisher
@@ -304,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.sink", description=__doc__.splitlines()[0])
     parser.add_argument("--migrate-only", action="store_true", help="apply migrations and exit")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logs(SERVICE)
     mesh, settings = MeshSettings(), SinkSettings()
     if args.migrate_only:
         print("\n".join(migrate(Store(settings.resolved_dsn(), settings.database), settings)) or "up to date")
