@@ -160,9 +160,10 @@ def test_saved_query_answers_on_mesh_data(mesh_data, title_sql) -> None:
 
 @pytest.mark.parametrize("title_sql", saved_queries(ROOT / "docs" / "runbook.md"), ids=lambda t: t[0][:40])
 def test_runbook_query_runs_on_mesh_data(mesh_data, title_sql) -> None:
-    title, sql = title_sql
-    columns, _ = mesh_data["results"].query(sql)  # an incident may have no rows; the query must run
-    assert columns, title
+    _, sql = title_sql
+    # an incident may have no rows here (an empty answer then has no column names either);
+    # what must hold is that ClickHouse runs the query: an error raises ResultStoreError
+    mesh_data["results"].query(sql)
 
 
 def test_stt_mesh_result_returns_the_finished_transcript(mesh_data) -> None:
