@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesh import topics
+from mesh import Output, Publisher, topics
 from mesh.errors import DeliveryError
 from mesh.settings import MeshSettings
 
@@ -243,20 +243,20 @@ def _redaction_policy(tenant: str) -> str:
 
 
 # -- Kafka -----------------------------------------------------------------------------------
-class TransactionalPublisher:
-    """Encodes events like ``mesh.Publisher`` (writer schema header, traceparent), but inside
-    Kafka transactions: what one transaction sends becomes visible all at once or never."""
+class TransactionalPublisher(Publisher):
+    """``mesh.Publisher`` (writer schema header, traceparent) inside Kafka transactions: what
+    one transaction sends becomes visible all at once or never."""
 
     def __init__(self, settings: MeshSettings, txn_id: str, *, serde: Any = None,
                  producer: Any = None) -> None:
         from confluent_kafka import Producer
 
-        from mesh.serde import AvroSerde
-
-        self.serde = serde or AvroSerde(settings.schema_registry_url)
         conf = {**settings.producer_config(), "transactional.id": txn_id,
                 "transaction.timeout.ms": TXN_TIMEOUT_MS, "client.id": "stt-batch-producer"}
-        self._producer = producer or Producer(conf)
+        super().__init__(settings, "batch", serde=serde, producer=producer or Producer(conf))
+
+    def publish(self, topic: str, schema: str, value: dict[str, Any], key: str, trace: Any = None) -> None:
+        self.send(Output(topic, schema, value, key=key), trace)
 
     def init(self, timeout_s: float = 60.0) -> None:
         """Fence any older producer of this transactional.id and abort what it left open."""
@@ -264,20 +264,6 @@ class TransactionalPublisher:
 
     def begin(self) -> None:
         self._call(self._producer.begin_transaction)
-
-    def send(self, topic: str, schema: str, value: dict[str, Any], key: str,
-             trace: Any = None) -> None:
-        from mesh.trace import TraceContext, inject
-
-        data, headers = self.serde.encode(schema, value)
-        headers = inject(headers, trace or TraceContext.new(value.get("trace_id")))
-        while True:
-            try:
-                self._producer.produce(topic, data, key.encode(), headers=headers)
-                break
-            except BufferError:  # local queue full: let librdkafka send, then try again
-                self._producer.poll(0.5)
-        self._producer.poll(0)
 
     def commit(self, timeout_s: float = 60.0) -> None:
         from confluent_kafka import KafkaException
@@ -435,7 +421,7 @@ def _commit(publisher: TransactionalPublisher, batch: list[Row], job: dict[str, 
     try:
         for row in batch:
             _send_row(publisher, row, job, clock)
-        publisher.send(topics.JOBS, "BatchJob", updated, key=job["job_id"])
+        publisher.publish(topics.JOBS, "BatchJob", updated, key=job["job_id"])
         publisher.commit()
     except BaseException:
         publisher.abort()
@@ -456,7 +442,7 @@ def _send_row(publisher: TransactionalPublisher, row: Row, job: Mapping[str, Any
         size = row.path.stat().st_size
         for part in iter_parts(stream, size, (rid, trace.trace_id), row.path.name, PART_SIZE,
                                common, clock):
-            publisher.send(topics.RAW, "RecordingPart", part, key=rid, trace=trace.child())
+            publisher.publish(topics.RAW, "RecordingPart", part, key=rid, trace=trace.child())
 
 
 def _batches(rows: list[Row], per_txn: int, max_bytes: int) -> Iterator[list[Row]]:

@@ -201,7 +201,7 @@ def test_when_a_submitter_died_with_half_a_recording_in_an_open_transaction_then
         first_part = next(iter_parts(stream, row.size, (batch.recording_id_for(job_id, row),
                                                         "ab" * 16), row.path.name,
                                      batch.PART_SIZE, common))
-    zombie.send(topics.RAW, "RecordingPart", first_part, key=first_part["recording_id"])
+    zombie.publish(topics.RAW, "RecordingPart", first_part, key=first_part["recording_id"])
     assert zombie._producer.flush(10) == 0  # the half recording is on the broker, uncommitted
 
     result = batch.submit(manifest, settings, tenant=unique, progress=False)
