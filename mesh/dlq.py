@@ -14,19 +14,29 @@ def dead_letter(raw: Any, exc: BaseException, service: str, retries: int = 0) ->
     """Build the DeadLetter for a confluent-kafka message that failed with ``exc``."""
     headers = list(raw.headers() or [])
     trace = extract(headers)
+    return dead_letter_for(raw.topic(), raw.partition(), raw.offset(), raw.key(), exc, service,
+                           retries=retries, headers=headers, payload=raw.value(),
+                           trace_id=trace.trace_id if trace else None)
+
+
+def dead_letter_for(topic: str, partition: int, offset: int, key: bytes | None, exc: BaseException,
+                    service: str, *, retries: int = 0, headers: list[tuple[str, Any]] | None = None,
+                    payload: bytes | None = None, trace_id: str | None = None) -> Output:
+    """The DeadLetter of the message at ``topic[partition]@offset`` (for a consumer that no
+    longer holds the raw message, e.g. a sink whose store refused the row made from it)."""
     reason = str(exc) or type(exc).__name__
     value = {
         "reason": reason[:2000],
         "error_type": type(exc).__name__,
         "service": service,
-        "source_topic": raw.topic(),
-        "source_partition": raw.partition(),
-        "source_offset": raw.offset(),
-        "source_key": raw.key(),
-        "headers": [{"key": k, "value": v} for k, v in headers],
-        "payload": raw.value(),
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "source_key": key,
+        "headers": [{"key": k, "value": v} for k, v in headers or []],
+        "payload": payload,
         "retries": retries,
-        "trace_id": trace.trace_id if trace else None,
+        "trace_id": trace_id,
         "failed_at_ms": int(time.time() * 1000),
     }
-    return Output(topics.dlq(raw.topic()), "DeadLetter", value, key=raw.key())
+    return Output(topics.dlq(topic), "DeadLetter", value, key=key)

@@ -185,17 +185,7 @@ class Processor:
             return []
         wait = self.batch_timeout_s if self.batched else 0
         rest = self._consumer.consume(self.batch_size - 1, wait) if self.batch_size > 1 else []
-        return [m for m in [first, *rest] if self._usable(m)]
-
-    def _usable(self, raw: Any) -> bool:
-        err = raw.error()
-        if err is None:
-            return True
-        if err.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error: %s", err)
-            if err.fatal():
-                raise KafkaException(err)
-        return False
+        return [m for m in [first, *rest] if usable(m)]
 
     # -- processing -------------------------------------------------------------------------
     def _process(self, raws: list[Any]) -> None:
@@ -289,9 +279,8 @@ class Processor:
 
     def _invoke(self, msgs: list[Message]) -> list[Result]:
         started = time.perf_counter()
-        ids = [m.value.get("recording_id") or (m.key or b"").decode(errors="replace") for m in msgs]
         try:
-            with handling([m.trace_id for m in msgs], ids):
+            with handling([m.trace_id for m in msgs], [recording_id(m) for m in msgs]):
                 return self._invoke_in_context(msgs)
         finally:
             self.sensor.on_handler_done(time.perf_counter() - started, len(msgs))
@@ -308,8 +297,7 @@ class Processor:
             return [exc] * len(msgs)
 
     def _call_one(self, msg: Message) -> Result:
-        rid = msg.value.get("recording_id") or (msg.key or b"").decode(errors="replace")
-        with handling(msg.trace_id, rid):
+        with handling(msg.trace_id, recording_id(msg)):
             try:
                 return list(self.handler(msg))  # type: ignore[arg-type]
             except Exception as exc:
@@ -350,6 +338,24 @@ class Processor:
 
     def _on_stats(self, stats_json: str) -> None:
         note_consumer_stats(stats_json, self.assignment, self.sensor)
+
+
+def usable(raw: Any) -> bool:
+    """A polled message to handle (not an end-of-partition event or an error); a fatal
+    consumer error is raised."""
+    err = raw.error()
+    if err is None:
+        return True
+    if err.code() != KafkaError._PARTITION_EOF:
+        log.warning("consumer error: %s", err)
+        if err.fatal():
+            raise KafkaException(err)
+    return False
+
+
+def recording_id(msg: Message) -> str:
+    """The recording a message is about (its field, else its key), for log lines."""
+    return msg.value.get("recording_id") or (msg.key or b"").decode(errors="replace")
 
 
 def note_consumer_stats(stats_json: str, assignment: Assignment, sensor: Sensor) -> None:

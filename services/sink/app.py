@@ -28,12 +28,12 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from mesh import MeshSettings, Output, topics
-from mesh.dlq import dead_letter
+from mesh import MeshSettings, Output
+from mesh.dlq import dead_letter, dead_letter_for
 from mesh.errors import SerializationError
 from mesh.health import Health, HealthServer
 from mesh.logs import configure as configure_logs
-from mesh.loop import note_consumer_stats
+from mesh.loop import note_consumer_stats, usable
 from mesh.metrics import PrometheusSensor, Sensor
 from mesh.publisher import Publisher
 from mesh.rebalance import Assignment, Partition, close_within
@@ -137,16 +137,9 @@ class Sink:
 
     # -- consuming --------------------------------------------------------------------------
     def _consume(self) -> None:
-        raws = self._consumer.consume(500, 0.5)
-        for raw in raws:
-            err = raw.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", err)
-                    if err.fatal():
-                        raise KafkaException(err)
-                continue
-            self._absorb(raw)
+        for raw in self._consumer.consume(500, 0.5):
+            if usable(raw):
+                self._absorb(raw)
 
     def _absorb(self, raw: Any) -> None:
         topic, partition, offset = raw.topic(), raw.partition(), raw.offset()
@@ -169,12 +162,8 @@ class Sink:
             log.warning("unreadable dead letter %s[%d]@%d skipped: %s", raw.topic(), raw.partition(),
                         raw.offset(), exc)
             return
-        if self._publisher is None:
-            self._publisher = Publisher(self.mesh, SERVICE, serde=self.serde, sensor=self.sensor)
         log.warning("dead-lettering %s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), exc)
-        self._publisher.send(dead_letter(raw, exc, SERVICE))
-        self._publisher.flush()
-        self.sensor.on_dead_letter(raw.topic(), type(exc).__name__)
+        self._send_dead_letter(dead_letter(raw, exc, SERVICE))
 
     # -- writing ----------------------------------------------------------------------------
     def flush(self) -> bool:
@@ -218,16 +207,16 @@ class Sink:
     def _dead_letter_row(self, table: str, row: dict[str, Any], exc: RowError) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", row["_topic"], row["_partition"], row["_offset"], exc)
         key = row.get("recording_id") or row.get("trace_id") or row.get("job_id") or ""
-        value = {"reason": str(exc)[:2000], "error_type": "RowError", "service": SERVICE,
-                 "source_topic": row["_topic"], "source_partition": row["_partition"],
-                 "source_offset": row["_offset"], "source_key": key.encode() or None, "headers": [],
-                 "payload": None, "retries": self.backoff.failures, "trace_id": row.get("trace_id") or None,
-                 "failed_at_ms": int(time.time() * 1000)}
+        self._send_dead_letter(dead_letter_for(
+            row["_topic"], row["_partition"], row["_offset"], key.encode() or None, exc, SERVICE,
+            retries=self.backoff.failures, trace_id=row.get("trace_id") or None))
+
+    def _send_dead_letter(self, out: Output) -> None:
         if self._publisher is None:
             self._publisher = Publisher(self.mesh, SERVICE, serde=self.serde, sensor=self.sensor)
-        self._publisher.send(Output(topics.dlq(row["_topic"]), "DeadLetter", value, key=key or None))
+        self._publisher.send(out)
         self._publisher.flush()
-        self.sensor.on_dead_letter(row["_topic"], "RowError")
+        self.sensor.on_dead_letter(out.value["source_topic"], out.value["error_type"])
 
     def _observe(self, seconds: float) -> None:
         now = time.time()
