@@ -44,14 +44,14 @@ def recording_result(store: Store, recording_id: str) -> dict[str, Any] | None:
         dlq = store.dicts(_FAILED_DLQ.format(db=db), {"rid": recording_id})
         if not dlq:
             return None
-        return {"recording_id": recording_id, "status": "failed", "dead_letters": _jsonable(dlq)}
+        return {"recording_id": recording_id, "status": "failed", "dead_letters": jsonable(dlq)}
     call = calls[0]
     out: dict[str, Any] = {"recording_id": recording_id, "trace_id": call["trace_id"],
                            "tenant": call["tenant"], "status": call["status"],
                            "priority": call["priority"], "job_id": call["job_id"] or None}
     if call["status"] == "failed":
         out |= {"error_type": call["failure_type"], "reason": call["failure_reason"]}
-        return _jsonable(out)
+        return jsonable(out)
     out["audio"] = {"duration_s": call["duration_s"], "codec": call["codec"],
                     "channels": call["channels"], "snr_db": call["snr_db"]}
     if call["status"] == "completed":
@@ -60,7 +60,7 @@ def recording_result(store: Store, recording_id: str) -> dict[str, Any] | None:
         out["quality"] = quality[0] if quality else None
         out["llm_outcomes"] = [{"task": t, "accepted": a, "score": s} for t, a, s in
                                zip(call["llm_tasks"], call["llm_accepted"], call["llm_scores"], strict=False)]
-    return _jsonable(out)
+    return jsonable(out)
 
 
 def _transcript(store: Store, recording_id: str) -> dict[str, Any] | None:
@@ -83,20 +83,18 @@ def _transcript(store: Store, recording_id: str) -> dict[str, Any] | None:
                                         "STT_SINK_STORE_REDACTED_TEXT=true (redacted text only)"})}
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Dates as ISO strings, tuples as lists, NaN as None, so the answer is plain JSON."""
     import math
     from datetime import date, datetime
 
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     return value
 
-
-jsonable = _jsonable

@@ -22,9 +22,8 @@ from confluent_kafka import Producer
 
 from mesh import topics
 from services.ingest.cli import publish_files
-from stt_mesh.checklist import checklist_terms, format_checklist
-from stt_mesh.demo import SAMPLE_PII
-from tests.e2e.conftest import SINK_PORT, sample_dir, stm_text
+from stt_mesh.demo import SAMPLE_PII, sample_metadata
+from tests.e2e.conftest import SINK_PORT, sample_dir
 from tests.e2e.test_transcribe import MAX_WER
 
 pytestmark = pytest.mark.e2e
@@ -72,9 +71,7 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
                     "pinknoise", "vol", "0.5"], check=True)
     subprocess.run(["sox", "-m", str(wav), str(tmp / "noise.wav"), str(tmp / "noisy.wav")], check=True)
     (tmp / "notes.wav").write_text("this is a text file, not a recording\n")
-    reference = stm_text(sample_dir() / "sample.stm")
-    meta = {"reference": reference,
-            "summary_checklist": format_checklist(checklist_terms(reference, 3, exclude=SAMPLE_PII))}
+    meta = sample_metadata()  # the reference and summary checklist `make run` gives the call
     pub = Publisher(MeshSettings(bootstrap_servers=stack, metrics_port=None), service="e2e-sink")
     try:
         calls = {}
