@@ -4,6 +4,8 @@
     stt-mesh publish FILE...           publish recordings to the raw topic (progress bar)
     stt-mesh serve SERVICE [ARGS...]   run one service (ingest, asr, diarize, redact, ...)
     stt-mesh demo                      the main job on embedded defaults (see stt_mesh.demo)
+    stt-mesh up [--only LIST] [-d]     the local stack as processes, with their health (stt_mesh.up)
+    stt-mesh ps | down                 that stack's state from another terminal; stop it
     stt-mesh golden build|run|fit      the golden set, scored per slice through the running mesh
     stt-mesh golden manifest           the golden set as a batch manifest (stt-mesh batch submit)
     stt-mesh outcome TRACE_ID ...      report a downstream LLM app's outcome for a call
@@ -287,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-speakers", type=int, help="speaker-count hint (default: counted automatically)")
     demo.add_argument("files", nargs="*", help="recordings (default: pyannote's sample call)")
     demo.set_defaults(func=cmd_demo)
+
+    from stt_mesh.up import add_parsers as add_up_parsers
+
+    add_up_parsers(sub)
 
     outcome = sub.add_parser("outcome", help="report what a downstream LLM app made of a call")
     outcome.add_argument("trace_id", help="the call's trace id (32 hex digits)")

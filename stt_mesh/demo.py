@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 from infra.local import LocalKafka, kafka_version
 from mesh import MeshSettings, Publisher, topics
 from stt_mesh.follow import Events
+from stt_mesh.up import launch, service_name, stop_processes
 
 SERVICES: list[list[str]] = [
     ["ingest"],
@@ -49,28 +48,14 @@ def sample_call() -> Path:
 def start_services(bootstrap: str, log_dir: Path, services: list[list[str]] | None = None,
                    env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
     """Each service in its own process, logging to ``log_dir``."""
-    log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap, "STT_METRICS_PORT": "0",
            "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1", **(env or {})}
-    procs = []
-    for argv in services or SERVICES:
-        log = (log_dir / f"{'-'.join(argv).replace('--pool-', '')}.log").open("ab")
-        module = argv[0] if "." in argv[0] else f"services.{argv[0]}"
-        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv[1:]],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      cwd=Path(__file__).resolve().parents[1]))
-    return procs
+    return [launch(argv, env, log_dir / f"{service_name(argv)}.log") for argv in services or SERVICES]
 
 
 def stop_services(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """SIGTERM, up to 30 s for all of them, then SIGKILL (``stt_mesh.up.stop_processes``)."""
+    stop_processes(procs, grace_s=30.0)
 
 
 def finished(ev: dict[str, list[dict[str, Any]]]) -> bool:
