@@ -312,7 +312,7 @@ def changes(before: Sequence[Row], after: Sequence[Row]) -> list[str]:
         diffs = [f"{label} {a} -> {b}" for label, a, b in (
             ("status", o.status, r.status), ("healthz", o.healthz, r.healthz),
             ("readyz", o.readyz, r.readyz), ("pid", o.pid, r.pid), ("exit", o.exit_code, r.exit_code))
-            if a != b and not (label == "pid" and r.pid is None)]
+            if a != b and not (label in ("pid", "exit") and b is None)]
         if diffs:
             lines.append(f"{r.name}: {', '.join(diffs)}")
     return lines
@@ -365,8 +365,10 @@ class Supervisor:
     """Runs the services, restarts the ones that fail, and stops them all."""
 
     def __init__(self, services: list[ProcState], spawn: Callable[[ProcState], Proc],
-                 max_restarts: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
-        self.services, self.spawn, self.max_restarts, self.clock = services, spawn, max_restarts, clock
+                 max_restarts: int = 3, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.services, self.spawn, self.max_restarts = services, spawn, max_restarts
+        self.clock, self.sleep = clock, sleep
         self.procs: dict[str, Proc] = {}
         self._restart_at: dict[str, float] = {}
         self.stopping = False
@@ -411,7 +413,8 @@ class Supervisor:
         live = [s for s in self.services if s.status in ("starting", "running")]
         for s in live:
             s.status = "stopping"
-        exits = stop_processes([self.procs[s.name] for s in live], grace_s)
+        exits = stop_processes([self.procs[s.name] for s in live], grace_s, clock=self.clock,
+                               sleep=self.sleep)
         for s, e in zip(live, exits, strict=True):
             s.exit_code, s.killed, s.status = e.code, e.killed, "stopped"
         for s in self.services:
