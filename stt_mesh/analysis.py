@@ -53,7 +53,7 @@ class Results:
             from services.sink.config import SinkSettings
             from services.sink.store import Store, StoreError
 
-            settings = SinkSettings(**({"dsn": self.dsn} if self.dsn else {}))
+            settings = SinkSettings(dsn=self.dsn) if self.dsn else SinkSettings()
             store = Store(settings.resolved_dsn(), settings.database, readonly=True)
             try:
                 store.client  # noqa: B018 - opening is what can fail

@@ -119,7 +119,7 @@ def _row(index: int, line: int, record: Mapping[str, Any], base: Path) -> Row:
     if not path.is_file():
         raise BatchError(f"{where}: no such file {path}")
     try:
-        ints = {k: _int(values[k]) for k in INT_COLUMNS if k in values}
+        ints: dict[str, Any] = {k: _int(values[k]) for k in INT_COLUMNS if k in values}
         split = _bool(values.get("split_channels", False))
     except ValueError as exc:
         raise BatchError(f"{where}: {exc}") from exc
@@ -203,11 +203,11 @@ def _asr_snapshot(priority: str) -> tuple[list[dict[str, str]], dict[str, str], 
         log.warning("ASR settings unavailable (%s): the job records no models", exc)
         return [], {}, {}
     s = AsrSettings()
-    roles = {"main": s.main_model("realtime" if priority == "realtime" else "batch"),
-             "fallback": s.fallback_model,
-             "low_snr": s.low_snr_model if s.low_snr_db is not None else None,
-             "candidate": s.rollout.candidate_model}
-    roles = {role: name for role, name in roles.items() if name}
+    configured = {"main": s.main_model("realtime" if priority == "realtime" else "batch"),
+                  "fallback": s.fallback_model,
+                  "low_snr": s.low_snr_model if s.low_snr_db is not None else None,
+                  "candidate": s.rollout.candidate_model}
+    roles = {role: name for role, name in configured.items() if name}
     models = {name: _model_info(name, s) for name in dict.fromkeys(roles.values())}
     decode = s.decode.as_settings()
     if s.rollout.candidate_model:
@@ -322,9 +322,10 @@ def read_job(settings: MeshSettings, job_id: str, *, serde: Any = None,
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
-            if msg.error() is not None:
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise DeliveryError(f"reading {topics.JOBS}: {msg.error().str()}")
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise DeliveryError(f"reading {topics.JOBS}: {err.str()}")
                 ends[msg.partition()] = -1
             elif msg.key() == key:
                 latest = serde.decode(msg.value(), msg.headers())[1] if msg.value() else None

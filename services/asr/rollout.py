@@ -149,7 +149,7 @@ class Router:
         """``control`` or ``candidate`` for a chunk of ``recording_id``."""
         with self._lock:
             if hint in _ARMS:
-                return self._forced(recording_id, hint)  # type: ignore[arg-type]
+                return self._forced(recording_id, hint)
             if not self.enabled or self._state is RolloutState.ROLLED_BACK:
                 return CONTROL
             known = self._arms.get(recording_id)

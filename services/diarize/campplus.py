@@ -192,7 +192,8 @@ def _onnx_session(network: torch.nn.Module, threads: int, required: bool) -> Any
             torch.onnx.export(
                 network.cpu(),
                 (probe,),
-                buffer,
+                # typed as a path, but the TorchScript exporter (dynamo=False) writes to a file object too
+                buffer,  # type: ignore[arg-type]
                 input_names=["feats"],
                 output_names=["embedding"],
                 dynamic_axes={"feats": {0: "batch", 1: "frames"}},

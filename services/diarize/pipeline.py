@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from mesh.audio import SAMPLE_RATE
 from mesh.hashing import file_sha256
 
 from .config import DiarizeSettings
+
+if TYPE_CHECKING:
+    from pyannote.audio.core.task import Specifications
 
 WEIGHT_SUFFIXES = (".bin", ".ckpt", ".safetensors", ".onnx", ".npz", ".pt", ".pth")
 
@@ -148,6 +151,8 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
 
     seg_dir = Path(settings.segmentation_path) if settings.segmentation_path else segmentation_dir()
     segmentation = Model.from_pretrained(str(seg_dir))
+    if segmentation is None:  # pyannote returns None only for a hub id it could not download
+        raise FileNotFoundError(f"no pyannote segmentation model in {seg_dir}")
     embedding = CAMPPlusEmbedding(
         weights=Path(settings.embedding_path) if settings.embedding_path else None,
         device=device,
@@ -163,7 +168,8 @@ def _offline(settings: DiarizeSettings, device: str) -> tuple[Any, PipelineInfo]
         exclude_overlap=settings.embedding_exclude_overlap,
     )
     seg_params: dict[str, float] = {"min_duration_off": settings.min_duration_off}
-    if not segmentation.specifications.powerset:  # multi-label (pre-3.0) segmentation only
+    # a segmentation model has a single task, so one Specifications (not a tuple of them)
+    if not cast("Specifications", segmentation.specifications).powerset:  # multi-label (pre-3.0) only
         seg_params["threshold"] = settings.segmentation_threshold
     pipeline.instantiate(
         {
@@ -268,7 +274,8 @@ def _local_embedding_pipeline_class() -> type:
             self.embedding = embedding
             self.embedding_batch_size = batch_size
             self.embedding_exclude_overlap = exclude_overlap
-            self.plda = None
+            # pyannote types plda as always set (its own _plda may be None); this pipeline has none
+            self.plda = None  # type: ignore[assignment]
             self._plda = None
             self.klustering = "AgglomerativeClustering"
             self.der_variant = {"collar": 0.0, "skip_overlap": False}

@@ -82,4 +82,5 @@ class SliceWindow:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> SliceWindow:
-        return cls(**{k: (dict(v) if k == "latency" else v) for k, v in doc.items()})
+        fields: dict[str, Any] = {k: (dict(v) if k == "latency" else v) for k, v in doc.items()}
+        return cls(**fields)

@@ -247,7 +247,7 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
     arm = arms.most_common(1)[0][0] if arms else "control"
     mix = feat.language_mix([{"speech_s": c["speech_s"], "language": c["language"],
                               "segments": [{"words": [{}] * c["word_count"]}]} for c in chunks])
-    language = max(mix, key=mix.get) if mix else (chunks[0]["language"] if chunks else None)
+    language = max(mix, key=lambda lang: mix[lang]) if mix else (chunks[0]["language"] if chunks else None)
     redaction = state["redaction"] or {}
     privacy = int(redaction.get("privacy_errors", 0))
     partial = partial or bool(redaction.get("partial")) or bool((state["turns"] or {}).get("partial"))

@@ -9,7 +9,7 @@ each slice), which are state a query could not rebuild from counters alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from prometheus_client import Gauge
 
@@ -18,6 +18,13 @@ from services.quality.aggregate import SliceWindow
 from services.quality.config import QualitySettings
 from services.quality.cost import UnitCost
 from services.quality.slo import BurnRate
+
+
+class _Labels(TypedDict):
+    """The labels every per-recording series carries."""
+
+    model: str
+    arm: str
 
 
 class Observer:
@@ -102,6 +109,6 @@ class Observer:
         self._paging.labels(svc).set(float(self.burn.paging(now_s)))
 
     @staticmethod
-    def _labels(report: Mapping[str, Any]) -> dict[str, str]:
+    def _labels(report: Mapping[str, Any]) -> _Labels:
         m = report["model"]
         return {"model": f"{m['name']}@{m['version']}", "arm": report["arm"]}

@@ -170,7 +170,7 @@ class NameCueRecognizer(EntityRecognizer):
         caseless = not any(c.isupper() for c in text)  # ASR without casing: cues only
         doc = getattr(nlp_artifacts, "tokens", None)  # the truecased text (truecase.py)
         truecased = doc is not None and len(doc.text) == len(text)  # the detector's doc
-        cased = doc.text if truecased else text
+        cased = doc.text if doc is not None and truecased else text
         spans: list[tuple[int, int, float]] = []
         for i, w in enumerate(words):
             for cue, lower_ok in self._by_first.get(w, ()):

@@ -586,8 +586,8 @@ def _sample_pieces() -> list[Source]:
     utts = []
     for line in (base / "sample.stm").read_text().splitlines():
         if line.strip():
-            _, _, _, start, end, text = line.split(None, 5)
-            utts.append((float(start), float(end), text.strip()))
+            _, _, _, utt_start, utt_end, text = line.split(None, 5)
+            utts.append((float(utt_start), float(utt_end), text.strip()))
     utts.sort()
     rttm = []
     for line in (base / "sample.rttm").read_text().splitlines():
@@ -692,8 +692,8 @@ def _item(out_dir: Path, slice_: str, name: str, split: str, audio: np.ndarray, 
 
 
 def _per_source_item(out_dir: Path, slice_: str, src: Source) -> GoldenItem:
-    common = dict(split=src.split, reference=src.reference, language=src.language,
-                  source=src.description, source_ids=(src.id,))
+    common: dict[str, Any] = dict(split=src.split, reference=src.reference, language=src.language,
+                                  source=src.description, source_ids=(src.id,))
     name = src.id
     if slice_ == "clean":
         return _item(out_dir, slice_, name, audio=src.audio, turns=src.turns, **common)
