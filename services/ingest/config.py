@@ -21,7 +21,12 @@ class IngestSettings(BaseSettings):
     max_duration_s: float = Field(default=4 * 3600.0, gt=0, description="Longest recording.")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest file.")
     max_channels: int = Field(default=8, ge=1, description="Most channels split_channels keeps.")
-    part_timeout_s: float = Field(default=300.0, gt=0, description="Fail stalled part uploads.")
+    min_sample_rate: int = Field(default=8000, ge=1,
+                                 description="Lowest source rate accepted (telephone: 8 kHz).")
+    part_timeout_s: float = Field(
+        default=300.0, gt=0,
+        description="Fail an upload (parts on Kafka, an HTTP body) whose bytes stop arriving.",
+    )
     max_buffered_bytes: int = Field(
         default=1024 * 1024 * 1024, gt=0, description="Cap on part bytes held for reassembly."
     )

@@ -56,6 +56,7 @@ class DecodedAudio:
 class DecodeLimits:
     max_duration_s: float = 4 * 3600.0
     max_channels: int = 8
+    min_sample_rate: int = 8000  # telephone audio; below it speech is not intelligible
 
 
 def decode(
@@ -74,6 +75,10 @@ def decode(
     container = _open(data, kind, content_type, filename)
     try:
         stream = _audio_stream(container)
+        rate = stream.codec_context.sample_rate
+        if rate < limits.min_sample_rate:
+            raise DecodeError("sample_rate_too_low", f"the audio is sampled at {rate} Hz; speech "
+                                                     f"needs at least {limits.min_sample_rate} Hz")
         declared = _declared_duration(data, kind, container, stream)
         if declared is not None and declared > limits.max_duration_s:
             raise DecodeError("too_long", _too_long(declared, limits))
@@ -88,10 +93,14 @@ def decode(
     return DecodedAudio(
         samples=samples,
         codec=stream.codec_context.codec.canonical_name,
-        container=_CONTAINER_NAMES.get(container.format.name, container.format.name),
+        container=_container_name(container),
         original_sample_rate=int(stream.codec_context.sample_rate or 0),
         channels=int(channels),
     )
+
+
+def _container_name(container: Any) -> str:
+    return _CONTAINER_NAMES.get(container.format.name, container.format.name)
 
 
 def _open(data: bytes, kind: str | None, content_type: str | None, filename: str | None) -> Any:
@@ -113,13 +122,13 @@ def _open(data: bytes, kind: str | None, content_type: str | None, filename: str
 def _audio_stream(container: Any) -> Any:
     if not container.streams.audio:
         kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-        raise DecodeError("not_audio", f"the {container.format.name} file holds "
+        raise DecodeError("not_audio", f"the {_container_name(container)} file holds "
                                        f"{', '.join(kinds)} but no audio stream")
     stream = container.streams.audio[0]
     ctx = stream.codec_context
     if ctx is None:
         raise DecodeError("unsupported_codec", f"no decoder for the audio codec in this "
-                                               f"{container.format.name} file")
+                                               f"{_container_name(container)} file")
     if not ctx.channels or not ctx.sample_rate:
         raise DecodeError("unreadable_header", f"header declares {ctx.channels} channels at "
                                                f"{ctx.sample_rate} Hz")
@@ -198,7 +207,12 @@ def _demux(container: Any, stream: Any) -> Any:
 
 
 class _Resampler:
-    """libswresample to 16 kHz float planar; rebuilt when the input format changes mid-stream."""
+    """libswresample to 16 kHz float, rebuilt when the input format changes mid-stream.
+
+    The output is packed (interleaved) and split into rows here: PyAV's ``to_ndarray`` of a
+    planar frame with 8 or more channels reads past the frame's plane pointers and crashes the
+    process (PyAV 18, FFmpeg 8), so planar output is never asked for.
+    """
 
     def __init__(self, channels: int) -> None:
         self.layout = "mono" if channels == 1 else f"{channels}c"
@@ -213,10 +227,10 @@ class _Resampler:
             if self._inner is not None and key != self._key:
                 out.extend(self._drain())
             if self._inner is None:
-                self._inner = av.AudioResampler(format="fltp", layout=self.layout, rate=TARGET_RATE)
+                self._inner = av.AudioResampler(format="flt", layout=self.layout, rate=TARGET_RATE)
                 self._key = key
             frame.pts = None
-            out.extend(f.to_ndarray() for f in self._inner.resample(frame))
+            out.extend(self._rows(f) for f in self._inner.resample(frame))
         else:
             out.extend(self._drain())
         return out
@@ -224,9 +238,13 @@ class _Resampler:
     def _drain(self) -> list[np.ndarray]:
         if self._inner is None:
             return []
-        tail = [f.to_ndarray() for f in self._inner.resample(None)]
+        tail = [self._rows(f) for f in self._inner.resample(None)]
         self._inner = None
         return tail
+
+    def _rows(self, frame: Any) -> np.ndarray:
+        """(channels, samples) from a packed frame, whose one plane interleaves the channels."""
+        return frame.to_ndarray().reshape(-1, self.channels).T
 
 
 def _check_complete(

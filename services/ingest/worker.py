@@ -56,7 +56,8 @@ class IngestWorker:
         self.settings = settings or IngestSettings()
         self.vad = vad or SileroVad(min_silence_ms=self.settings.vad_min_silence_ms)
         self.clock = clock
-        self.limits = DecodeLimits(self.settings.max_duration_s, self.settings.max_channels)
+        self.limits = DecodeLimits(self.settings.max_duration_s, self.settings.max_channels,
+                                   self.settings.min_sample_rate)
 
     def ingest(self, data: bytes, request: IngestRequest) -> IngestResult:
         trace_id = events.trace_id_for(request.trace_id)
