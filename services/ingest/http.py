@@ -8,10 +8,15 @@ Why decode before answering: a caller learns at once that a file is truncated or
 later. Chunks are then published through an injected ``publish`` callable, so this module knows
 nothing about Kafka and tests can pass a list's ``append``. Every rejection is a JSON body
 ``{"error": <machine-readable>, "detail": <human-readable>}``.
+
+An upload whose bytes stop arriving for ``part_timeout_s`` (the rule for stalled part uploads
+on Kafka) is answered 408: uvicorn has no body timeout, so a stalled client would otherwise
+hold its request, and the bytes it sent, forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -21,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 
 from mesh.trace import TraceContext
 from services.ingest import events
@@ -66,7 +72,8 @@ def create_app(
 
     @app.post("/v1/recordings", status_code=202)
     async def submit(request: Request) -> JSONResponse:
-        data, request_ = await _read_upload(request, settings.max_upload_bytes)
+        data, request_ = await _read_upload(request, settings.max_upload_bytes,
+                                            settings.part_timeout_s)
         if _already_accepted(store, request_.recording_id):
             raise Rejection(409, "duplicate", f"recording {request_.recording_id} was already "
                                               "accepted; use a new recording_id")
@@ -93,11 +100,13 @@ def create_app(
     return app
 
 
-async def _read_upload(request: Request, limit: int) -> tuple[bytes, IngestRequest]:
+async def _read_upload(request: Request, limit: int,
+                       idle_timeout_s: float) -> tuple[bytes, IngestRequest]:
     """The file bytes and the request built from query, form fields and headers."""
     ctype = request.headers.get("content-type", "")
     multipart = media_type(ctype) == "multipart/form-data"
-    body = await _read_capped(request, limit + (MULTIPART_SLACK if multipart else 0))
+    body = await _read_capped(request, limit + (MULTIPART_SLACK if multipart else 0),
+                              idle_timeout_s)
     fields: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         fields.setdefault(key, []).append(value)
@@ -112,16 +121,32 @@ async def _read_upload(request: Request, limit: int) -> tuple[bytes, IngestReque
     return body, req
 
 
-async def _read_capped(request: Request, cap: int) -> bytes:
+async def _read_capped(request: Request, cap: int, idle_timeout_s: float) -> bytes:
+    """The whole body: 413 past ``cap``, 408 when no bytes come for ``idle_timeout_s``, 400
+    (to nobody: the log is what remains) when the client goes away before the end."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise Rejection(413, "too_large", f"the body has {declared} bytes; the limit is {cap}")
+    of = f" of {declared}" if declared.isdigit() else ""
     body = bytearray()
-    async for piece in request.stream():
+    pieces = request.stream().__aiter__()
+    while True:
+        try:
+            piece = await asyncio.wait_for(pieces.__anext__(), idle_timeout_s)
+        except StopAsyncIteration:
+            return bytes(body)
+        except TimeoutError:
+            log.info("upload stalled after %d%s bytes", len(body), of)
+            raise Rejection(408, "upload_stalled", f"no bytes arrived for {idle_timeout_s:g} s "
+                                                   f"after {len(body)}{of} bytes; send the "
+                                                   "recording again") from None
+        except ClientDisconnect:
+            log.info("client went away after %d%s bytes of its upload", len(body), of)
+            raise Rejection(400, "client_disconnected", f"the client closed the connection "
+                                                        f"after {len(body)}{of} bytes") from None
         body += piece
         if len(body) > cap:
             raise Rejection(413, "too_large", f"the body exceeds the limit of {cap} bytes")
-    return bytes(body)
 
 
 async def _file_part(
