@@ -181,7 +181,8 @@ class ProcState:
     port: int
     log: str
     pid: int | None = None
-    status: str = "starting"  # starting, running, restarting, exited, failed, stopping, stopped
+    status: str = "pending"  # pending, starting, running, restarting, exited, failed, stopping,
+    # stopped, not started (asked to stop before its turn), gone (ended while nothing watched it)
     restarts: int = 0
     exit_code: int | None = None
     killed: bool = False  # SIGKILLed after the grace
@@ -192,6 +193,8 @@ class ProcState:
         its handler was in place), or unknown for a process stopped by pid (not our child)."""
         if self.killed:
             return False
+        if self.status == "not started":
+            return True
         if self.exit_code is None:
             return self.status == "stopped"
         return self.exit_code == 0 or -self.exit_code in CLEAN_SIGNALS
@@ -410,7 +413,7 @@ class Supervisor:
     def stop(self, grace_s: float) -> bool:
         """Stop every service; whether each stopped cleanly (one that had failed did not)."""
         self.stopping = True
-        live = [s for s in self.services if s.status in ("starting", "running")]
+        live = [s for s in self.services if s.status in ("starting", "running") and s.name in self.procs]
         for s in live:
             s.status = "stopping"
         exits = stop_processes([self.procs[s.name] for s in live], grace_s, clock=self.clock,
@@ -420,6 +423,8 @@ class Supervisor:
         for s in self.services:
             if s.status == "restarting":
                 s.status = "failed"
+            elif s.status == "pending":
+                s.status = "not started"
         return all(s.clean for s in self.services)
 
 
@@ -518,6 +523,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"stt-mesh up: a stack runs from {directory} already (pid {previous.supervisor_pid}); "
               f"see `stt-mesh ps --dir {args.dir}` or stop it with `stt-mesh down --dir {args.dir}`",
               file=sys.stderr)
+        return 2
+    left = [f"{s.name} (pid {s.pid})" for s in previous.services if service_alive(s)] if previous else []
+    if left:
+        print(f"stt-mesh up: services of an earlier stack from {directory} still run: {', '.join(left)}; "
+              f"`stt-mesh down --dir {args.dir}` stops them", file=sys.stderr)
         return 2
 
     stop = threading.Event()
@@ -690,7 +700,9 @@ def detach(args: argparse.Namespace, directory: Path) -> int:
     rows: list[Row] = []
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            print(f"stt-mesh up exited with {child.returncode}; see {log}", file=sys.stderr)
+            last = log.read_text(errors="replace").splitlines()[-5:]
+            print("\n".join([*last, f"stt-mesh up exited with {child.returncode}; see {log}"]),
+                  file=sys.stderr)
             return 2
         state = read_state(path)
         if state and state.supervisor_pid == child.pid and state.phase == "running":
@@ -774,9 +786,11 @@ def cmd_down(args: argparse.Namespace) -> int:
     elif state.phase != "stopped":
         print(f"up pid {state.supervisor_pid} is gone; stopping what it left ...", flush=True)
         orphans = [s for s in state.services if service_alive(s)]
+        ends = {"starting": "gone", "running": "gone", "stopping": "gone",  # ended unwatched
+                "restarting": "failed", "pending": "not started"}
         for s in state.services:
-            if s not in orphans and s.status in ("starting", "running", "stopping"):
-                s.status = "gone"  # ended while nothing watched it
+            if s not in orphans:
+                s.status = ends.get(s.status, s.status)
         exits = stop_processes([_Pid(s.pid) for s in orphans if s.pid], args.grace)
         for s, e in zip(orphans, exits, strict=True):
             s.exit_code, s.killed, s.status = None, e.killed, "stopped"  # its code went to init

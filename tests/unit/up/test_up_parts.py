@@ -347,6 +347,19 @@ def test_start_all_stops_starting_services_once_asked_to_stop() -> None:
     asked = iter([False, True])
     sup.start_all(lambda: next(asked))
     assert [s.pid for s in services] == [1, None]
+    assert sup.stop(5.0)  # the one never started counts as stopped
+    assert [s.status for s in services] == ["stopped", "not started"]
+
+
+def test_a_service_waiting_for_its_restart_at_the_stop_is_failed() -> None:
+    clock = Clock()
+    proc = FakeProc(clock, 1)
+    sup, (svc,) = supervised(clock, {"asr": [proc]})
+    sup.start_all()
+    proc.returncode = 1
+    sup.check()
+    assert svc.status == "restarting"
+    assert not sup.stop(5.0) and (svc.status, svc.exit_code) == ("failed", 1)
 
 
 def test_a_pid_runs_only_while_its_command_line_matches() -> None:
@@ -400,3 +413,27 @@ def test_up_refuses_an_unknown_service_or_a_bad_env_before_starting_anything(
     assert cli.main(["up", "--dir", str(tmp_path), "--env", "NOEQUALS"]) == 2
     assert "no service 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "kafka").exists()
+
+
+def test_up_refuses_to_start_beside_services_an_earlier_stack_left_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "services.ingest"])
+    try:
+        state = a_state(tmp_path)
+        state.supervisor_pid = 2 ** 22 + 17  # gone
+        state.services[0].pid, state.services[0].status = left.pid, "running"
+        up.write_state(up.state_path(tmp_path), state)
+        assert cli.main(["up", "--dir", str(tmp_path), "--only", "ingest"]) == 2
+        assert f"ingest (pid {left.pid})" in capsys.readouterr().err
+        assert not (tmp_path / "kafka").exists()
+        assert cli.main(["down", "--dir", str(tmp_path), "--grace", "5"]) == 0  # stops it by pid
+        assert left.wait(10) == -signal.SIGTERM
+        after = up.read_state(up.state_path(tmp_path))
+        assert after is not None and after.phase == "stopped" and after.clean
+        assert [s.status for s in after.services] == ["stopped", "not started"]
+    finally:
+        left.kill()
+        left.wait()
