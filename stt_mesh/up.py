@@ -64,14 +64,21 @@ def service_command(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", service_module(argv), *argv[1:]]
 
 
-def launch(argv: Sequence[str], env: dict[str, str], log_path: Path,
-           new_group: bool = False) -> subprocess.Popen[bytes]:
+def launch(
+    argv: Sequence[str], env: dict[str, str], log_path: Path, new_group: bool = False
+) -> subprocess.Popen[bytes]:
     """One service in its own process, stdout and stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        return subprocess.Popen(service_command(argv), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=ROOT,
-                                process_group=0 if new_group else None)
+        return subprocess.Popen(
+            service_command(argv),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            process_group=0 if new_group else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ def matches(selector: str, spec: Spec) -> bool:
     """A selector names a service (``asr-batch``, ``ingest-http``), every pool of one (``asr``:
     realtime and batch, but ``ingest`` is not the HTTP intake), or a module by its last part
     (``call_summary`` or ``call-summary``)."""
+
     def norm(text: str) -> str:
         return text.strip().replace("-", "_")
 
@@ -107,8 +115,12 @@ def matches(selector: str, spec: Spec) -> bool:
     return s == norm(spec.name) or pools_of or ("." in first and s == first.rsplit(".", 1)[-1])
 
 
-def select(only: Iterable[str] | None = None, also: Iterable[str] = (),
-           available: Sequence[Spec] | None = None, default: Sequence[Spec] | None = None) -> list[Spec]:
+def select(
+    only: Iterable[str] | None = None,
+    also: Iterable[str] = (),
+    available: Sequence[Spec] | None = None,
+    default: Sequence[Spec] | None = None,
+) -> list[Spec]:
     """The services to run: ``only`` (selectors) or the default set, plus ``also``; in catalog order."""
     available = list(available if available is not None else catalog())
     chosen = set(default if default is not None else default_specs()) if only is None else set()
@@ -150,9 +162,13 @@ class PortError(RuntimeError):
     pass
 
 
-def assign_ports(names: Sequence[str], base: int | None = None, avoid: Iterable[int] = (),
-                 in_use: Callable[[int], bool] = port_in_use,
-                 pick: Callable[[], int] = free_port) -> dict[str, int]:
+def assign_ports(
+    names: Sequence[str],
+    base: int | None = None,
+    avoid: Iterable[int] = (),
+    in_use: Callable[[int], bool] = port_in_use,
+    pick: Callable[[], int] = free_port,
+) -> dict[str, int]:
     """A metrics port per service: ``base``, ``base + 1``, ... (each must be free), or free ports
     the system picks; never one of ``avoid`` (the broker's, the sink's) and never one twice."""
     avoid = set(avoid)
@@ -276,10 +292,14 @@ _PROBE_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 
 def probe_rows(services: Sequence[ProcState], alive: Callable[[ProcState], bool]) -> list[Row]:
     """A row per service; a running one's probes are asked in parallel."""
+
     def one(s: ProcState) -> Row:
         live = s.status in ("starting", "running", "stopping") and alive(s)
-        status = ("running" if s.status == "starting" else s.status) if live else (
-            s.status if s.status not in ("starting", "running") else "gone")
+        status = (
+            ("running" if s.status == "starting" else s.status)
+            if live
+            else (s.status if s.status not in ("starting", "running") else "gone")
+        )
         hz, rz = (probe(s.port, "/healthz"), probe(s.port, "/readyz")) if live else ("-", "-")
         return Row(s.name, s.pid if live else None, s.port, status, hz, rz, s.restarts, s.exit_code)
 
@@ -291,8 +311,16 @@ HEADER = ("SERVICE", "PID", "PORT", "STATUS", "HEALTHZ", "READYZ", "RESTARTS", "
 
 def render_table(rows: Sequence[Row]) -> list[str]:
     cells = [HEADER] + [
-        (r.name, "-" if r.pid is None else str(r.pid), str(r.port), r.status, r.healthz, r.readyz,
-         str(r.restarts), "-" if r.exit_code is None else str(r.exit_code))
+        (
+            r.name,
+            "-" if r.pid is None else str(r.pid),
+            str(r.port),
+            r.status,
+            r.healthz,
+            r.readyz,
+            str(r.restarts),
+            "-" if r.exit_code is None else str(r.exit_code),
+        )
         for r in rows
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
@@ -312,10 +340,17 @@ def changes(before: Sequence[Row], after: Sequence[Row]) -> list[str]:
         o = old.get(r.name)
         if o is None:
             continue
-        diffs = [f"{label} {a} -> {b}" for label, a, b in (
-            ("status", o.status, r.status), ("healthz", o.healthz, r.healthz),
-            ("readyz", o.readyz, r.readyz), ("pid", o.pid, r.pid), ("exit", o.exit_code, r.exit_code))
-            if a != b and not (label in ("pid", "exit") and b is None)]
+        diffs = [
+            f"{label} {a} -> {b}"
+            for label, a, b in (
+                ("status", o.status, r.status),
+                ("healthz", o.healthz, r.healthz),
+                ("readyz", o.readyz, r.readyz),
+                ("pid", o.pid, r.pid),
+                ("exit", o.exit_code, r.exit_code),
+            )
+            if a != b and not (label in ("pid", "exit") and b is None)
+        ]
         if diffs:
             lines.append(f"{r.name}: {', '.join(diffs)}")
     return lines
@@ -336,9 +371,13 @@ class Exit:
     killed: bool
 
 
-def stop_processes(procs: Sequence[Proc], grace_s: float = 30.0, *,
-                   clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], None] = time.sleep) -> list[Exit]:
+def stop_processes(
+    procs: Sequence[Proc],
+    grace_s: float = 30.0,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Exit]:
     """SIGTERM every live process, wait up to ``grace_s`` for all of them, SIGKILL the rest and
     reap them; each one's exit code and whether it had to be killed."""
     for proc in procs:
@@ -361,15 +400,20 @@ def stop_processes(procs: Sequence[Proc], grace_s: float = 30.0, *,
 
 
 def backoff_s(restarts: int) -> float:
-    return float(min(2 ** restarts, 30))
+    return float(min(2**restarts, 30))
 
 
 class Supervisor:
     """Runs the services, restarts the ones that fail, and stops them all."""
 
-    def __init__(self, services: list[ProcState], spawn: Callable[[ProcState], Proc],
-                 max_restarts: int = 3, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        services: list[ProcState],
+        spawn: Callable[[ProcState], Proc],
+        max_restarts: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.services, self.spawn, self.max_restarts = services, spawn, max_restarts
         self.clock, self.sleep = clock, sleep
         self.procs: dict[str, Proc] = {}
@@ -416,8 +460,9 @@ class Supervisor:
         live = [s for s in self.services if s.status in ("starting", "running") and s.name in self.procs]
         for s in live:
             s.status = "stopping"
-        exits = stop_processes([self.procs[s.name] for s in live], grace_s, clock=self.clock,
-                               sleep=self.sleep)
+        exits = stop_processes(
+            [self.procs[s.name] for s in live], grace_s, clock=self.clock, sleep=self.sleep
+        )
         for s, e in zip(live, exits, strict=True):
             s.exit_code, s.killed, s.status = e.code, e.killed, "stopped"
         for s in self.services:
@@ -453,20 +498,35 @@ def service_alive(s: ProcState) -> bool:
 
 
 # -- environment --------------------------------------------------------------------------------
-def service_env(base: dict[str, str], directory: Path, bootstrap: str, metrics_port: int,
-                sink_port: int, model: str | None = None, overrides: dict[str, str] | None = None
-                ) -> dict[str, str]:
+def service_env(
+    base: dict[str, str],
+    directory: Path,
+    bootstrap: str,
+    metrics_port: int,
+    sink_port: int,
+    model: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Local defaults (state under ``directory``) < the caller's environment < what ``up``
     must set (broker, ports) < ``--model`` < ``--env``."""
     from stt_mesh.demo import DEMO_ENV
 
-    defaults = {"STT_SINK_DSN": f"chdb://{directory / 'clickhouse'}",
-                "STT_QUALITY_DATADIR": str(directory / "quality"),
-                "STT_DIARIZE_STATE_DIR": str(directory / "diarize"),
-                "STT_METRICS_HOST": "127.0.0.1", "PYANNOTE_METRICS_ENABLED": "false",
-                "HF_HUB_OFFLINE": "1", **DEMO_ENV}
-    env = {**defaults, **base, "STT_BOOTSTRAP_SERVERS": bootstrap,
-           "STT_METRICS_PORT": str(metrics_port), "STT_SINK_HTTP_PORT": str(sink_port)}
+    defaults = {
+        "STT_SINK_DSN": f"chdb://{directory / 'clickhouse'}",
+        "STT_QUALITY_DATADIR": str(directory / "quality"),
+        "STT_DIARIZE_STATE_DIR": str(directory / "diarize"),
+        "STT_METRICS_HOST": "127.0.0.1",
+        "PYANNOTE_METRICS_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        **DEMO_ENV,
+    }
+    env = {
+        **defaults,
+        **base,
+        "STT_BOOTSTRAP_SERVERS": bootstrap,
+        "STT_METRICS_PORT": str(metrics_port),
+        "STT_SINK_HTTP_PORT": str(sink_port),
+    }
     if model:
         env["STT_ASR_MODEL"] = model
     return {**env, **(overrides or {})}
@@ -520,14 +580,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     path = state_path(directory)
     previous = read_state(path)
     if previous and supervisor_alive(previous):
-        print(f"stt-mesh up: a stack runs from {directory} already (pid {previous.supervisor_pid}); "
-              f"see `stt-mesh ps --dir {args.dir}` or stop it with `stt-mesh down --dir {args.dir}`",
-              file=sys.stderr)
+        print(
+            f"stt-mesh up: a stack runs from {directory} already (pid {previous.supervisor_pid}); "
+            f"see `stt-mesh ps --dir {args.dir}` or stop it with `stt-mesh down --dir {args.dir}`",
+            file=sys.stderr,
+        )
         return 2
     left = [f"{s.name} (pid {s.pid})" for s in previous.services if service_alive(s)] if previous else []
     if left:
-        print(f"stt-mesh up: services of an earlier stack from {directory} still run: {', '.join(left)}; "
-              f"`stt-mesh down --dir {args.dir}` stops them", file=sys.stderr)
+        print(
+            f"stt-mesh up: services of an earlier stack from {directory} still run: {', '.join(left)}; "
+            f"`stt-mesh down --dir {args.dir}` stops them",
+            file=sys.stderr,
+        )
         return 2
 
     stop = threading.Event()
@@ -541,8 +606,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 class Stack:
-    def __init__(self, args: argparse.Namespace, directory: Path, specs: list[Spec],
-                 overrides: dict[str, str], stop: threading.Event) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        directory: Path,
+        specs: list[Spec],
+        overrides: dict[str, str],
+        stop: threading.Event,
+    ) -> None:
         self.args, self.dir, self.specs, self.overrides, self.stop = args, directory, specs, overrides, stop
         self.path = state_path(directory)
         self.broker: Any = None
@@ -559,8 +630,10 @@ class Stack:
         args = self.args
         sink_port = args.sink_port
         if self.has_sink and port_in_use(sink_port):
-            self.say(f"stt-mesh up: the sink's port {sink_port} is taken (a `make run`?); "
-                     "pick another with --sink-port")
+            self.say(
+                f"stt-mesh up: the sink's port {sink_port} is taken (a `make run`?); "
+                "pick another with --sink-port"
+            )
             return 2
         bootstrap, started = self.start_broker()
         if bootstrap is None:
@@ -573,14 +646,19 @@ class Stack:
             self.stop_broker(bool(started))
             return 2
         logs = self.dir / "logs"
-        services = [ProcState(s.name, list(s.argv), ports[s.name], str(logs / f"{s.name}.log"))
-                    for s in self.specs]
+        services = [
+            ProcState(s.name, list(s.argv), ports[s.name], str(logs / f"{s.name}.log")) for s in self.specs
+        ]
         self.state = StackState(
-            dir=str(self.dir), supervisor_pid=os.getpid(), bootstrap=bootstrap, broker_started=bool(started),
+            dir=str(self.dir),
+            supervisor_pid=os.getpid(),
+            bootstrap=bootstrap,
+            broker_started=bool(started),
             broker_home=str(self.dir / "kafka") if started is not None else None,
             broker_port=args.port if started is not None else None,
             sink_url=f"http://127.0.0.1:{sink_port}" if self.has_sink else None,
-            services=services)
+            services=services,
+        )
         base = dict(os.environ)
 
         def spawn(s: ProcState) -> Proc:
@@ -592,8 +670,10 @@ class Stack:
             sup.start_all(self.stop.is_set)
             self.state.phase = "running"
             write_state(self.path, self.state)
-            self.say(f"{len(services)} service(s) on {bootstrap}; logs in {logs}"
-                     + (f"; sink {self.state.sink_url}" if self.state.sink_url else ""))
+            self.say(
+                f"{len(services)} service(s) on {bootstrap}; logs in {logs}"
+                + (f"; sink {self.state.sink_url}" if self.state.sink_url else "")
+            )
             self.watch(sup)
         finally:
             clean = self.shutdown(sup)
@@ -652,8 +732,11 @@ class Stack:
                     screen.live = False
                     all_ready = ready
                     waiting = [r.name for r in new if not r.ready]
-                    self.say(f"every service is ready ({elapsed:.0f} s)" if ready else
-                             f"not ready after {self.args.ready_timeout:.0f} s: {', '.join(waiting)}")
+                    self.say(
+                        f"every service is ready ({elapsed:.0f} s)"
+                        if ready
+                        else f"not ready after {self.args.ready_timeout:.0f} s: {', '.join(waiting)}"
+                    )
             else:
                 screen.lines(changes(rows, new))
                 now_ready = all(r.ready for r in new)
@@ -675,8 +758,11 @@ class Stack:
         for line in render_table(probe_rows(self.state.services, lambda s: False)):
             self.say(line)
         bad = [s.name for s in self.state.services if not s.clean]
-        self.say("every service stopped cleanly" if clean else
-                 f"did not stop cleanly: {', '.join(bad)} (see {self.dir / 'logs'})")
+        self.say(
+            "every service stopped cleanly"
+            if clean
+            else f"did not stop cleanly: {', '.join(bad)} (see {self.dir / 'logs'})"
+        )
         return clean
 
 
@@ -689,20 +775,29 @@ def detach(args: argparse.Namespace, directory: Path) -> int:
     path = state_path(directory)
     before = read_state(path)
     if before and supervisor_alive(before):
-        print(f"stt-mesh up: a stack runs from {directory} already (pid {before.supervisor_pid})",
-              file=sys.stderr)
+        print(
+            f"stt-mesh up: a stack runs from {directory} already (pid {before.supervisor_pid})",
+            file=sys.stderr,
+        )
         return 2
     with log.open("ab") as out:
-        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, cwd=Path.cwd())
+        child = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=Path.cwd(),
+        )
     print(f"stt-mesh up running in the background (pid {child.pid}); its output: {log}")
     deadline = time.monotonic() + args.ready_timeout
     rows: list[Row] = []
     while time.monotonic() < deadline:
         if child.poll() is not None:
             last = log.read_text(errors="replace").splitlines()[-5:]
-            print("\n".join([*last, f"stt-mesh up exited with {child.returncode}; see {log}"]),
-                  file=sys.stderr)
+            print(
+                "\n".join([*last, f"stt-mesh up exited with {child.returncode}; see {log}"]), file=sys.stderr
+            )
             return 2
         state = read_state(path)
         if state and state.supervisor_pid == child.pid and state.phase == "running":
@@ -713,18 +808,34 @@ def detach(args: argparse.Namespace, directory: Path) -> int:
                 return 0
         time.sleep(1.0)
     print("\n".join(render_table(rows)))
-    print(f"not every service is ready after {args.ready_timeout:.0f} s; the stack keeps running "
-          "(`stt-mesh ps`, `stt-mesh down`)")
+    print(
+        f"not every service is ready after {args.ready_timeout:.0f} s; the stack keeps running "
+        "(`stt-mesh ps`, `stt-mesh down`)"
+    )
     return 1
 
 
 def up_argv(args: argparse.Namespace) -> list[str]:
     """The options of ``args`` as ``up`` takes them, less ``--detach``."""
-    out = ["--dir", str(args.dir), "--port", str(args.port), "--sink-port", str(args.sink_port),
-           "--ready-timeout", str(args.ready_timeout), "--grace", str(args.grace),
-           "--max-restarts", str(args.max_restarts)]
-    for flag, value in (("--bootstrap", args.bootstrap), ("--metrics-base", args.metrics_base),
-                        ("--model", args.model)):
+    out = [
+        "--dir",
+        str(args.dir),
+        "--port",
+        str(args.port),
+        "--sink-port",
+        str(args.sink_port),
+        "--ready-timeout",
+        str(args.ready_timeout),
+        "--grace",
+        str(args.grace),
+        "--max-restarts",
+        str(args.max_restarts),
+    ]
+    for flag, value in (
+        ("--bootstrap", args.bootstrap),
+        ("--metrics-base", args.metrics_base),
+        ("--model", args.model),
+    ):
         if value:
             out += [flag, str(value)]
     for flag, values in (("--only", args.only), ("--with", args.also), ("--env", args.env)):
@@ -743,19 +854,34 @@ def cmd_ps(args: argparse.Namespace) -> int:
     running = supervisor_alive(state)
     rows = probe_rows(state.services, service_alive)
     if args.json:
-        print(json.dumps({"dir": state.dir, "supervisor_pid": state.supervisor_pid,
-                          "supervisor_running": running, "phase": state.phase, "clean": state.clean,
-                          "bootstrap": state.bootstrap, "broker_started": state.broker_started,
-                          "sink_url": state.sink_url,
-                          "services": [{**asdict(r), "ready": r.ready} for r in rows]}))
+        print(
+            json.dumps(
+                {
+                    "dir": state.dir,
+                    "supervisor_pid": state.supervisor_pid,
+                    "supervisor_running": running,
+                    "phase": state.phase,
+                    "clean": state.clean,
+                    "bootstrap": state.bootstrap,
+                    "broker_started": state.broker_started,
+                    "sink_url": state.sink_url,
+                    "services": [{**asdict(r), "ready": r.ready} for r in rows],
+                }
+            )
+        )
     else:
         up_for = time.time() - state.started_at
         broker = f"{state.bootstrap} ({'started by up' if state.broker_started else 'not started by up'})"
         gone = "" if state.phase == "stopped" else f" (up pid {state.supervisor_pid} is gone)"
-        who = (f"up pid {state.supervisor_pid}, {state.phase} for {up_for:.0f} s" if running
-               else state.phase + gone)
-        print(f"stack in {state.dir}: {who}; broker {broker}"
-              + (f"; sink {state.sink_url}" if state.sink_url else ""))
+        who = (
+            f"up pid {state.supervisor_pid}, {state.phase} for {up_for:.0f} s"
+            if running
+            else state.phase + gone
+        )
+        print(
+            f"stack in {state.dir}: {who}; broker {broker}"
+            + (f"; sink {state.sink_url}" if state.sink_url else "")
+        )
         print("\n".join(render_table(rows)))
         print(summary_line(rows))
     if not running:
@@ -786,8 +912,13 @@ def cmd_down(args: argparse.Namespace) -> int:
     elif state.phase != "stopped":
         print(f"up pid {state.supervisor_pid} is gone; stopping what it left ...", flush=True)
         orphans = [s for s in state.services if service_alive(s)]
-        ends = {"starting": "gone", "running": "gone", "stopping": "gone",  # ended unwatched
-                "restarting": "failed", "pending": "not started"}
+        ends = {
+            "starting": "gone",
+            "running": "gone",
+            "stopping": "gone",  # ended unwatched
+            "restarting": "failed",
+            "pending": "not started",
+        }
         for s in state.services:
             if s not in orphans:
                 s.status = ends.get(s.status, s.status)
@@ -826,30 +957,63 @@ class _Pid:
 
 def add_parsers(sub: Any) -> None:
     """``up``, ``ps`` and ``down`` on the CLI's subparsers."""
-    up = sub.add_parser("up", help="run the local stack: broker, every service, the sink",
-                        description=__doc__.split("\n\n")[1] if __doc__ else None,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    up = sub.add_parser(
+        "up",
+        help="run the local stack: broker, every service, the sink",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     up.add_argument("--dir", default=".stt-mesh", help="state, logs, the broker and ClickHouse (.stt-mesh)")
-    up.add_argument("--only", action="append", metavar="LIST",
-                    help="comma-separated services: a name (asr-batch), a service's pools (asr), "
-                         "e.g. ingest,redact,sink (default: every service of `make run`)")
-    up.add_argument("--with", dest="also", action="append", metavar="LIST",
-                    help="add services to the set, e.g. ingest-http (the HTTP intake)")
+    up.add_argument(
+        "--only",
+        action="append",
+        metavar="LIST",
+        help="comma-separated services: a name (asr-batch), a service's pools (asr), "
+        "e.g. ingest,redact,sink (default: every service of `make run`)",
+    )
+    up.add_argument(
+        "--with",
+        dest="also",
+        action="append",
+        metavar="LIST",
+        help="add services to the set, e.g. ingest-http (the HTTP intake)",
+    )
     up.add_argument("--model", help="the ASR model (STT_ASR_MODEL), e.g. tiny.en on a small machine")
-    up.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                    help="an environment variable for every service (repeatable)")
+    up.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for every service (repeatable)",
+    )
     up.add_argument("--port", type=int, default=9092, help="the local broker's port (9092)")
     up.add_argument("--bootstrap", help="use this broker instead of starting one")
-    up.add_argument("--metrics-base", type=int, metavar="PORT",
-                    help="metrics ports PORT, PORT+1, ... (default: free ports, shown by ps)")
-    up.add_argument("--sink-port", type=int, default=int(os.environ.get("STT_SINK_HTTP_PORT", "8090")),
-                    help="the sink's HTTP port (8090)")
-    up.add_argument("--ready-timeout", type=float, default=600.0,
-                    help="seconds to redraw the table while waiting for every service to be ready")
+    up.add_argument(
+        "--metrics-base",
+        type=int,
+        metavar="PORT",
+        help="metrics ports PORT, PORT+1, ... (default: free ports, shown by ps)",
+    )
+    up.add_argument(
+        "--sink-port",
+        type=int,
+        default=int(os.environ.get("STT_SINK_HTTP_PORT", "8090")),
+        help="the sink's HTTP port (8090)",
+    )
+    up.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to redraw the table while waiting for every service to be ready",
+    )
     up.add_argument("--grace", type=float, default=30.0, help="seconds from SIGTERM to SIGKILL")
     up.add_argument("--max-restarts", type=int, default=3, help="restarts of a service that fails")
-    up.add_argument("-d", "--detach", action="store_true",
-                    help="run in the background; return once every service is ready")
+    up.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="run in the background; return once every service is ready",
+    )
     up.set_defaults(func=cmd_up)
 
     ps = sub.add_parser("ps", help="the local stack's processes, ports and health")
@@ -860,6 +1024,7 @@ def add_parsers(sub: Any) -> None:
     down = sub.add_parser("down", help="stop the local stack `up` runs")
     down.add_argument("--dir", default=".stt-mesh")
     down.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for up to stop it")
-    down.add_argument("--grace", type=float, default=30.0,
-                      help="when up is gone: seconds from SIGTERM to SIGKILL")
+    down.add_argument(
+        "--grace", type=float, default=30.0, help="when up is gone: seconds from SIGTERM to SIGKILL"
+    )
     down.set_defaults(func=cmd_down)

@@ -46,9 +46,24 @@ def logs(directory: Path, out: Path) -> str:
 def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sigterm(tmp_path: Path) -> None:
     directory, out = tmp_path / "stack", tmp_path / "up.out"
     port, sink_port = kafka_port(), up.free_port()
-    cmd = [sys.executable, "-m", "stt_mesh.cli", "up", "--dir", str(directory), "--port", str(port),
-           "--sink-port", str(sink_port), "--only", ",".join(SERVICES), "--ready-timeout", "120",
-           "--grace", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stt_mesh.cli",
+        "up",
+        "--dir",
+        str(directory),
+        "--port",
+        str(port),
+        "--sink-port",
+        str(sink_port),
+        "--only",
+        ",".join(SERVICES),
+        "--ready-timeout",
+        "120",
+        "--grace",
+        "20",
+    ]
     # the stack's own settings only (a caller's STT_SINK_DSN would win over its ClickHouse)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STT_") or k == "STT_KAFKA_LIB"}
     started = time.monotonic()
@@ -70,19 +85,29 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
         ready_s = time.monotonic() - started
 
         # another terminal: `stt-mesh ps` probes the same ports
-        ps = subprocess.run([sys.executable, "-m", "stt_mesh.cli", "ps", "--dir", str(directory), "--json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        ps = subprocess.run(
+            [sys.executable, "-m", "stt_mesh.cli", "ps", "--dir", str(directory), "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ps.returncode == 0, ps.stderr
         shown = json.loads(ps.stdout)
         assert shown["supervisor_running"] and shown["broker_started"]
         assert shown["bootstrap"] == f"127.0.0.1:{port}"
         assert [(s["name"], s["healthz"], s["readyz"]) for s in shown["services"]] == [
-            (name, "ok", "ok") for name in SERVICES]
+            (name, "ok", "ok") for name in SERVICES
+        ]
         assert len({s["port"] for s in shown["services"]}) == len(SERVICES)
 
         # the sink answers on the port up gave it, from the ClickHouse under --dir
-        request = urllib.request.Request(f"http://127.0.0.1:{sink_port}/v1/query", method="POST",
-                                         data=json.dumps({"sql": "SELECT 1 AS one"}).encode())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{sink_port}/v1/query",
+            method="POST",
+            data=json.dumps({"sql": "SELECT 1 AS one"}).encode(),
+        )
         with urllib.request.urlopen(request, timeout=30) as resp:
             assert json.loads(resp.read())["rows"] == [[1]]
         assert (directory / "clickhouse").is_dir()
@@ -95,7 +120,8 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
         state = up.read_state(up.state_path(directory))
         assert state is not None and state.phase == "stopped" and state.clean
         assert [(s.name, s.status, s.killed) for s in state.services] == [
-            (name, "stopped", False) for name in SERVICES]
+            (name, "stopped", False) for name in SERVICES
+        ]
         assert all(s.exit_code in (0, -signal.SIGTERM) for s in state.services), state.services
         assert not any(up.service_alive(s) for s in state.services), "a service process is left running"
         assert not (directory / "kafka" / "kafka.pid").exists() and not up.port_in_use(port)
@@ -106,7 +132,7 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-        for s in (state.services if state else []):
+        for s in state.services if state else []:
             if up.service_alive(s) and s.pid:
                 os.kill(s.pid, signal.SIGKILL)
         from infra.local import LocalKafka

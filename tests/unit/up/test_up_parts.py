@@ -21,8 +21,17 @@ def names(specs: list[up.Spec]) -> list[str]:
 
 
 def test_the_default_set_is_every_service_of_make_run_named_like_its_log() -> None:
-    assert names(up.select()) == ["ingest", "asr-realtime", "asr-batch", "diarize-realtime",
-                                  "diarize-batch", "redact", "quality", "sink", "examples.call_summary"]
+    assert names(up.select()) == [
+        "ingest",
+        "asr-realtime",
+        "asr-batch",
+        "diarize-realtime",
+        "diarize-batch",
+        "redact",
+        "quality",
+        "sink",
+        "examples.call_summary",
+    ]
     assert [list(s.argv) for s in up.select()] == SERVICES
 
 
@@ -84,10 +93,18 @@ def test_free_ports_are_really_free_and_a_bound_one_is_in_use() -> None:
 # -- state file ---------------------------------------------------------------------------------
 def a_state(tmp_path: Path) -> up.StackState:
     return up.StackState(
-        dir=str(tmp_path), supervisor_pid=1234, bootstrap="127.0.0.1:19692", broker_started=True,
-        broker_home=str(tmp_path / "kafka"), broker_port=19692, sink_url="http://127.0.0.1:8090",
-        services=[up.ProcState("ingest", ["ingest"], 9301, str(tmp_path / "logs/ingest.log"), pid=11),
-                  up.ProcState("asr-batch", ["asr", "--pool", "batch"], 9302, "x.log", pid=12, restarts=2)])
+        dir=str(tmp_path),
+        supervisor_pid=1234,
+        bootstrap="127.0.0.1:19692",
+        broker_started=True,
+        broker_home=str(tmp_path / "kafka"),
+        broker_port=19692,
+        sink_url="http://127.0.0.1:8090",
+        services=[
+            up.ProcState("ingest", ["ingest"], 9301, str(tmp_path / "logs/ingest.log"), pid=11),
+            up.ProcState("asr-batch", ["asr", "--pool", "batch"], 9302, "x.log", pid=12, restarts=2),
+        ],
+    )
 
 
 def test_the_state_file_round_trips_and_is_replaced_atomically(tmp_path: Path) -> None:
@@ -125,9 +142,11 @@ def test_clean_means_stopped_on_request_without_a_kill() -> None:
 
 
 # -- the table ----------------------------------------------------------------------------------
-ROWS = [up.Row("ingest", 11, 9301, "running", "ok", "ok"),
-        up.Row("asr-realtime", 12, 9302, "running", "ok", "503", restarts=1),
-        up.Row("sink", None, 9303, "failed", restarts=3, exit_code=1)]
+ROWS = [
+    up.Row("ingest", 11, 9301, "running", "ok", "ok"),
+    up.Row("asr-realtime", 12, 9302, "running", "ok", "503", restarts=1),
+    up.Row("sink", None, 9303, "failed", restarts=3, exit_code=1),
+]
 
 
 def test_the_table_has_a_column_per_field_aligned() -> None:
@@ -142,11 +161,15 @@ def test_the_table_has_a_column_per_field_aligned() -> None:
 
 
 def test_changes_name_what_moved_per_service() -> None:
-    after = [up.Row("ingest", 11, 9301, "running", "ok", "ok"),
-             up.Row("asr-realtime", 12, 9302, "running", "ok", "ok", restarts=1),
-             up.Row("sink", 21, 9303, "running", "-", "-", restarts=3)]
-    assert up.changes(ROWS, after) == ["asr-realtime: readyz 503 -> ok",
-                                       "sink: status failed -> running, pid None -> 21"]
+    after = [
+        up.Row("ingest", 11, 9301, "running", "ok", "ok"),
+        up.Row("asr-realtime", 12, 9302, "running", "ok", "ok", restarts=1),
+        up.Row("sink", 21, 9303, "running", "-", "-", restarts=3),
+    ]
+    assert up.changes(ROWS, after) == [
+        "asr-realtime: readyz 503 -> ok",
+        "sink: status failed -> running, pid None -> 21",
+    ]
     assert up.changes(after, after) == []
 
 
@@ -172,15 +195,22 @@ def test_probes_answer_ok_the_status_or_nothing() -> None:
     try:
         assert up.probe(server.port, "/healthz") == "ok"
         assert up.probe(server.port, "/readyz") == "503"
-        rows = up.probe_rows([up.ProcState("a", ["a"], server.port, "l", pid=1, status="running"),
-                              up.ProcState("b", ["b"], server.port, "l", pid=2, status="running"),
-                              up.ProcState("c", ["c"], server.port, "l", status="restarting")],
-                             alive=lambda s: s.name == "a")
+        rows = up.probe_rows(
+            [
+                up.ProcState("a", ["a"], server.port, "l", pid=1, status="running"),
+                up.ProcState("b", ["b"], server.port, "l", pid=2, status="running"),
+                up.ProcState("c", ["c"], server.port, "l", status="restarting"),
+            ],
+            alive=lambda s: s.name == "a",
+        )
     finally:
         server.stop()
     assert up.probe(server.port, "/healthz") == "-"
     assert [(r.status, r.healthz, r.readyz, r.pid) for r in rows] == [
-        ("running", "ok", "503", 1), ("gone", "-", "-", None), ("restarting", "-", "-", None)]
+        ("running", "ok", "503", 1),
+        ("gone", "-", "-", None),
+        ("restarting", "-", "-", None),
+    ]
 
 
 def test_the_screen_redraws_in_place_on_a_terminal_only() -> None:
@@ -201,10 +231,21 @@ def test_the_screen_redraws_in_place_on_a_terminal_only() -> None:
 
 # -- environment --------------------------------------------------------------------------------
 def test_a_service_env_layers_defaults_caller_forced_model_and_overrides(tmp_path: Path) -> None:
-    base = {"STT_SINK_DSN": "http://ch:8123", "STT_METRICS_PORT": "1", "STT_BOOTSTRAP_SERVERS": "far:9092",
-            "PATH": "/bin"}
-    env = up.service_env(base, tmp_path, "127.0.0.1:19692", 9301, 8091, model="tiny.en",
-                         overrides={"STT_ASR_DEVICE": "cpu", "STT_SINK_HTTP_PORT": "8099"})
+    base = {
+        "STT_SINK_DSN": "http://ch:8123",
+        "STT_METRICS_PORT": "1",
+        "STT_BOOTSTRAP_SERVERS": "far:9092",
+        "PATH": "/bin",
+    }
+    env = up.service_env(
+        base,
+        tmp_path,
+        "127.0.0.1:19692",
+        9301,
+        8091,
+        model="tiny.en",
+        overrides={"STT_ASR_DEVICE": "cpu", "STT_SINK_HTTP_PORT": "8099"},
+    )
     assert env["STT_BOOTSTRAP_SERVERS"] == "127.0.0.1:19692" and env["STT_METRICS_PORT"] == "9301"
     assert env["STT_SINK_DSN"] == "http://ch:8123"  # the caller's environment beats a local default
     assert env["STT_QUALITY_DATADIR"] == str(tmp_path / "quality")
@@ -238,16 +279,21 @@ class Clock:
 class FakeProc:
     """Exits ``exit_after`` seconds after SIGTERM (never, when None) with ``code``."""
 
-    def __init__(self, clock: Clock, pid: int, exit_after: float | None = 0.5, code: int = 0,
-                 exited: int | None = None) -> None:
+    def __init__(
+        self, clock: Clock, pid: int, exit_after: float | None = 0.5, code: int = 0, exited: int | None = None
+    ) -> None:
         self.clock, self.pid, self.exit_after, self.code = clock, pid, exit_after, code
         self.signals: list[int] = []
         self.returncode = exited
         self._term_at: float | None = None
 
     def poll(self) -> int | None:
-        if (self.returncode is None and self._term_at is not None and self.exit_after is not None
-                and self.clock() >= self._term_at + self.exit_after):
+        if (
+            self.returncode is None
+            and self._term_at is not None
+            and self.exit_after is not None
+            and self.clock() >= self._term_at + self.exit_after
+        ):
             self.returncode = self.code
         return self.returncode
 
@@ -262,8 +308,12 @@ class FakeProc:
 
 def test_stop_sends_sigterm_waits_the_grace_then_kills_what_is_left() -> None:
     clock = Clock()
-    quick, slow, stuck, gone = (FakeProc(clock, 1, 0.5), FakeProc(clock, 2, 20.0, code=1),
-                                FakeProc(clock, 3, None), FakeProc(clock, 4, exited=0))
+    quick, slow, stuck, gone = (
+        FakeProc(clock, 1, 0.5),
+        FakeProc(clock, 2, 20.0, code=1),
+        FakeProc(clock, 3, None),
+        FakeProc(clock, 4, exited=0),
+    )
     exits = up.stop_processes([quick, slow, stuck, gone], grace_s=10.0, clock=clock, sleep=clock.sleep)
     assert [(e.code, e.killed) for e in exits] == [(0, False), (-9, True), (-9, True), (0, False)]
     assert quick.signals == [signal.SIGTERM] and stuck.signals == [signal.SIGTERM, signal.SIGKILL]
@@ -273,14 +323,16 @@ def test_stop_sends_sigterm_waits_the_grace_then_kills_what_is_left() -> None:
 
 def test_stop_returns_as_soon_as_every_process_exited() -> None:
     clock = Clock()
-    exits = up.stop_processes([FakeProc(clock, 1, 1.0), FakeProc(clock, 2, 2.0)], grace_s=30.0,
-                              clock=clock, sleep=clock.sleep)
+    exits = up.stop_processes(
+        [FakeProc(clock, 1, 1.0), FakeProc(clock, 2, 2.0)], grace_s=30.0, clock=clock, sleep=clock.sleep
+    )
     assert [(e.code, e.killed) for e in exits] == [(0, False), (0, False)]
     assert clock.now < 2.5
 
 
-def supervised(clock: Clock, behaviours: dict[str, list[FakeProc]], max_restarts: int = 2
-               ) -> tuple[up.Supervisor, list[up.ProcState]]:
+def supervised(
+    clock: Clock, behaviours: dict[str, list[FakeProc]], max_restarts: int = 2
+) -> tuple[up.Supervisor, list[up.ProcState]]:
     services = [up.ProcState(n, [n], 9300 + i, "l") for i, n in enumerate(behaviours)]
     spawned = {n: iter(procs) for n, procs in behaviours.items()}
     sup = up.Supervisor(services, lambda s: next(spawned[s.name]), max_restarts, clock, clock.sleep)
@@ -367,20 +419,37 @@ def test_a_pid_runs_only_while_its_command_line_matches() -> None:
 
     assert up.pid_runs(os.getpid(), "python", "pytest")
     assert not up.pid_runs(os.getpid(), "no-such-program-here")
-    assert not up.pid_runs(None) and not up.pid_runs(2 ** 22 + 17)
+    assert not up.pid_runs(None) and not up.pid_runs(2**22 + 17)
 
 
 # -- the CLI ------------------------------------------------------------------------------------
 def test_the_cli_has_up_ps_and_down() -> None:
     parser = cli.build_parser()
-    args = parser.parse_args(["up", "--only", "ingest,redact", "--only", "sink", "--model", "tiny.en",
-                              "--env", "A=1", "--port", "19692", "--metrics-base", "9400", "-d"])
+    args = parser.parse_args(
+        [
+            "up",
+            "--only",
+            "ingest,redact",
+            "--only",
+            "sink",
+            "--model",
+            "tiny.en",
+            "--env",
+            "A=1",
+            "--port",
+            "19692",
+            "--metrics-base",
+            "9400",
+            "-d",
+        ]
+    )
     assert args.func is up.cmd_up and args.detach and args.metrics_base == 9400
     assert up.split_list(args.only) == ["ingest", "redact", "sink"]
     again = parser.parse_args(["up", *up.up_argv(args)])  # what --detach hands the background process
     assert not again.detach
     assert {k: v for k, v in vars(again).items() if k != "detach"} == {
-        k: v for k, v in vars(args).items() if k != "detach"}
+        k: v for k, v in vars(args).items() if k != "detach"
+    }
     assert parser.parse_args(["ps", "--json"]).func is up.cmd_ps
     assert parser.parse_args(["down", "--dir", "x"]).func is up.cmd_down
 
@@ -391,10 +460,11 @@ def test_ps_and_down_without_a_stack_exit_3(tmp_path: Path, capsys: pytest.Captu
     assert "no stack started" in capsys.readouterr().err
 
 
-def test_ps_of_a_stopped_stack_shows_its_exit_codes(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_ps_of_a_stopped_stack_shows_its_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = a_state(tmp_path)
-    state.supervisor_pid, state.phase, state.clean = 2 ** 22 + 17, "stopped", True
+    state.supervisor_pid, state.phase, state.clean = 2**22 + 17, "stopped", True
     for s in state.services:
         s.status, s.exit_code = "stopped", 0
     up.write_state(up.state_path(tmp_path), state)
@@ -402,13 +472,16 @@ def test_ps_of_a_stopped_stack_shows_its_exit_codes(tmp_path: Path,
     shown = json.loads(capsys.readouterr().out)
     assert shown["phase"] == "stopped" and not shown["supervisor_running"]
     assert [(s["name"], s["status"], s["exit_code"]) for s in shown["services"]] == [
-        ("ingest", "stopped", 0), ("asr-batch", "stopped", 0)]
+        ("ingest", "stopped", 0),
+        ("asr-batch", "stopped", 0),
+    ]
     assert cli.main(["down", "--dir", str(tmp_path)]) == 0
     assert "stopped already" in capsys.readouterr().out
 
 
 def test_up_refuses_an_unknown_service_or_a_bad_env_before_starting_anything(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["up", "--dir", str(tmp_path), "--only", "nope"]) == 2
     assert cli.main(["up", "--dir", str(tmp_path), "--env", "NOEQUALS"]) == 2
     assert "no service 'nope'" in capsys.readouterr().err
@@ -416,14 +489,15 @@ def test_up_refuses_an_unknown_service_or_a_bad_env_before_starting_anything(
 
 
 def test_up_refuses_to_start_beside_services_an_earlier_stack_left_running(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import subprocess
     import sys
 
     left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "services.ingest"])
     try:
         state = a_state(tmp_path)
-        state.supervisor_pid = 2 ** 22 + 17  # gone
+        state.supervisor_pid = 2**22 + 17  # gone
         state.services[0].pid, state.services[0].status = left.pid, "running"
         up.write_state(up.state_path(tmp_path), state)
         assert cli.main(["up", "--dir", str(tmp_path), "--only", "ingest"]) == 2
