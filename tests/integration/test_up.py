@@ -60,7 +60,7 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
         "--only",
         ",".join(SERVICES),
         "--ready-timeout",
-        "120",
+        "180",
         "--grace",
         "20",
     ]
@@ -71,7 +71,7 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sink_out, stderr=subprocess.STDOUT)
     state: up.StackState | None = None
     try:
-        deadline, rows = time.monotonic() + 120, []
+        deadline, rows = time.monotonic() + 180, []
         while time.monotonic() < deadline:
             assert proc.poll() is None, f"up exited with {proc.returncode}\n{logs(directory, out)}"
             state = up.read_state(up.state_path(directory))
@@ -81,7 +81,7 @@ def test_up_starts_the_light_services_shows_them_ready_and_stops_them_all_on_sig
                     break
             time.sleep(1.0)
         else:
-            pytest.fail(f"not ready in 120 s: {rows}\n{logs(directory, out)}")
+            pytest.fail(f"not ready in 180 s (a loaded machine): {rows}\n{logs(directory, out)}")
         ready_s = time.monotonic() - started
 
         # another terminal: `stt-mesh ps` probes the same ports
