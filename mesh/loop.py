@@ -17,6 +17,18 @@ error, becomes a DeadLetter on ``<topic>.dlq`` and the loop continues. ``Retryab
 retried with exponential backoff up to ``max_retries`` times; the count is on ``Message`` and
 on the DeadLetter. ``on_error(exc, msg) -> bool`` may return False to stop the loop instead.
 
+Long work: every handler call and tick runs on one work thread while the loop thread waits
+for it. Work still running after ``MeshSettings.pause_after_s()`` (15 s by default: a whole
+recording's diarization, a big decode) has every assigned partition paused, and the loop keeps
+polling (librdkafka's max.poll.interval.ms is measured between polls, and poll serves the
+rebalance callbacks) and beating (liveness) until it ends; then the partitions resume.
+Whatever runs on the work thread may therefore take longer than max.poll.interval.ms; what
+runs on the loop thread (decode, flush, offsets) is short. Messages fetched before the pause
+took effect wait in a backlog and are handled next, in order; those of a partition revoked
+meanwhile are dropped, since its next owner re-reads them from the committed offset. A stop
+during long work abandons it: nothing it would have produced is sent and its offsets are not
+stored, so it is redone after the restart. Handler and tick never run at the same time.
+
 Rebalances: the callbacks (``mesh.rebalance.Assignment``) only record which partitions the
 consumer owns; offsets are stored only for owned partitions, and librdkafka commits them
 when partitions are revoked. A consumer left without an assignment for longer than a healthy
@@ -26,13 +38,16 @@ starts a fresh process); ``mesh.rebalance`` says why that can happen after a bro
 
 from __future__ import annotations
 
+import collections
+import functools
 import json
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -56,6 +71,11 @@ Result = Sequence[Output] | BaseException
 MessageHandler = Callable[[Message], Sequence[Output]]
 BatchHandler = Callable[[list[Message]], Sequence[Result]]
 ErrorPolicy = Callable[[BaseException, Message | None], bool]
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """The loop was asked to stop while long work ran: its results are dropped."""
 
 
 def dead_letter_everything(exc: BaseException, msg: Message | None) -> bool:
@@ -91,7 +111,7 @@ class Processor:
         self.batch_timeout_s = batch_timeout_ms / 1000
         self.sensor: Sensor = sensor or PrometheusSensor(service)
         self.serde = serde or AvroSerde(settings.schema_registry_url)
-        self.health = Health(rebalance_grace_s=settings.rebalance_grace_s)
+        self.health = Health(settings.liveness_s(), rebalance_grace_s=settings.rebalance_grace_s)
         self._stop = threading.Event()
         conf = {**settings.consumer_config(group_id), "client.id": f"{service}-consumer",
                 "stats_cb": self._on_stats}
@@ -101,6 +121,11 @@ class Processor:
         self._owns_publisher = publisher is None
         self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
         self._server: HealthServer | None = None
+        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-work")
+        self._backlog: collections.deque[Any] = collections.deque()  # fetched during long work
+        self._paused: set[Partition] = set()
+        self._pause_after_s = settings.pause_after_s()
+        self._books = threading.RLock()  # held/offset state: the work thread may release keys
         self._held: dict[tuple[str, int], dict[bytes | None, list[int]]] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
         self._stored: dict[tuple[str, int], int] = {}
@@ -120,7 +145,7 @@ class Processor:
         try:
             while not self._stop.is_set():
                 self.health.beat()
-                raws = self._poll()
+                raws = self._take_backlog() or self._poll()
                 if raws:
                     self._process(raws)
                 self._maybe_tick()
@@ -167,6 +192,7 @@ class Processor:
             else:
                 self.publisher.flush()
         finally:
+            self._work.shutdown(wait=False, cancel_futures=True)  # abandoned work dies with us
             close_within(self._consumer, STALLED_CLOSE_TIMEOUT_S if stalled else CLOSE_TIMEOUT_S)
             if self._server:
                 self._server.stop()
@@ -187,19 +213,80 @@ class Processor:
         rest = self._consumer.consume(self.batch_size - 1, wait) if self.batch_size > 1 else []
         return [m for m in [first, *rest] if usable(m)]
 
+    def _take_backlog(self) -> list[Any]:
+        """Messages fetched while long work ran, of partitions still owned, up to a batch."""
+        taken: list[Any] = []
+        while self._backlog and len(taken) < self.batch_size:
+            raw = self._backlog.popleft()
+            if (raw.topic(), raw.partition()) in self.assignment.owned:
+                taken.append(raw)
+        return taken
+
+    # -- long work --------------------------------------------------------------------------
+    def _run_work(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the work thread; past ``long_work_after_s`` keep the consumer in its
+        group (paused, polling, beating) until it ends. Raises ``Abandoned`` on stop.
+
+        Pausing is kept for long work: librdkafka drops what it prefetched for a paused
+        partition and fetches it again from the next offset on resume."""
+        future = self._work.submit(work)
+        try:
+            return future.result(timeout=self._pause_after_s)
+        except TimeoutError:
+            pass
+        started, outcome = time.monotonic(), "done"
+        log.info("%s: long work in hand; partitions paused while it runs", self.service)
+        try:
+            while not future.done():
+                if self._stop.is_set():
+                    outcome = "abandoned"
+                    raise Abandoned(f"stopped after {time.monotonic() - started:.0f}s of long work")
+                self._pause_assigned()
+                self._backlog.extend(self._poll_paused())
+                self.health.beat()
+                self._watch()
+            return future.result()
+        finally:
+            self._resume_paused()
+            waited = time.monotonic() - started + self._pause_after_s
+            self.sensor.observe("long_work_seconds", waited, outcome=outcome)
+            log.info("%s: long work %s after %.1f s; partitions resumed", self.service, outcome, waited)
+
+    def _poll_paused(self) -> list[Any]:
+        raw = self._consumer.poll(0.2)  # serves rebalance callbacks and max.poll.interval.ms
+        return [raw] if raw is not None and usable(raw) else []
+
+    def _pause_assigned(self) -> None:
+        """Pause what is owned and not paused yet (a rebalance may add partitions)."""
+        new = self.assignment.owned - self._paused
+        if new:
+            self._consumer.pause([TopicPartition(t, p) for t, p in sorted(new)])
+            self._paused |= new
+        self._paused &= self.assignment.owned | new  # revoked ones are gone from the consumer
+
+    def _resume_paused(self) -> None:
+        owned = self._paused & self.assignment.owned
+        if owned:
+            self._consumer.resume([TopicPartition(t, p) for t, p in sorted(owned)])
+        self._paused.clear()
+
     # -- processing -------------------------------------------------------------------------
     def _process(self, raws: list[Any]) -> None:
-        """Handle the polled messages; on stop, per-message mode ends after the one in hand."""
+        """Handle the polled messages; on stop, per-message mode ends after the one in hand,
+        and long work in hand is abandoned (what came before it is still committed)."""
         groups = [raws] if self.batched else [[raw] for raw in raws]
         done: list[tuple[Any, Message | None]] = []
-        for group in groups:
-            if done and self._stop.is_set():
-                break
-            decoded = [(raw, self._decode(raw)) for raw in group]
-            messages = [(raw, msg) for raw, msg in decoded if msg is not None]
-            if messages:
-                self._handle(messages)
-            done.extend(decoded)
+        try:
+            for group in groups:
+                if done and self._stop.is_set():
+                    break
+                decoded = [(raw, self._decode(raw)) for raw in group]
+                messages = [(raw, msg) for raw, msg in decoded if msg is not None]
+                if messages:
+                    self._handle(messages)
+                done.extend(decoded)
+        except Abandoned as exc:
+            log.warning("%s: %s; its messages are redone after the restart", self.service, exc)
         with self.health.awaiting_acks():
             self.publisher.flush()  # everything derived from `done` is acknowledged after this
         self._commit(done)
@@ -207,6 +294,11 @@ class Processor:
     def _commit(self, done: list[tuple[Any, Message | None]]) -> None:
         """Store offsets up to the first message still held on each partition; a partition
         revoked meanwhile is skipped (its next owner re-reads it from the committed offset)."""
+        with self._books:
+            self._note_done(done)
+            self._store()
+
+    def _note_done(self, done: list[tuple[Any, Message | None]]) -> None:
         for raw, msg in done:
             tp, key = (raw.topic(), raw.partition()), raw.key()
             if tp not in self.assignment.owned:
@@ -217,7 +309,6 @@ class Processor:
             elif msg is not None and msg.held:
                 held.setdefault(key, []).append(raw.offset())
             self._next_offset[tp] = raw.offset() + 1
-        self._store()
 
     def _store(self) -> None:
         offsets = []
@@ -239,8 +330,9 @@ class Processor:
         """Release a key's held messages on every partition (a recording joined from several
         topics is released at once); a ``tick`` calls this for work that timed out."""
         key = key.encode() if isinstance(key, str) else key
-        for held in self._held.values():
-            held.pop(key, None)
+        with self._books:
+            for held in self._held.values():
+                held.pop(key, None)
 
     def _decode(self, raw: Any) -> Message | None:
         self.sensor.on_message_in(raw.topic())
@@ -262,7 +354,9 @@ class Processor:
         for attempt in range(self.settings.max_retries + 1):
             if self._stop.is_set() and attempt > 0:
                 break
-            for i, result in zip(pending, self._invoke([messages[i][1] for i in pending]), strict=True):
+            batch = [messages[i][1] for i in pending]
+            results_now = self._run_work(functools.partial(self._invoke, batch))
+            for i, result in zip(pending, results_now, strict=True):
                 results[i] = result
             pending = [i for i in pending if isinstance(results[i], RetryableError)]
             if not pending or attempt == self.settings.max_retries:
@@ -323,18 +417,27 @@ class Processor:
         """Call ``tick`` (timeouts of stateful services) in the loop thread, then commit."""
         if self.tick is None or time.monotonic() < self._next_tick:
             return
-        self._next_tick = time.monotonic() + self.tick_interval_s
-        for out in self.tick(self):
+        tick = self.tick
+        try:
+            outputs = self._run_work(lambda: list(tick(self)))
+        except Abandoned as exc:
+            log.warning("%s: tick %s; it runs again after the restart", self.service, exc)
+            return
+        finally:
+            self._next_tick = time.monotonic() + self.tick_interval_s
+        for out in outputs:
             self.publisher.send(out)
         with self.health.awaiting_acks():
             self.publisher.flush()
-        self._store()
+        with self._books:
+            self._store()
 
     def _forget(self, partitions: list[Partition]) -> None:
         """Revoked or lost: the next owner re-reads held messages from the committed offset."""
-        for tp in partitions:
-            for state in (self._held, self._next_offset, self._stored):
-                state.pop(tp, None)
+        with self._books:
+            for tp in partitions:
+                for state in (self._held, self._next_offset, self._stored):
+                    state.pop(tp, None)
 
     def _on_stats(self, stats_json: str) -> None:
         note_consumer_stats(stats_json, self.assignment, self.sensor)

@@ -100,11 +100,12 @@ def build_processor(pool: Pool, settings: AsrSettings | None = None,
                     worker: AsrWorker | None = None, *, gates_topic: str = topics.GATES,
                     **processor_kwargs: Any) -> AsrProcessor:
     settings = settings or AsrSettings()
-    worker = worker or AsrWorker(settings=settings, pool=pool)
+    mesh_settings = mesh_settings or MeshSettings()
+    worker = worker or AsrWorker(settings=settings, pool=pool, work_budget_s=mesh_settings.work_budget_s())
     handler = BatchHandler(worker, pool)
     pool_settings = settings.pool_settings(pool)
     processor = AsrProcessor(
-        mesh_settings or MeshSettings(), service=SERVICE, topics=[topics.chunks_topic(pool)],
+        mesh_settings, service=SERVICE, topics=[topics.chunks_topic(pool)],
         group_id=group_id(pool), handler=handler, batched=True, batch_size=pool_settings.batch_size,
         batch_timeout_ms=pool_settings.batch_timeout_ms, **processor_kwargs)
     handler.sensor = processor.sensor
@@ -127,8 +128,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("asr %s pool: main=%s fallback=%s candidate=%s (share %.3f, tenants %s)", pool,
              settings.main_model(pool), settings.fallback_model, rollout.candidate_model,
              rollout.candidate_share, ",".join(rollout.candidate_tenants) or "none")
-    worker = AsrWorker(settings=settings, pool=pool)
+    mesh_settings = MeshSettings()
+    worker = AsrWorker(settings=settings, pool=pool, work_budget_s=mesh_settings.work_budget_s())
+    log.info("asr %s pool: decode budget %s s before the fallback (max.poll.interval.ms %d)", pool,
+             f"{worker.timeout_s:g}" if worker.timeout_s else "none", mesh_settings.max_poll_interval_ms)
     try:
-        build_processor(pool, settings, worker=worker).run()
+        build_processor(pool, settings, mesh_settings, worker=worker).run()
     finally:
         worker.close()

@@ -31,7 +31,8 @@ class PoolSettings(BaseModel):
     batch_timeout_ms: int = Field(default=200, ge=0, description="Longest wait to fill a batch.")
     timeout_s: float | None = Field(
         default=60.0, gt=0,
-        description="Budget of one main-model batch before it goes to the fallback.")
+        description="Budget of one main-model batch before it goes to the fallback; unset: 0.8x "
+        "max.poll.interval.ms (STT_MAX_POLL_INTERVAL_MS, 240 s at its default).")
     model: str | None = Field(default=None, description="Main model of this pool (default: model).")
 
 
@@ -113,7 +114,7 @@ def _realtime() -> PoolSettings:
 
 
 def _batch() -> PoolSettings:
-    return PoolSettings(batch_size=16, batch_timeout_ms=1000, timeout_s=300.0)
+    return PoolSettings(batch_size=16, batch_timeout_ms=1000, timeout_s=None)  # derived
 
 
 class AsrSettings(BaseSettings):

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from mesh.audio import SAMPLE_RATE
+from mesh.settings import MeshSettings
 from services.asr import events, guards, recover, timeline
 from services.asr.audio import pcm_to_float
 from services.asr.config import Arm, AsrSettings, Pool
@@ -99,7 +100,8 @@ class AsrWorker:
     def __init__(self, engine: Engine | None = None, fallback: Engine | None = None, *,
                  low_snr: Engine | None = None, candidate: Engine | None = None,
                  settings: AsrSettings | None = None, pool: Pool | None = None,
-                 router: Router | None = None, clock: Callable[[], float] = time.time) -> None:
+                 router: Router | None = None, clock: Callable[[], float] = time.time,
+                 work_budget_s: float | None = None) -> None:
         self.settings = settings or AsrSettings()
         self.pool: Pool = pool or self.settings.pool
         if engine is None:
@@ -119,6 +121,8 @@ class AsrWorker:
         self._overrides = ",".join(f"{k}={getattr(self.settings.candidate_options(), k)}"
                                    for k in sorted(self.settings.rollout.decode_overrides()))
         budget = self.settings.pool_settings(self.pool).timeout_s
+        if budget is None:  # derived from the poll interval (MeshSettings.work_budget_s)
+            budget = work_budget_s or MeshSettings.model_construct().work_budget_s()
         self.timeout_s = budget if fallback is not None else None
         self._clock = clock
         self._executors: dict[int, ThreadPoolExecutor] = {}

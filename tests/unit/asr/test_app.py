@@ -138,3 +138,17 @@ def test_the_gate_watcher_starts_with_the_loop_and_stops_with_it_even_when_the_l
     thread.join(10)
     assert [type(e) for e in errors] == [AttributeError]  # object() cannot subscribe
     assert Gates.calls == ["start", "stop"]
+
+
+def test_the_batch_pool_budget_derives_from_the_poll_interval_and_an_explicit_one_wins():
+    settings = AsrSettings()
+    assert settings.batch.timeout_s is None and settings.realtime.timeout_s == 20.0
+    mesh = MeshSettings(metrics_port=None, max_poll_interval_ms=100_000)
+    worker = AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=settings, pool="batch",
+                       work_budget_s=mesh.work_budget_s())
+    assert worker.timeout_s == 80.0
+    default = AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=settings, pool="batch")
+    assert default.timeout_s == 240.0  # 0.8 x librdkafka's 300 s
+    explicit = AsrSettings(batch=PoolSettings(timeout_s=30.0))
+    assert AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=explicit, pool="batch",
+                     work_budget_s=80.0).timeout_s == 30.0
