@@ -71,6 +71,8 @@ bench: install system-deps kafka
 	$(PY) bench/redact_bench.py
 	$(PY) bench/diarize_bench.py
 	$(PY) bench/sink_insert.py
+	$(PY) bench/backlog_isolation.py
+	$(PY) bench/worker_memory.py
 
 clean:
 	-$(PY) -m stt_mesh.cli infra down
