@@ -56,3 +56,14 @@ def test_mounted_files_exist_and_prometheus_config_is_valid() -> None:
     scraped = {t.split(":")[0] for job in config["scrape_configs"] for sc in job["static_configs"]
                for t in sc["targets"]}
     assert scraped <= set(SERVICES), scraped - set(SERVICES)
+
+
+def test_the_gpu_override_runs_asr_and_diarize_from_their_cuda_images_with_a_gpu_each() -> None:
+    gpu = yaml.safe_load((INFRA / "compose.gpu.yaml").read_text())["services"]
+    assert set(gpu) == {"asr-realtime", "asr-batch", "diarize-realtime", "diarize-batch"} <= set(SERVICES)
+    for name, svc in gpu.items():
+        dockerfile = INFRA / svc["build"]["context"] / svc["build"]["dockerfile"]
+        assert dockerfile.name == "Dockerfile.gpu" and dockerfile.resolve().is_file(), name
+        assert dockerfile.parent.name == name.split("-")[0], f"{name} builds another service's image"
+        (device,) = svc["deploy"]["resources"]["reservations"]["devices"]
+        assert device["driver"] == "nvidia" and device["count"] == 1 and "gpu" in device["capabilities"]
