@@ -8,8 +8,13 @@ handler returns ``[]`` for a chunk only after its audio is durably spilled (see 
 for the recovery rule), and one SpeakerTurns per finished recording.
 
 Recordings whose chunks stop arriving must close even when the topics go quiet: the loop's
-tick (every ``sweep_interval_s``, in the loop thread, so the worker needs no lock) closes
-them and their partial results go out like any other output.
+tick (every ``sweep_interval_s``, on the loop's work thread and never while the handler
+runs, so the worker needs no lock) closes them and their partial results go out like any
+other output.
+
+A whole recording is diarized inside one handler call (its last chunk) or tick; past
+``MeshSettings.pause_after_s()`` the loop pauses the partitions and keeps polling, so a call
+longer than max.poll.interval.ms keeps its member and is diarized once (mesh/loop.py).
 """
 
 from __future__ import annotations
