@@ -82,11 +82,17 @@ class PrometheusSensor:
         self._assigned = Gauge("stt_assigned_partitions", "Partitions assigned to this consumer", svc,
                                registry=r)
         self._lost.labels(service)  # exported as 0 from the start, so a first loss is an increase
+        self._consumed: set[str] = set()
         self._custom: dict[str, Histogram | Counter | Gauge] = {}
         self._lock = threading.Lock()
 
     def on_message_in(self, topic: str) -> None:
         self._in.labels(self.service, topic).inc()
+        if topic not in self._consumed:
+            # retries exported as 0 from a topic's first message: a first retry is an increase
+            # and a topic without any reads 0, not no data
+            self._consumed.add(topic)
+            self._retries.labels(self.service, topic)
 
     def on_message_out(self, topic: str) -> None:
         self._out.labels(self.service, topic).inc()
