@@ -40,6 +40,29 @@ def stm_text(path: Path) -> str:
 
 
 SINK_PORT: list[int] = []
+# each service's /metrics port in the stack, by the name of its log file ("asr-realtime")
+METRICS_PORTS: dict[str, int] = {}
+
+
+def service_name(argv: list[str]) -> str:
+    """The name ``start_services`` gives a service's log file: ``asr-realtime``, ``sink``."""
+    return "-".join(argv).replace("--pool-", "")
+
+
+def free_ports(n: int, exclude: list[int]) -> list[int]:
+    """``n`` distinct ports free on every interface now (the services bind 0.0.0.0), none of
+    ``exclude``; all are held open until all are chosen."""
+    import contextlib
+    import socket
+
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        while len(ports) < n:
+            sock = stack.enter_context(socket.socket())
+            sock.bind(("0.0.0.0", 0))
+            if sock.getsockname()[1] not in exclude:
+                ports.append(sock.getsockname()[1])
+        return ports
 
 
 def sink_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
@@ -61,7 +84,12 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     create_topics(kafka_bootstrap, topic_specs())
     logs = tmp_path_factory.mktemp("service-logs")
-    procs = start_services(kafka_bootstrap, logs, SERVICES, {**E2E_ENV, **sink_env(tmp_path_factory)})
+    env = {**E2E_ENV, **sink_env(tmp_path_factory)}
+    # a known /metrics port per service (not 0), so a test can scrape them (test_prometheus.py)
+    names = [service_name(argv) for argv in SERVICES]
+    METRICS_PORTS.update(zip(names, free_ports(len(names), SINK_PORT), strict=True))
+    procs = [proc for argv, name in zip(SERVICES, names, strict=True) for proc in start_services(
+        kafka_bootstrap, logs, [argv], {**env, "STT_METRICS_PORT": str(METRICS_PORTS[name])})]
     try:
         yield kafka_bootstrap
     finally:
