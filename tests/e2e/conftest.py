@@ -28,6 +28,9 @@ E2E_ENV = {
     "STT_ASR_ROLLOUT__CANDIDATE_SHARE": "0",
     "STT_QUALITY_GATE__PROTECTED": '{"slice=telephone": 0.03}',
     "STT_QUALITY_GATE_INTERVAL_S": "5",
+    # a part upload that never completes fails within a minute (tests/e2e/test_bad_input.py),
+    # not after the 300 s default
+    "STT_INGEST_PART_TIMEOUT_S": "60",
 }
 
 
