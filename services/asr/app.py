@@ -57,8 +57,9 @@ class BatchHandler:
         labels = {"pool": self.pool, "model": event["model"]["name"], "arm": event["arm"]}
         self.sensor.observe("asr_rtf", event["rtf"], **labels)
         self.sensor.observe("asr_queue_seconds", event["queue_ms"] / 1000.0, **labels)
-        if event["fallback_used"]:
-            self.sensor.count("asr_fallbacks", **labels)
+        # counters are incremented by 0 too: each label set reads 0 from its first chunk, so a
+        # rate() panel shows 0 rather than no data and a first fallback is an increase
+        self.sensor.count("asr_fallbacks", 1.0 if event["fallback_used"] else 0.0, **labels)
         self._observe_coverage(event, labels)
 
     def _observe_coverage(self, event: dict[str, Any], labels: dict[str, str]) -> None:
@@ -71,8 +72,7 @@ class BatchHandler:
         for field, name in (("low_coverage", "asr_low_coverage_chunks"),
                             ("redecodes", "asr_redecodes"),
                             ("repetition_loops", "asr_repetition_loops")):
-            if event[field]:
-                self.sensor.count(name, float(event[field]), **labels)
+            self.sensor.count(name, float(event[field] or 0), **labels)
 
 
 def group_id(pool: Pool) -> str:

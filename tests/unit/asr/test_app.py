@@ -93,6 +93,16 @@ def test_asr_metrics_are_labelled_with_the_arm():
     base = {"service": "asr", "pool": "realtime"}
     assert sample("stt_asr_rtf_count", {**base, "model": "cand", "arm": "candidate"}) == 1
     assert sample("stt_asr_rtf_count", {**base, "model": "main", "arm": "control"}) == 1
+    # event counters read 0 from a label set's first chunk, so a first event is an increase
+    for counter in ("asr_fallbacks", "asr_redecodes", "asr_low_coverage_chunks", "asr_repetition_loops"):
+        assert sample(f"stt_{counter}_total", {**base, "model": "main", "arm": "control"}) == 0.0, counter
+
+
+def test_retries_read_zero_per_topic_from_its_first_message():
+    sensor = PrometheusSensor("svc", CollectorRegistry())
+    assert sensor.registry.get_sample_value("stt_retries_total", {"service": "svc", "topic": "in"}) is None
+    sensor.on_message_in("in")
+    assert sensor.registry.get_sample_value("stt_retries_total", {"service": "svc", "topic": "in"}) == 0.0
 
 
 def test_with_a_candidate_the_processor_watches_the_gates_and_exports_the_rollout():
