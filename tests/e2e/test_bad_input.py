@@ -173,15 +173,16 @@ def tone(seconds: float, rate: int, freq: float = 220.0) -> np.ndarray:
 
 def write_silent_flac(path: Path, hours: float, rate: int = 8000) -> None:
     """A real ``hours``-long FLAC (silence after a one-second tone), encoded straight to disk in
-    10 s frames: 6 hours at 8 kHz is about 4 MB and three seconds of CPU, where a 6-hour WAV
-    would be 173 MB even at 8 kHz and 8 bits (691 MB at 16 kHz, over the upload limit)."""
+    16384-sample blocks: 6 hours at 8 kHz is about 140 kB and three seconds of CPU, where a
+    6-hour WAV would be 173 MB even at 8 kHz and 8 bits (691 MB at 16 kHz, over the upload
+    limit)."""
     block = rate * 10
     total = int(hours * 3600 * rate)
     silence = np.zeros((1, block), dtype=np.int16)
     first = silence.copy()
     first[0, :rate] = tone(1.0, rate)
     with av.open(str(path), "w", format="flac") as out:
-        stream = out.add_stream("flac", rate=rate, layout="mono")
+        stream = out.add_stream("flac", rate=rate, layout="mono", options={"frame_size": "16384"})
         stream.codec_context.format = "s16"
         for done in range(0, total, block):
             frame = av.AudioFrame.from_ndarray(first if done == 0 else silence, format="s16",
