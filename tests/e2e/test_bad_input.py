@@ -499,17 +499,22 @@ def collect(errors: list[BaseException], target: Callable[..., None],
 
 
 # -- the whole matrix ---------------------------------------------------------------------------
-def settled(sent: dict[tuple[str, str], Sent]) -> Callable[[Events], bool]:
-    """Every recording sent has its outcome: failed, dead-lettered or finished."""
+def settled(sent: dict[tuple[str, str], Sent], seconds: dict[str, float],
+            t0: float) -> Callable[[Events], bool]:
+    """Every recording sent has its outcome: failed, dead-lettered or finished. When each one
+    got it goes into ``seconds`` (under "<input> via <entry>")."""
     def done(ev: Events) -> bool:
-        for s in sent.values():
+        waiting = False
+        for (name, entry), s in sent.items():
             if s.recording_id is None or s.error or (s.status is not None and s.status >= 400
                                                      and "recording_id" not in s.body):
                 continue  # refused before it became a recording
             got = ev.by_id[s.recording_id]
-            if not (got["DeadLetter"] or finished(got)):
-                return False
-        return True
+            if got["DeadLetter"] or finished(got):
+                seconds.setdefault(f"{name} via {entry}", time.monotonic() - t0)
+            else:
+                waiting = True
+        return not waiting
 
     return done
 
@@ -539,7 +544,7 @@ def matrix(stack: str, intake: tuple[str, Path, Any],
     ev = Events(MeshSettings(bootstrap_servers=stack, metrics_port=None),
                 [topics.RECORDINGS, topics.REDACTED, topics.QUALITY, topics.dlq(topics.RAW)], ids)
     try:
-        ev.wait(settled(sent), WAIT_S)
+        ev.wait(settled(sent, seconds, t0), WAIT_S)
         seconds["settled"] = time.monotonic() - t0
         m = Matrix(sent, ev, log, proc.poll() is None and healthy(base), seconds)
         print_matrix(m)
@@ -572,7 +577,10 @@ def print_matrix(m: Matrix) -> None:
     print("\nbad-input matrix (input | entry | outcome):")
     for (name, entry), s in sorted(m.sent.items()):
         print(f"  {name} | {entry} | {outcome_line(m, s)}")
-    print(f"  timings: { {k: round(v, 1) for k, v in m.seconds.items()} }")
+    steps = {k: round(v, 1) for k, v in m.seconds.items() if " via " not in k}
+    slowest = sorted(((v, k) for k, v in m.seconds.items() if " via " in k), reverse=True)[:5]
+    print(f"  seconds from the start: {steps}; last outcomes: "
+          f"{', '.join(f'{k} {v:.0f}' for v, k in slowest)}")
 
 
 # -- the assertions, row by row ----------------------------------------------------------------
