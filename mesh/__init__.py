@@ -5,6 +5,7 @@ from mesh import topics
 from mesh.errors import (
     DeliveryError,
     MeshError,
+    MessageTooLarge,
     NonRetryableError,
     RetryableError,
     SerializationError,
@@ -19,6 +20,7 @@ __all__ = [
     "MeshError",
     "MeshSettings",
     "Message",
+    "MessageTooLarge",
     "NonRetryableError",
     "Output",
     "Processor",

@@ -19,3 +19,7 @@ class NonRetryableError(MeshError):
 
 class DeliveryError(MeshError):
     """Kafka did not acknowledge a produced record; offsets of its input are not stored."""
+
+
+class MessageTooLarge(NonRetryableError):
+    """An output is larger than the producer's message.max.bytes: it can never be sent."""

@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from mesh.dlq import dead_letter
-from mesh.errors import DeliveryError, RetryableError, SerializationError
+from mesh.errors import DeliveryError, MessageTooLarge, RetryableError, SerializationError
 from mesh.health import Health, HealthServer
 from mesh.logs import handling
 from mesh.message import Message, Output
@@ -368,8 +368,11 @@ class Processor:
         for (raw, msg), result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 self._fail(raw, msg, result)
-            else:
+                continue
+            try:
                 self._emit(msg, result)
+            except MessageTooLarge as exc:  # an output that can never be sent: the input goes
+                self._fail(raw, msg, exc)   # to the DLQ with the reason, the rest keeps flowing
 
     def _invoke(self, msgs: list[Message]) -> list[Result]:
         started = time.perf_counter()

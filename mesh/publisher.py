@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
-from mesh.errors import DeliveryError
+from mesh.errors import DeliveryError, MessageTooLarge
 from mesh.message import Output
 from mesh.metrics import NullSensor, Sensor
 from mesh.serde import AvroSerde
@@ -33,6 +33,7 @@ class Publisher:
         self.service = service
         self.serde = serde or AvroSerde(settings.schema_registry_url)
         conf = {**settings.producer_config(), "client.id": f"{service}-producer"}
+        self._max_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer = producer or Producer(conf)
         self._closed = False
         self._sensor = sensor or NullSensor()
@@ -59,6 +60,12 @@ class Publisher:
                 break
             except BufferError:  # local queue full: serve delivery reports, then try again
                 self._producer.poll(0.5)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise MessageTooLarge(
+                        f"a {len(data)}-byte message for {topic} exceeds message.max.bytes "
+                        f"({self._max_bytes}; STT_MESSAGE_MAX_BYTES)") from exc
+                raise
         self._producer.poll(0)
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:

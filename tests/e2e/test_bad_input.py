@@ -30,7 +30,7 @@ What is right for each, and why:
   and transcribed channel by channel, 10 are refused when kept apart and mixed to mono
   otherwise.
 * A message larger than the topic maximum (10 MiB, ``max.message.bytes``): ``mesh.Publisher``
-  refuses it before it leaves (librdkafka's ``message.max.bytes``, MSG_SIZE_TOO_LARGE), a
+  refuses it before it leaves (``MessageTooLarge``: librdkafka's ``message.max.bytes``), a
   producer whose own limit is higher gets the broker's refusal in its delivery report; the CLI
   never sends one (1 MB parts), so an 11 MiB file arrives whole as parts and is judged on its
   content; the HTTP intake never puts an upload on a topic (it publishes <= 1 MB chunks), its
@@ -655,7 +655,9 @@ def test_a_message_over_the_topic_maximum_is_refused_with_a_clear_producer_error
         matrix: Matrix) -> None:
     s = matrix.sent[("one message over the topic maximum", "raw")]
     errors = json.loads(s.error)
-    assert "Message size too large" in errors["publisher"], errors  # refused before it left
+    # refused before it left, naming the topic, the size and the limit
+    assert re.match(r"MessageTooLarge: a \d+-byte message for stt\.recordings\.raw\.v1 exceeds "
+                    r"message\.max\.bytes \(10485760", errors["publisher"]), errors
     assert errors["broker_code"] == KafkaError.MSG_SIZE_TOO_LARGE, errors
     assert "Message size too large" in errors["broker"], errors
     assert s.recording_id and not any(matrix.events.by_id[s.recording_id].values()), (

@@ -330,3 +330,27 @@ def test_handler_and_tick_never_run_at_once():
     with running(processor(consumer, handle, tick=tick, tick_interval_s=0.01)):
         assert wait_for(lambda: consumer.stored == {0: 30}, 10), consumer.stored
     assert not overlaps
+
+
+def test_an_output_too_large_to_send_dead_letters_its_input_and_the_rest_flow():
+    from mesh import MessageTooLarge
+
+    class Limited(Sent):
+        def send(self, out: Output, trace: Any = None) -> None:
+            if out.value.get("task") == "huge":
+                raise MessageTooLarge("a 11000000-byte message for out exceeds message.max.bytes")
+            super().send(out, trace)
+
+    def handle(msg: Message) -> list[Output]:
+        task = "huge" if msg.key == b"big" else "x"
+        return [Output("out", "LlmOutcome", {**msg.value, "task": task})]
+
+    consumer = LogConsumer({0: ["ok", "big", "ok"]})
+    proc = processor(consumer, handle)
+    proc.publisher = Limited()
+    with running(proc):
+        assert wait_for(lambda: consumer.stored == {0: 3}, 5), consumer.stored
+    sent_topics = [o.topic for o in sent(proc).sent]
+    assert sent_topics.count("out") == 2 and sent_topics.count("in.dlq") == 1
+    (dlq,) = [o for o in sent(proc).sent if o.topic == "in.dlq"]
+    assert "message.max.bytes" in dlq.value["reason"] and dlq.value["error_type"] == "MessageTooLarge"
