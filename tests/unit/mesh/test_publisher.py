@@ -33,7 +33,8 @@ def test_a_message_over_message_max_bytes_raises_a_clear_non_retryable_error():
 
     pub = Publisher(MeshSettings(bootstrap_servers="127.0.0.1:1", message_max_bytes=1_000_000), service="t")
     try:
-        with pytest.raises(MessageTooLarge, match=r"a 2000000-byte message for big exceeds message.max.bytes \(1000000"):
+        expected = r"a 2000000-byte message for big exceeds message.max.bytes \(1000000"
+        with pytest.raises(MessageTooLarge, match=expected):
             pub.send_raw("big", b"x" * 2_000_000, None, [])
         assert issubclass(MessageTooLarge, NonRetryableError)
     finally:
