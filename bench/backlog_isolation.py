@@ -23,7 +23,7 @@ before the backlog's last transcript (while the batch pool was busy). The batch 
 (committed offsets of ``stt-asr-batch`` against the high watermarks of the batch chunk topic,
 every second) is printed over time until it is back to zero, with the time to drain.
 
-    python bench/backlog_isolation.py [--recordings 100] [--realtime 80] [--interval 1.5]
+    python bench/backlog_isolation.py [--recordings 100] [--realtime 60] [--interval 2.5]
         [--model tiny.en] [--port 20092] [--rt-cpus 0] [--batch-cpus 1] [--infra-cpus 0]
         [--batch-seconds 30] [--with-diarize]
 """
@@ -53,8 +53,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, OffsetSpec  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
 from infra.local import LocalKafka, create_topics, topic_specs  # noqa: E402
 from mesh import MeshSettings, Publisher, topics  # noqa: E402
@@ -111,24 +110,74 @@ def plan_pinning(args: argparse.Namespace) -> Pinning:
 
 
 def cpu_count(cpus: str | None) -> int:
-    if cpus is None:
-        return 0  # the library's default
-    n = 0
-    for part in cpus.split(","):
-        lo, _, hi = part.partition("-")
-        n += int(hi or lo) - int(lo) + 1
-    return n
+    return len(_cpus(cpus))  # 0 (no pinning): the library's default
 
 
 def pin_self(cpus: str | None) -> None:
     """Pin this process (and so the broker it starts) to ``cpus``."""
-    if cpus is None:
-        return
+    if cpus is not None:
+        os.sched_setaffinity(0, _cpus(cpus))
+
+
+class CpuMeter:
+    """CPU seconds of our processes (``/proc/<pid>/stat``) and busy seconds of each core
+    (``/proc/stat``), so a phase can say how much of each core went to whom."""
+
+    def __init__(self, cores: list[int]) -> None:
+        self.cores, self.pids = cores, {}
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.marks: dict[str, tuple[float, dict[str, float], dict[int, float]]] = {}
+
+    def watch(self, name: str, pid: int | None) -> None:
+        if pid is not None:
+            self.pids[name] = pid
+
+    def mark(self, label: str) -> None:
+        self.marks[label] = (time.monotonic(), self._procs(), self._cores())
+
+    def _procs(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self.pids.items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        return out
+
+    def _cores(self) -> dict[int, float]:
+        out = {}
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *values = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in self.cores:
+                v = [int(x) for x in values]
+                out[int(name[3:])] = (sum(v[:8]) - v[3] - v[4]) / self.tick  # not idle, not iowait
+        return out
+
+    def report(self, start: str, end: str, placement: dict[str, str | None]) -> str:
+        """Share of each core's wall time: busy, and how much of that our processes used."""
+        (t0, p0, c0), (t1, p1, c1) = self.marks[start], self.marks[end]
+        wall = t1 - t0
+        used = {n: (p1.get(n, 0.0) - p0.get(n, 0.0)) / wall for n in p1}
+        parts = []
+        for core in self.cores:
+            where = {n: _cpus(placement.get(n)) or set(self.cores) for n in used}  # None: anywhere
+            ours = {n: u / len(where[n]) for n, u in used.items() if core in where[n]}
+            busy = (c1[core] - c0[core]) / wall
+            share = ", ".join(f"{n} {u:.0%}" for n, u in ours.items() if u >= 0.005)
+            others = busy - sum(ours.values())
+            parts.append(f"CPU {core} busy {busy:.0%} ({share or 'none of ours'}; "
+                         f"other processes ~{max(others, 0.0):.0%})")
+        return "; ".join(parts)
+
+
+def _cpus(spec: str | None) -> set[int]:
     chosen: set[int] = set()
-    for part in cpus.split(","):
-        lo, _, hi = part.partition("-")
-        chosen.update(range(int(lo), int(hi or lo) + 1))
-    os.sched_setaffinity(0, chosen)
+    for part in (spec or "").split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            chosen.update(range(int(lo), int(hi or lo) + 1))
+    return chosen
 
 
 # -- audio -----------------------------------------------------------------------------------
@@ -266,30 +315,27 @@ class Watcher(threading.Thread):
 
 
 class LagSampler(threading.Thread):
-    """Every second: lag of the given groups on their topics (high watermark - committed)."""
+    """Every second: lag of the given groups on their topics (high watermark - committed),
+    read with one plain consumer per group that never joins it (``committed`` and
+    ``get_watermark_offsets`` need no subscription)."""
 
     def __init__(self, bootstrap: str, groups: dict[str, str]) -> None:
         super().__init__(daemon=True, name="lag")
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.groups, self.stopped = groups, threading.Event()
         self.samples: list[tuple[float, dict[str, int]]] = []
-        self.parts = {t: sorted(self.admin.list_topics(t, timeout=10).topics[t].partitions)
-                      for t in set(groups.values())}
+        self.readers = {g: Consumer({"bootstrap.servers": bootstrap, "group.id": g,
+                                     "enable.auto.commit": False}) for g in groups}
+        meta = next(iter(self.readers.values())).list_topics(timeout=10)
+        self.parts = {t: sorted(meta.topics[t].partitions) for t in set(groups.values())}
 
     def lag(self) -> dict[str, int]:
-        ends = {}
-        for topic, parts in self.parts.items():
-            futures = self.admin.list_offsets({TopicPartition(topic, p): OffsetSpec.latest()
-                                               for p in parts}, request_timeout=10)
-            for tp, fut in futures.items():
-                ends[(tp.topic, tp.partition)] = fut.result().offset
         out = {}
         for group, topic in self.groups.items():
-            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
-                                                            for p in self.parts[topic]])]
-            result = self.admin.list_consumer_group_offsets(request, request_timeout=10)[group].result()
-            committed = {tp.partition: max(tp.offset, 0) for tp in result.topic_partitions}
-            out[group] = sum(max(0, ends[(topic, p)] - committed.get(p, 0)) for p in self.parts[topic])
+            reader = self.readers[group]
+            tps = [TopicPartition(topic, p) for p in self.parts[topic]]
+            committed = {tp.partition: max(tp.offset, 0) for tp in reader.committed(tps, timeout=10)}
+            out[group] = sum(max(0, reader.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                                 - committed[tp.partition]) for tp in tps)
         return out
 
     def run(self) -> None:
@@ -298,6 +344,36 @@ class LagSampler(threading.Thread):
                 self.samples.append((time.time(), self.lag()))
             except Exception as exc:  # a slow answer: skip this sample
                 print(f"  (lag sample failed: {exc!r})", flush=True)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.join(15)
+        for reader in self.readers.values():
+            reader.close()
+
+
+WATCHDOG = """
+import os, signal, sys, time
+parent, pids = int(sys.argv[1]), [int(p) for p in sys.argv[2:]]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1.0)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    time.sleep(20.0)
+"""
+
+
+def watchdog(pids: list[int]) -> subprocess.Popen[bytes]:
+    """Stops the broker and the services should this driver die without cleaning up."""
+    return subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), *map(str, pids)])
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -335,8 +411,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recordings", type=int, default=100, help="batch recordings queued")
     parser.add_argument("--batch-seconds", type=float, default=30.0, help="length of each")
-    parser.add_argument("--realtime", type=int, default=80, help="realtime clips per phase")
-    parser.add_argument("--interval", type=float, default=1.5, help="seconds between clips")
+    parser.add_argument("--realtime", type=int, default=60, help="realtime clips per phase")
+    parser.add_argument("--interval", type=float, default=2.5, help="seconds between clips")
     parser.add_argument("--model", default="tiny.en", help="ASR model of both pools")
     parser.add_argument("--port", type=int, default=20092, help="broker port (controller: +1)")
     parser.add_argument("--rt-cpus", help="CPUs of the realtime pools (taskset -c list)")
@@ -361,6 +437,9 @@ def main() -> int:
     watcher: Watcher | None = None
     sampler: LagSampler | None = None
     publisher: Publisher | None = None
+    meter: CpuMeter | None = None
+    guard: subprocess.Popen[bytes] | None = None
+    placement: dict[str, str | None] = {}
     loads = [("start", load())]
     try:
         broker.start()
@@ -375,6 +454,15 @@ def main() -> int:
             plan += [(["diarize", "--pool", "realtime"], pin.realtime),
                      (["diarize", "--pool", "batch"], pin.batch)]
         procs = [launch(argv, cpus, env, logs) for argv, cpus in plan]
+        guard = watchdog([p for p in [broker._pid(), *(proc.pid for proc in procs)] if p])
+        meter = CpuMeter(sorted(os.sched_getaffinity(0) | _cpus(pin.realtime) | _cpus(pin.batch)))
+        placement = {"broker": pin.infra, "driver": pin.infra}
+        meter.watch("broker", broker._pid())
+        meter.watch("driver", os.getpid())
+        for (argv, cpus), proc in zip(plan, procs, strict=True):
+            name = "-".join(a for a in argv if a != "--pool")
+            meter.watch(name, proc.pid)
+            placement[name] = cpus
         print(f"services: {', '.join(' '.join(a) for a, _ in plan)}; model {args.model}; "
               f"broker {broker.bootstrap}; logs {logs}", flush=True)
         settings = MeshSettings(bootstrap_servers=broker.bootstrap, metrics_port=None)
@@ -383,8 +471,6 @@ def main() -> int:
         groups = {"stt-asr-batch": topics.CHUNKS_BATCH, "stt-asr-realtime": topics.CHUNKS_REALTIME}
         if args.with_diarize:
             groups["stt-diarize-batch"] = topics.CHUNKS_BATCH
-        sampler = LagSampler(broker.bootstrap, groups)
-        sampler.start()
         publisher = Publisher(settings, service="bench")
         clips = realtime_clips(work, args.realtime)
         backlog_file = batch_file(work, args.batch_seconds)
@@ -396,10 +482,14 @@ def main() -> int:
                                                  progress=False)]
         watcher.wait(watcher.transcribed(warm), 600, "the warm-up recordings", procs)
         time.sleep(5.0)  # let the batch pool's commit catch up before phase 1
+        sampler = LagSampler(broker.bootstrap, groups)
+        sampler.start()
 
         print(f"phase 1 (idle): {args.realtime} realtime clips, one every {args.interval:g} s",
               flush=True)
+        meter.mark("idle start")
         idle_ids = stream(publisher, clips, args.interval)
+        meter.mark("idle end")
         watcher.wait(watcher.transcribed(idle_ids), 600, "phase 1 transcripts", procs)
         loads.append(("after phase 1", load()))
 
@@ -417,7 +507,9 @@ def main() -> int:
         print(f"  backlog queued: {batch_chunks} chunks on {topics.CHUNKS_BATCH} after "
               f"{t_queued - t_backlog:.1f} s of ingest ({done_before} already transcribed); "
               f"realtime stream starts", flush=True)
+        meter.mark("backlog start")
         busy_ids = stream(publisher, clips, args.interval)
+        meter.mark("backlog end")
         watcher.wait(watcher.transcribed(busy_ids), 900, "phase 2 transcripts", procs)
         loads.append(("after phase 2 stream", load()))
         t_stream_done = time.time()
@@ -439,9 +531,7 @@ def main() -> int:
         final_lag = sampler.lag()
     finally:
         if sampler is not None:
-            sampler.stopped.set()
-            sampler.join(15)
-            sampler.admin = None  # no client left polling a broker that is about to stop
+            sampler.close()
         if watcher is not None:
             watcher.stopped.set()
             watcher.join(10)
@@ -450,6 +540,9 @@ def main() -> int:
                 publisher.close(timeout_s=10)
         stop_services(procs)
         broker.stop()
+        if guard is not None:
+            guard.kill()
+            guard.wait()
         if not args.keep_logs:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -458,8 +551,10 @@ def main() -> int:
     under = latencies(seen, busy_ids, before_ms=last_batch_ms)
     busy_all = latencies(seen, busy_ids)
     with seen.lock:
-        q_idle = [seen.transcripts[(r, 0)][1]["queue_ms"] for r in idle_ids]
-        q_busy = [seen.transcripts[(r, 0)][1]["queue_ms"] for r in busy_ids]
+        q_idle = np.array([seen.transcripts[(r, 0)][1]["queue_ms"] for r in idle_ids])
+        q_busy = np.array([seen.transcripts[(r, 0)][1]["queue_ms"] for r in busy_ids])
+        p_idle = np.array([seen.transcripts[(r, 0)][1]["processing_ms"] for r in idle_ids])
+        p_busy = np.array([seen.transcripts[(r, 0)][1]["processing_ms"] for r in busy_ids])
     print()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {pin.describe()}")
     print(f"model {args.model}; realtime stream: {args.realtime} clips of 4-8 s (one chunk each), "
@@ -468,14 +563,18 @@ def main() -> int:
     print("chunk latency = Kafka timestamp of the ChunkTranscript - Kafka timestamp of its "
           f"AudioChunk (timestamp types seen: {sorted(watcher.timestamp_types)}, 1 = CreateTime)")
     print(f"  idle:    p50 {pct(idle, 50):7.0f} ms  p95 {pct(idle, 95):7.0f} ms  max "
-          f"{idle.max():7.0f} ms  ({len(idle)} chunks; ASR queue_ms p50 {pct(np.array(q_idle), 50):.0f})")
+          f"{idle.max():7.0f} ms  ({len(idle)} chunks; ASR queue_ms p50 {pct(q_idle, 50):.0f}, "
+          f"processing_ms p50 {pct(p_idle, 50):.0f})")
     print(f"  backlog: p50 {pct(under, 50):7.0f} ms  p95 {pct(under, 95):7.0f} ms  max "
           f"{under.max() if len(under) else float('nan'):7.0f} ms  ({len(under)} of "
           f"{len(busy_all)} chunks transcribed while the backlog was being worked; ASR queue_ms p50 "
-          f"{pct(np.array(q_busy), 50):.0f})")
+          f"{pct(q_busy, 50):.0f}, processing_ms p50 {pct(p_busy, 50):.0f})")
     ratio = pct(under, 95) / pct(idle, 95)
     print(f"  p95 backlog / p95 idle = {ratio:.2f} (target <= {TARGET}: "
           f"{'met' if ratio <= TARGET else 'NOT met'}); p50 ratio {pct(under, 50) / pct(idle, 50):.2f}")
+    assert meter is not None
+    print(f"  CPU, idle stream:    {meter.report('idle start', 'idle end', placement)}")
+    print(f"  CPU, backlog stream: {meter.report('backlog start', 'backlog end', placement)}")
     print_lag(sampler.samples, t_backlog, t_queued)
     print(f"  backlog ingested in {t_queued - t_backlog:.1f} s; last batch transcript "
           f"{last_batch_ms / 1000 - t_backlog:.1f} s after the backlog was published; batch lag "
