@@ -70,14 +70,23 @@ def free_ports(n: int, exclude: list[int]) -> list[int]:
 
 def sink_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The stack's sink: its own embedded ClickHouse and HTTP port (not `make run`'s)."""
+    env, port = own_sink_env(tmp_path_factory)
+    SINK_PORT.append(port)
+    return env
+
+
+def own_sink_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], int]:
+    """A sink's environment (an embedded ClickHouse folder and an HTTP port of its own) and
+    that port, for a stack other than the shared one: ``SINK_PORT`` keeps naming the shared
+    stack's sink."""
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        SINK_PORT.append(sock.getsockname()[1])
+        port = sock.getsockname()[1]
     return {"STT_SINK_DSN": f"chdb://{tmp_path_factory.mktemp('clickhouse')}",
-            "STT_SINK_HTTP_PORT": str(SINK_PORT[-1]), "STT_SINK_STORE_REDACTED_TEXT": "true",
-            "STT_SINK_BATCH_MAX_S": "1"}
+            "STT_SINK_HTTP_PORT": str(port), "STT_SINK_STORE_REDACTED_TEXT": "true",
+            "STT_SINK_BATCH_MAX_S": "1"}, port
 
 
 @pytest.fixture(scope="session")
