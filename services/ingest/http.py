@@ -159,16 +159,19 @@ async def _file_part(
     except Exception as exc:
         detail = f"the multipart body cannot be parsed: {exc}"
         raise Rejection(422, "invalid_request", detail) from exc
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise Rejection(422, "invalid_request", "a multipart upload needs a 'file' field")
-    form_fields: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            form_fields.setdefault(key, []).append(value)
-    fields.update(form_fields)
-    data = await upload.read()
-    return data, upload.content_type or "", upload.filename
+    try:  # the parsed form holds its files in spooled temporary files until closed
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Rejection(422, "invalid_request", "a multipart upload needs a 'file' field")
+        form_fields: dict[str, list[str]] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                form_fields.setdefault(key, []).append(value)
+        fields.update(form_fields)
+        data = await upload.read()
+        return data, upload.content_type or "", upload.filename
+    finally:
+        await form.close()
 
 
 def _replay(body: bytes) -> Callable[[], Any]:
