@@ -65,7 +65,15 @@ class Assignment:
     # -- callbacks: they run inside poll()/consume() and must not block --------------------
     def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         """Eager protocol: the whole new assignment (maybe empty: more members than
-        partitions); cooperative: the partitions added."""
+        partitions); cooperative: the partitions added.
+
+        An assigned partition is resumed: librdkafka keeps an application's pause of a
+        partition across its revocation, so one paused while it was revoked or lost (the
+        loop pauses during long work, the sink while its store is down) would come back
+        paused, owned and never fetched again. Whoever wants it paused pauses it again after
+        this (the loop while its long work runs, the sink while its store is down)."""
+        if partitions:
+            consumer.resume(partitions)
         self.owned |= {(tp.topic, tp.partition) for tp in partitions}
         self.health.assigned()
         self.sensor.on_rebalance("assign", len(self.owned))

@@ -46,6 +46,21 @@ class MetadataConsumer:
         return self.answer
 
 
+class Pausable:
+    """The pause and resume of a consumer, recorded."""
+
+    def __init__(self) -> None:
+        self.paused: set[tuple[str, int]] = set()
+        self.resumed: list[list[tuple[str, int]]] = []
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        self.paused |= {(tp.topic, tp.partition) for tp in partitions}
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        self.resumed.append([(tp.topic, tp.partition) for tp in partitions])
+        self.paused -= {(tp.topic, tp.partition) for tp in partitions}
+
+
 def watch(clock: Clock, limit_s: float = 60.0, sensor=None, grace_s: float = 5.0):
     health = Health(rebalance_grace_s=grace_s, clock=clock)
     forgotten: list = []
@@ -59,7 +74,7 @@ def test_readiness_is_set_on_assign_and_survives_only_a_short_rebalance():
     clock = Clock()
     health, assignment, forgotten = watch(clock, grace_s=5.0)
     assert not health.is_ready(), "not ready before the first assignment"
-    assignment.on_assign(None, [TopicPartition("in", 0), TopicPartition("in", 1)])
+    assignment.on_assign(Pausable(), [TopicPartition("in", 0), TopicPartition("in", 1)])
     assert health.is_ready() and assignment.owned == {("in", 0), ("in", 1)}
     assignment.on_revoke(None, [TopicPartition("in", 0), TopicPartition("in", 1)])
     assert forgotten == [("in", 0), ("in", 1)] and not assignment.owned
@@ -67,14 +82,14 @@ def test_readiness_is_set_on_assign_and_survives_only_a_short_rebalance():
     assert health.is_ready(), "a rebalance shorter than the grace keeps readiness"
     clock.now += 2.0
     assert not health.is_ready() and health.alive()
-    assignment.on_assign(None, [TopicPartition("in", 1)])
+    assignment.on_assign(Pausable(), [TopicPartition("in", 1)])
     assert health.is_ready() and health.unassigned_for() == 0.0
 
 
 def test_outputs_waiting_for_acknowledgement_past_the_grace_clear_readiness():
     clock = Clock()
     health, assignment, _ = watch(clock, grace_s=5.0)
-    assignment.on_assign(None, [TopicPartition("in", 0)])
+    assignment.on_assign(Pausable(), [TopicPartition("in", 0)])
     with health.awaiting_acks():
         clock.now += 4.0
         assert health.is_ready()
@@ -88,13 +103,26 @@ def test_a_lost_assignment_clears_readiness_and_is_counted():
     health, assignment, _ = watch(clock, sensor=sensor, grace_s=0.0)
     metric = sensor.registry.get_sample_value
     assert metric("stt_assignments_lost_total", {"service": "svc"}) == 0
-    assignment.on_assign(None, [TopicPartition("in", 0)])
+    assignment.on_assign(Pausable(), [TopicPartition("in", 0)])
     assert metric("stt_assigned_partitions", {"service": "svc"}) == 1
     assignment.on_lost(None, [TopicPartition("in", 0)])
     assert not health.is_ready()
     assert metric("stt_assignments_lost_total", {"service": "svc"}) == 1
     assert metric("stt_rebalances_total", {"service": "svc", "event": "lost"}) == 1
     assert metric("stt_assigned_partitions", {"service": "svc"}) == 0
+
+
+def test_a_partition_paused_when_it_was_revoked_is_resumed_when_it_is_assigned_again():
+    """librdkafka keeps a pause across the revocation (tests/integration/test_pause_rebalance.py)."""
+    _, assignment, _ = watch(Clock())
+    consumer = Pausable()
+    assignment.on_assign(consumer, [TopicPartition("in", 0), TopicPartition("in", 1)])
+    consumer.pause([TopicPartition("in", 0), TopicPartition("in", 1)])  # long work in hand
+    assignment.on_lost(consumer, [TopicPartition("in", 0), TopicPartition("in", 1)])
+    assignment.on_assign(consumer, [TopicPartition("in", 1)])
+    assert consumer.paused == {("in", 0)} and consumer.resumed[-1] == [("in", 1)]
+    assignment.on_assign(consumer, [])  # nothing to resume: no call
+    assert len(consumer.resumed) == 2
 
 
 def test_a_consumer_unassigned_past_the_limit_while_its_topics_have_partitions_is_stalled():
@@ -125,7 +153,7 @@ def test_a_consumer_that_reaches_no_broker_past_the_limit_is_stalled():
 def test_a_client_that_has_known_no_broker_for_a_while_is_stalled_even_when_assigned():
     clock = Clock()
     _, assignment, _ = watch(clock, limit_s=600.0)
-    assignment.on_assign(None, [TopicPartition("in", 0)])
+    assignment.on_assign(Pausable(), [TopicPartition("in", 0)])
     coordinator = {"GroupCoordinator": {"source": "logical", "state": "INIT"}}
     coordinator_only = {"brokers": coordinator}
     up = {"brokers": {"127.0.0.1:9092/1": {"source": "learned", "state": "UP"}, **coordinator}}
@@ -156,7 +184,7 @@ def test_topics_without_partitions_are_no_stall_and_metadata_is_asked_at_most_ev
 def test_an_empty_assignment_is_membership_not_a_stall():
     clock = Clock()
     health, assignment, _ = watch(clock, limit_s=60.0)
-    assignment.on_assign(None, [])  # more members than partitions
+    assignment.on_assign(Pausable(), [])  # more members than partitions
     clock.now += 600.0
     health.beat()
     assert health.is_ready() and assignment.check(MetadataConsumer(metadata(**{"in": 1}))) is None
@@ -219,6 +247,8 @@ class ScriptedConsumer:
 
     def store_offsets(self, offsets) -> None:
         self.stored.extend((tp.topic, tp.partition, tp.offset) for tp in offsets)
+
+    def resume(self, partitions) -> None: ...
 
     def commit(self, asynchronous: bool) -> None: ...
 
