@@ -23,9 +23,15 @@ before the backlog's last transcript (while the batch pool was busy). The batch 
 (committed offsets of ``stt-asr-batch`` against the high watermarks of the batch chunk topic,
 every second) is printed over time until it is back to zero, with the time to drain.
 
+Also printed: end-to-end latency (the recording's publish to its transcript, ingest included;
+``--stream-during-ingest`` starts phase 2's stream together with the backlog's publish, so
+realtime recordings wait behind the backlog in ingest, which serves both priorities), and for
+each phase how busy each core was and how much of it went to our processes and to others (on
+a shared machine, other processes move to the realtime core once the batch pool fills its own).
+
     python bench/backlog_isolation.py [--recordings 100] [--realtime 60] [--interval 2.5]
         [--model tiny.en] [--port 20092] [--rt-cpus 0] [--batch-cpus 1] [--infra-cpus 0]
-        [--batch-seconds 30] [--with-diarize]
+        [--batch-seconds 30] [--with-diarize] [--stream-during-ingest]
 """
 
 from __future__ import annotations
@@ -377,17 +383,28 @@ def watchdog(pids: list[int]) -> subprocess.Popen[bytes]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def stream(publisher: Publisher, clips: list[Path], interval_s: float) -> list[str]:
-    """Publish the clips as realtime recordings at a steady rate; returns their ids."""
+def stream(publisher: Publisher, clips: list[Path], interval_s: float,
+           sent: dict[str, float]) -> list[str]:
+    """Publish the clips as realtime recordings at a steady rate; returns their ids and notes
+    when each was published (ms) in ``sent``."""
     ids, start = [], time.monotonic()
     for i, clip in enumerate(clips):
         delay = start + i * interval_s - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        at = time.time() * 1000
         [(rid, _)] = publish_files([clip], publisher, priority="realtime", tenant="bench",
                                    progress=False)
+        sent[rid] = at
         ids.append(rid)
     return ids
+
+
+def end_to_end(seen: Seen, rids: list[str], sent: dict[str, float]) -> np.ndarray:
+    """Publish of the recording -> its last ChunkTranscript (ms): ingest included."""
+    with seen.lock:
+        return np.array([max(seen.transcripts[(r, q)][0] for q in range(seen.metadata[r]["chunk_count"]))
+                         - sent[r] for r in rids], dtype=float)
 
 
 def latencies(seen: Seen, rids: list[str], before_ms: float | None = None) -> np.ndarray:
@@ -419,6 +436,9 @@ def main() -> int:
     parser.add_argument("--batch-cpus", help="CPUs of the batch pools")
     parser.add_argument("--infra-cpus", help="CPUs of the broker, ingest and this driver")
     parser.add_argument("--with-diarize", action="store_true", help="run both diarize pools too")
+    parser.add_argument("--stream-during-ingest", action="store_true",
+                        help="start phase 2's realtime stream with the backlog's publish, not "
+                             "once ingest has queued it (shows ingest's share in end to end)")
     parser.add_argument("--drain-timeout", type=float, default=3600.0)
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
@@ -440,6 +460,7 @@ def main() -> int:
     meter: CpuMeter | None = None
     guard: subprocess.Popen[bytes] | None = None
     placement: dict[str, str | None] = {}
+    sent: dict[str, float] = {}
     loads = [("start", load())]
     try:
         broker.start()
@@ -488,7 +509,7 @@ def main() -> int:
         print(f"phase 1 (idle): {args.realtime} realtime clips, one every {args.interval:g} s",
               flush=True)
         meter.mark("idle start")
-        idle_ids = stream(publisher, clips, args.interval)
+        idle_ids = stream(publisher, clips, args.interval, sent)
         meter.mark("idle end")
         watcher.wait(watcher.transcribed(idle_ids), 600, "phase 1 transcripts", procs)
         loads.append(("after phase 1", load()))
@@ -498,6 +519,12 @@ def main() -> int:
         t_backlog = time.time()
         backlog = [rid for rid, _ in publish_files([backlog_file] * args.recordings, publisher,
                                                    priority="batch", progress=False)]
+        busy_ids: list[str] = []
+        streamer = threading.Thread(target=lambda: busy_ids.extend(
+            stream(publisher, clips, args.interval, sent)), name="stream")
+        if args.stream_during_ingest:  # realtime recordings queue behind the backlog in ingest
+            meter.mark("backlog start")
+            streamer.start()
         watcher.wait(lambda s: all(r in s.metadata for r in backlog), 900, "ingest of the backlog",
                      procs)
         t_queued = time.time()
@@ -506,9 +533,12 @@ def main() -> int:
         done_before = sum(1 for (r, _) in list(watcher.seen.transcripts) if r in set(backlog))
         print(f"  backlog queued: {batch_chunks} chunks on {topics.CHUNKS_BATCH} after "
               f"{t_queued - t_backlog:.1f} s of ingest ({done_before} already transcribed); "
-              f"realtime stream starts", flush=True)
-        meter.mark("backlog start")
-        busy_ids = stream(publisher, clips, args.interval)
+              f"{'realtime stream running' if args.stream_during_ingest else 'realtime stream starts'}",
+              flush=True)
+        if not args.stream_during_ingest:
+            meter.mark("backlog start")
+            streamer.start()
+        streamer.join()
         meter.mark("backlog end")
         watcher.wait(watcher.transcribed(busy_ids), 900, "phase 2 transcripts", procs)
         loads.append(("after phase 2 stream", load()))
@@ -572,6 +602,11 @@ def main() -> int:
     ratio = pct(under, 95) / pct(idle, 95)
     print(f"  p95 backlog / p95 idle = {ratio:.2f} (target <= {TARGET}: "
           f"{'met' if ratio <= TARGET else 'NOT met'}); p50 ratio {pct(under, 50) / pct(idle, 50):.2f}")
+    e2e_idle, e2e_busy = end_to_end(seen, idle_ids, sent), end_to_end(seen, busy_ids, sent)
+    print(f"  end to end (publish of the recording -> its transcript, ingest included): idle p50 "
+          f"{pct(e2e_idle, 50):.0f} ms p95 {pct(e2e_idle, 95):.0f} ms; backlog p50 {pct(e2e_busy, 50):.0f}"
+          f" ms p95 {pct(e2e_busy, 95):.0f} ms max {e2e_busy.max():.0f} ms"
+          + (" (stream started with the backlog's publish)" if args.stream_during_ingest else ""))
     assert meter is not None
     print(f"  CPU, idle stream:    {meter.report('idle start', 'idle end', placement)}")
     print(f"  CPU, backlog stream: {meter.report('backlog start', 'backlog end', placement)}")

@@ -19,11 +19,15 @@ and released as in real traffic:
   boundary at or after ``--at-minutes`` of audio has been handled, at further boundaries (a
   trajectory), and at the end; the bench prints both figures and their ratio (target <= 1.1).
 
-``--tracemalloc`` also snapshots the Python heap at the first sample and at the end and
-prints the allocation sites that grew most (to tell a Python-level leak from native memory).
+Each sample also carries glibc's ``mallinfo2`` (heap bytes in use, and free but held), so
+growth of live memory can be told from memory the allocator keeps. ``--tracemalloc``
+snapshots the Python heap at the first sample and at the end and prints the allocation sites
+that grew most; ``--malloc-trim`` calls ``malloc_trim(0)`` after each sample and samples again
+(both change the run: use them to investigate, not to measure).
 
     python bench/worker_memory.py [--hours 3] [--model tiny.en] [--workers asr diarize]
         [--at-minutes 5] [--pool batch] [--threads 1] [--sequential] [--tracemalloc]
+        [--malloc-trim]
 """
 
 from __future__ import annotations
@@ -126,6 +130,34 @@ def rss_mb() -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def heap_mb() -> dict[str, float]:
+    """glibc's view of the heap (``mallinfo2``, every arena): bytes in use (small blocks and
+    mmapped ones) and bytes free but still held; RSS growing while ``in_use`` does not points
+    at the allocator (fragmentation, memory not returned), not at live objects."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                   "usmblks", "fsmblks", "uordblks", "fordblks",
+                                                   "keepcost")]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    m = libc.mallinfo2()
+    mb = 1024 * 1024
+    return {"heap_in_use_mb": (m.uordblks + m.hblkhd) / mb, "heap_free_mb": m.fordblks / mb,
+            "arena_mb": m.arena / mb, "mmapped_mb": m.hblkhd / mb}
+
+
+def malloc_trim() -> None:
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class Feed:
     """The stream of chunks of one run, each chunk's PCM read from the spool when it is due."""
 
@@ -151,9 +183,9 @@ class Reporter:
     """Samples RSS at recording boundaries: first at or after ``at_s`` of audio, then every
     ``every_s``, and at the end; one JSON line each on stdout."""
 
-    def __init__(self, at_s: float, every_s: float, use_tracemalloc: bool) -> None:
+    def __init__(self, at_s: float, every_s: float, use_tracemalloc: bool, trim: bool) -> None:
         self.at_s, self.every_s, self.next_s = at_s, every_s, at_s
-        self.tracemalloc = use_tracemalloc
+        self.tracemalloc, self.trim = use_tracemalloc, trim
         self.first_snapshot: Any = None
         self.started = time.perf_counter()
 
@@ -164,9 +196,16 @@ class Reporter:
         first = self.next_s == self.at_s
         while self.next_s <= audio_s:
             self.next_s += self.every_s
+        if self.trim:  # an investigation: what the allocator holds beyond live memory
+            malloc_trim()
+            extra["trimmed_rss_mb"] = rss_mb()[0]
+        if self.tracemalloc:
+            import tracemalloc
+
+            extra["python_heap_mb"] = tracemalloc.get_traced_memory()[0] / 1024 / 1024
         emit({"kind": "end" if final else ("first" if first else "sample"), "audio_s": audio_s,
               "recordings": recordings, "rss_mb": rss, "hwm_mb": hwm,
-              "wall_s": time.perf_counter() - self.started, **extra})
+              "wall_s": time.perf_counter() - self.started, **heap_mb(), **extra})
         if self.tracemalloc:
             import tracemalloc
 
@@ -269,7 +308,7 @@ def child(args: argparse.Namespace) -> None:
     spool = Path(args.spool)
     templates = json.loads((spool / "templates.json").read_text())
     feed = Feed(spool, templates, schedule(templates, args.hours))
-    report = Reporter(args.at_minutes * 60, args.every_minutes * 60, args.tracemalloc)
+    report = Reporter(args.at_minutes * 60, args.every_minutes * 60, args.tracemalloc, args.malloc_trim)
     {"asr": child_asr, "diarize": child_diarize}[args.child](feed, report, args)
 
 
@@ -293,7 +332,8 @@ def run_children(kinds: list[str], spool: Path, args: argparse.Namespace) -> dic
     argv = [sys.executable, __file__, "--spool", str(spool), "--hours", str(args.hours),
             "--model", args.model, "--pool", args.pool, "--threads", str(args.threads),
             "--at-minutes", str(args.at_minutes), "--every-minutes", str(args.every_minutes),
-            *(["--tracemalloc"] if args.tracemalloc else [])]
+            *(["--tracemalloc"] if args.tracemalloc else []),
+            *(["--malloc-trim"] if args.malloc_trim else [])]
     lines: dict[str, list[dict]] = {k: [] for k in kinds}
     groups = [kinds] if not args.sequential else [[k] for k in kinds]
     for group in groups:
@@ -331,8 +371,13 @@ def follow(kind: str, proc: subprocess.Popen[str], into: list[dict]) -> None:
             rec["load"] = load()
             if rec["kind"] == "end" and into[-2:-1] and into[-2].get("audio_s") == rec["audio_s"]:
                 continue  # the last trajectory sample was taken at the end already
+            heap = (f", heap in use {rec['heap_in_use_mb']:.0f} / free {rec['heap_free_mb']:.0f} MB"
+                    if "heap_in_use_mb" in rec else "")
+            heap += (f", after malloc_trim {rec['trimmed_rss_mb']:.0f} MB" if "trimmed_rss_mb" in rec
+                     else "") + (f", Python heap {rec['python_heap_mb']:.1f} MB"
+                                 if "python_heap_mb" in rec else "")
             print(f"  {kind:8s} {rec['audio_s'] / 60:7.1f} min of audio, {rec['recordings']:4d} "
-                  f"recordings: RSS {rec['rss_mb']:7.1f} MB (peak {rec['hwm_mb']:7.1f}), "
+                  f"recordings: RSS {rec['rss_mb']:7.1f} MB (peak {rec['hwm_mb']:7.1f}){heap}, "
                   f"{rec['wall_s']:6.0f} s wall; load average {rec['load']}", flush=True)
 
 
@@ -350,6 +395,9 @@ def summary(kind: str, recs: list[dict]) -> float:
           f"({end['audio_s'] / 3600:.2f} h, {end['recordings']} recordings) {end['rss_mb']:.1f} MB "
           f"(peak {end['hwm_mb']:.1f}); end / 5 min = {ratio:.3f} (target <= {TARGET}: {verdict}); "
           f"{work}; {end['wall_s'] / 60:.1f} min wall")
+    if "heap_in_use_mb" in end:
+        print(f"{kind}: glibc heap in use {first['heap_in_use_mb']:.0f} -> {end['heap_in_use_mb']:.0f} MB, "
+              f"free but held {first['heap_free_mb']:.0f} -> {end['heap_free_mb']:.0f} MB")
     for rec in recs:
         if rec["kind"] == "tracemalloc":
             print(f"{kind}: Python heap growth, first sample -> end (tracemalloc, top sites):")
@@ -370,6 +418,8 @@ def main() -> None:
     parser.add_argument("--every-minutes", type=float, default=30.0, help="trajectory samples")
     parser.add_argument("--sequential", action="store_true", help="one worker after the other")
     parser.add_argument("--tracemalloc", action="store_true", help="trace the Python heap too")
+    parser.add_argument("--malloc-trim", action="store_true",
+                        help="after each sample, malloc_trim(0) and sample again (changes the run)")
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--child", choices=["asr", "diarize"], help=argparse.SUPPRESS)
     parser.add_argument("--spool", help=argparse.SUPPRESS)
