@@ -4,6 +4,12 @@ A consumer that waits for another service's output should wait only while that s
 deployed: redaction holds a recording for its speaker turns only while the diarizer's group
 has members. The broker knows (the group's membership); asking it is a metadata call that
 may block, so a daemon thread asks every ``every_s`` and ``active()`` never blocks the loop.
+
+A question that fails is asked again of a new admin client: after a broker restart an admin
+client can be left without any broker for good (like a consumer, confluentinc/librdkafka#5301;
+every describe then times out), which would freeze the last answer for the life of the
+process: redaction stopped waiting for speaker turns for good once it had seen the diarizer's
+group empty before the restart (found by tests/e2e/test_survive.py).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ class GroupWatch:
         self.group, self.every_s, self.timeout_s, self.grace_s = group, every_s, timeout_s, grace_s
         self._clock = clock
         self._seen_at = clock()
+        self._settings, self._new_admin = settings, admin
         self._admin = admin(settings)
+        self.renewals = 0  # admin clients replaced after a failed question
         self._members: int | None = None  # unknown until the broker answered once
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"watch-{group}")
@@ -67,7 +75,8 @@ class GroupWatch:
             described = future.result(timeout=self.timeout_s + 5)
             members = len(described.members)
         except Exception as exc:  # a broker that does not answer leaves the last answer standing
-            log.debug("describing group %s failed: %s", self.group, exc)
+            log.debug("describing group %s failed: %s; asking a new admin client next", self.group, exc)
+            self._renew()
             return self._members
         if members != self._members:
             log.info("consumer group %s has %d member(s)", self.group, members)
@@ -75,6 +84,13 @@ class GroupWatch:
             self._seen_at = self._clock()
         self._members = members
         return members
+
+    def _renew(self) -> None:
+        try:
+            self._admin = self._new_admin(self._settings)
+            self.renewals += 1
+        except Exception as exc:  # keep the old one; the next failure tries again
+            log.debug("no new admin client for group %s: %s", self.group, exc)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s if self._members is not None else min(2.0, self.every_s)):
