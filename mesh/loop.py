@@ -262,7 +262,6 @@ class Processor:
         if new:
             self._consumer.pause([TopicPartition(t, p) for t, p in sorted(new)])
             self._paused |= new
-        self._paused &= self.assignment.owned | new  # revoked ones are gone from the consumer
 
     def _resume_paused(self) -> None:
         owned = self._paused & self.assignment.owned
@@ -436,7 +435,10 @@ class Processor:
             self._store()
 
     def _forget(self, partitions: list[Partition]) -> None:
-        """Revoked or lost: the next owner re-reads held messages from the committed offset."""
+        """Revoked or lost: the next owner re-reads held messages from the committed offset.
+        A partition that comes back is resumed on assignment (``Assignment.on_assign``), so it
+        is no longer counted as paused: long work still in hand pauses it again."""
+        self._paused.difference_update(partitions)  # the poll thread: no lock needed
         with self._books:
             for tp in partitions:
                 for state in (self._held, self._next_offset, self._stored):

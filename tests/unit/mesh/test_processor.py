@@ -72,6 +72,11 @@ class LogConsumer:
         with self._lock:
             while self.prefetched:
                 step = self.prefetched.pop(0)
+                if hasattr(step, "bounce"):  # revoked and assigned back in one poll
+                    tps = [TopicPartition(self.topic, step.bounce)]
+                    self.callbacks["revoke"](self, tps)
+                    self.callbacks["assign"](self, tps)
+                    continue
                 if hasattr(step, "revoke"):
                     self.logs.pop(step.revoke)
                     self.callbacks["revoke"](self, [TopicPartition(self.topic, step.revoke)])
@@ -354,3 +359,18 @@ def test_an_output_too_large_to_send_dead_letters_its_input_and_the_rest_flow():
     assert sent_topics.count("out") == 2 and sent_topics.count("in.dlq") == 1
     (dlq,) = [o for o in sent(proc).sent if o.topic == "in.dlq"]
     assert "message.max.bytes" in dlq.value["reason"] and dlq.value["error_type"] == "MessageTooLarge"
+
+
+def test_a_partition_revoked_and_assigned_back_during_long_work_is_paused_again():
+    consumer = LogConsumer({0: ["long"], 1: []})
+    calls: list[str] = []
+    with running(processor(consumer, slow_on({b"long"}, 1.2, calls))):
+        assert wait_for(lambda: consumer.paused == {0, 1}, 5)
+        resumed = len(consumer.resume_calls)
+        consumer.prefetched.append(SimpleNamespace(bounce=1))
+        assert wait_for(lambda: len(consumer.resume_calls) > resumed, 5), "assigning resumes"
+        assert consumer.resume_calls[-1] == [1]
+        assert wait_for(lambda: consumer.paused == {0, 1}, 1), "long work in hand pauses it again"
+        consumer.append(1, "later")
+        assert wait_for(lambda: consumer.stored == {0: 1, 1: 1}, 5), consumer.stored
+    assert calls == ["long@0", "later@0"] and not consumer.paused
