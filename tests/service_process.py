@@ -18,6 +18,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
+    """SIGTERM, then SIGKILL after ``timeout_s``; the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
 class ServiceProcess:
     def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
         self.log = log
@@ -26,14 +38,7 @@ class ServiceProcess:
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, then SIGKILL after ``timeout_s``; the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+        return terminate(self.proc, timeout_s)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -134,14 +139,7 @@ class SupervisedService:
         with self.lock:
             if self.proc is None:
                 return None
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout_s)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(10)
-            return self.proc.returncode
+            return terminate(self.proc, timeout_s)
 
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []

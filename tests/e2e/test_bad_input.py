@@ -82,6 +82,8 @@ from stt_mesh.demo import finished, recording_quality
 from stt_mesh.follow import Events
 from tests.e2e.conftest import E2E_ENV
 from tests.kafka_helpers import wait_for
+from tests.service_process import terminate
+from tests.unit.ingest.test_decode_extremes import video_only_mp4
 
 pytestmark = pytest.mark.e2e
 
@@ -192,21 +194,6 @@ def write_silent_flac(path: Path, hours: float, rate: int = 8000) -> None:
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
-
-
-def video_only_mp4(frames: int = 10) -> bytes:
-    """An MP4 with one short MPEG-4 video track and no audio track."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            image = np.full((48, 64, 3), i * 20, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
 
 
 def multichannel(channels: int, speech: np.ndarray) -> bytes:
@@ -385,12 +372,7 @@ def intake(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     try:
         yield f"http://127.0.0.1:{port}", log, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        terminate(proc)
 
 
 def healthy(base: str) -> bool:

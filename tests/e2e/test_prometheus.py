@@ -31,6 +31,7 @@ from mesh import MeshSettings, Publisher, topics
 from services.ingest.cli import publish_files
 from stt_mesh.demo import sample_metadata
 from tests.e2e.conftest import METRICS_PORTS, SINK_PORT, free_ports, sample_dir
+from tests.service_process import terminate
 from tests.unit.deploy.metric_names import RULES, dashboard_queries, rule_groups, selectors_in
 
 pytestmark = pytest.mark.e2e
@@ -89,12 +90,7 @@ def prometheus(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             time.sleep(0.5)
         yield Prometheus(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        terminate(proc)
 
 
 def ready(url: str) -> bool:
