@@ -94,3 +94,31 @@ def test_every_variable_a_manifest_sets_is_a_real_setting(doc: dict[str, Any]) -
 def test_the_setting_check_would_catch_a_typo() -> None:
     cls = settings_class("STT_ASR_MODLE")
     assert "modle" not in cls.model_fields
+
+
+# Kubernetes' own OpenAPI schemas, as kubernetes-validate ships them (strict: no unknown
+# fields). KEDA's ScaledObject is a CRD with no schema there; the scaling test above checks it.
+SCHEMA_KINDS = {"Deployment", "Service"}
+
+
+@pytest.mark.parametrize("doc", [d for d in docs() if d["kind"] in SCHEMA_KINDS],
+                         ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_every_core_manifest_passes_the_kubernetes_schema(doc: dict[str, Any]) -> None:
+    import kubernetes_validate
+
+    kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_every_manifest_kind_is_schema_checked_or_a_known_crd() -> None:
+    assert {d["kind"] for d in docs()} == SCHEMA_KINDS | {"ScaledObject"}
+
+
+def test_the_schema_check_would_catch_a_misplaced_field() -> None:
+    import kubernetes_validate
+
+    (deployment, *_) = of_kind("Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["resource"] = container.pop("resources")  # a typo kubectl would reject
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
