@@ -22,12 +22,15 @@ and released as in real traffic:
 Each sample also carries glibc's ``mallinfo2`` (heap bytes in use, and free but held), so
 growth of live memory can be told from memory the allocator keeps. ``--tracemalloc``
 snapshots the Python heap at the first sample and at the end and prints the allocation sites
-that grew most; ``--malloc-trim`` calls ``malloc_trim(0)`` after each sample and samples again
-(both change the run: use them to investigate, not to measure).
+that grew most; ``--malloc-trim`` calls ``malloc_trim(0)`` after each sample and samples again,
+``--trim-after-batch`` after every ASR batch and diarized recording (these change the run: use
+them to investigate, not to measure). glibc settings reach the workers through the
+environment, e.g. ``MALLOC_MMAP_THRESHOLD_=131072``. The summary gives CPU seconds per audio
+second, so what a setting costs shows beside what it saves.
 
     python bench/worker_memory.py [--hours 3] [--model tiny.en] [--workers asr diarize]
         [--at-minutes 5] [--pool batch] [--threads 1] [--sequential] [--tracemalloc]
-        [--malloc-trim]
+        [--malloc-trim] [--trim-after-batch]
 """
 
 from __future__ import annotations
@@ -187,7 +190,7 @@ class Reporter:
         self.at_s, self.every_s, self.next_s = at_s, every_s, at_s
         self.tracemalloc, self.trim = use_tracemalloc, trim
         self.first_snapshot: Any = None
-        self.started = time.perf_counter()
+        self.started, self.cpu0 = time.perf_counter(), time.process_time()
 
     def boundary(self, audio_s: float, recordings: int, final: bool = False, **extra: Any) -> None:
         if not final and audio_s < self.next_s:
@@ -205,7 +208,8 @@ class Reporter:
             extra["python_heap_mb"] = tracemalloc.get_traced_memory()[0] / 1024 / 1024
         emit({"kind": "end" if final else ("first" if first else "sample"), "audio_s": audio_s,
               "recordings": recordings, "rss_mb": rss, "hwm_mb": hwm,
-              "wall_s": time.perf_counter() - self.started, **heap_mb(), **extra})
+              "wall_s": time.perf_counter() - self.started, "cpu_s": time.process_time() - self.cpu0,
+              **heap_mb(), **extra})
         if self.tracemalloc:
             import tracemalloc
 
@@ -232,7 +236,7 @@ def child_asr(feed: Feed, report: Reporter, args: argparse.Namespace) -> None:
     worker.transcribe([ChunkJob(c, c["trace_id"], c["produced_at_ms"]) for c in warm])
     rss0, _ = rss_mb()
     emit({"kind": "loaded", "rss_mb": rss0, "batch_size": batch_size, "pool": args.pool})
-    start_tracing(args)
+    begin(args, report)
     pending: list[ChunkJob] = []
     audio_s = words = chunks = errors = 0.0
     recordings = 0
@@ -246,6 +250,8 @@ def child_asr(feed: Feed, report: Reporter, args: argparse.Namespace) -> None:
                 words += sum(len(s["words"]) for s in result["segments"])
             chunks += 1
         pending.clear()
+        if args.trim_after_batch:
+            malloc_trim()
 
     for template, recording in feed.recordings():
         for c in recording:
@@ -274,7 +280,7 @@ def child_diarize(feed: Feed, report: Reporter, args: argparse.Namespace) -> Non
         worker.warm_up()
         rss0, _ = rss_mb()
         emit({"kind": "loaded", "rss_mb": rss0, "sweep_interval_s": settings.sweep_interval_s})
-        start_tracing(args)
+        begin(args, report)
         audio_s, recordings, turns, speakers, swept = 0.0, 0, 0, 0, 0
         next_sweep = time.monotonic() + settings.sweep_interval_s
         for template, recording in feed.recordings():
@@ -282,6 +288,8 @@ def child_diarize(feed: Feed, report: Reporter, args: argparse.Namespace) -> Non
                 for result in worker.handle_chunk(c):
                     turns += len(result["turns"])
                     speakers += result["num_speakers"]
+                    if args.trim_after_batch:
+                        malloc_trim()
                 if time.monotonic() >= next_sweep:  # the loop's tick, between messages
                     swept += len(worker.sweep())
                     next_sweep = time.monotonic() + settings.sweep_interval_s
@@ -297,7 +305,9 @@ def child_diarize(feed: Feed, report: Reporter, args: argparse.Namespace) -> Non
         shutil.rmtree(state, ignore_errors=True)
 
 
-def start_tracing(args: argparse.Namespace) -> None:
+def begin(args: argparse.Namespace, report: Reporter) -> None:
+    """The worker is loaded and warm: time and trace what follows."""
+    report.started, report.cpu0 = time.perf_counter(), time.process_time()
     if args.tracemalloc:
         import tracemalloc
 
@@ -333,7 +343,8 @@ def run_children(kinds: list[str], spool: Path, args: argparse.Namespace) -> dic
             "--model", args.model, "--pool", args.pool, "--threads", str(args.threads),
             "--at-minutes", str(args.at_minutes), "--every-minutes", str(args.every_minutes),
             *(["--tracemalloc"] if args.tracemalloc else []),
-            *(["--malloc-trim"] if args.malloc_trim else [])]
+            *(["--malloc-trim"] if args.malloc_trim else []),
+            *(["--trim-after-batch"] if args.trim_after_batch else [])]
     lines: dict[str, list[dict]] = {k: [] for k in kinds}
     groups = [kinds] if not args.sequential else [[k] for k in kinds]
     for group in groups:
@@ -394,7 +405,8 @@ def summary(kind: str, recs: list[dict]) -> float:
           f"of audio ({first['recordings']} recordings) {first['rss_mb']:.1f} MB; at the end "
           f"({end['audio_s'] / 3600:.2f} h, {end['recordings']} recordings) {end['rss_mb']:.1f} MB "
           f"(peak {end['hwm_mb']:.1f}); end / 5 min = {ratio:.3f} (target <= {TARGET}: {verdict}); "
-          f"{work}; {end['wall_s'] / 60:.1f} min wall")
+          f"{work}; {end['wall_s'] / 60:.1f} min wall, {end['cpu_s'] / end['audio_s']:.3f} CPU s per "
+          f"audio s")
     if "heap_in_use_mb" in end:
         print(f"{kind}: glibc heap in use {first['heap_in_use_mb']:.0f} -> {end['heap_in_use_mb']:.0f} MB, "
               f"free but held {first['heap_free_mb']:.0f} -> {end['heap_free_mb']:.0f} MB")
@@ -420,6 +432,9 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true", help="trace the Python heap too")
     parser.add_argument("--malloc-trim", action="store_true",
                         help="after each sample, malloc_trim(0) and sample again (changes the run)")
+    parser.add_argument("--trim-after-batch", action="store_true",
+                        help="malloc_trim(0) after every ASR batch and every diarized recording: "
+                             "what a worker that returned free memory would cost and hold")
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--child", choices=["asr", "diarize"], help=argparse.SUPPRESS)
     parser.add_argument("--spool", help=argparse.SUPPRESS)
