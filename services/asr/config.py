@@ -141,6 +141,9 @@ class AsrSettings(BaseSettings):
     cpu_compute_type: str = "int8"
     device_index: int = 0
     cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2's default.")
+    trim_heap: bool = Field(
+        default=True, description="Return the C heap's free memory to the system after each "
+        "batch (malloc_trim), so RSS does not creep up over hours.")
     decode: DecodeOptions = Field(default_factory=DecodeOptions)
     guards: GuardSettings = Field(default_factory=GuardSettings)
     coverage: CoverageSettings = Field(

@@ -162,3 +162,24 @@ def test_the_batch_pool_budget_derives_from_the_poll_interval_and_an_explicit_on
     explicit = AsrSettings(batch=PoolSettings(timeout_s=30.0))
     assert AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=explicit, pool="batch",
                      work_budget_s=80.0).timeout_s == 30.0
+
+
+def test_the_heap_is_trimmed_after_each_batch_unless_switched_off(monkeypatch):
+    from services.asr import heap
+
+    trims: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1) or True)
+    for enabled, expected in ((True, 1), (False, 0)):
+        trims.clear()
+        settings = AsrSettings(fallback_model=None, trim_heap=enabled)
+        worker = AsrWorker(FakeEngine(), settings=settings)
+        proc = build_processor("realtime", settings, MeshSettings(metrics_port=None), worker=worker,
+                               consumer=object(), publisher=object())
+        proc.handler([message(make_chunk())])
+        assert len(trims) == expected
+
+
+def test_trimming_the_heap_works_on_this_libc_or_says_it_cannot():
+    from services.asr import heap
+
+    assert heap.trim() in (True, False)
