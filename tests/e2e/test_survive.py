@@ -86,6 +86,8 @@ IN = "stt_messages_in_total"
 # is deployed, see the README) and an ASR pool
 RESTARTING_AT_ONCE = 2
 READY_AFTER_KILL_S = 300.0
+MIN_RECORDINGS = 30  # published before the flow stops: the kills alone may take less time
+
 SURVIVAL_ENV = {
     # a killed member leaves its group after 10 s rather than 45 s (quality: Faust's settings)
     "STT_SESSION_TIMEOUT_MS": "10000", "BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1",
@@ -388,6 +390,8 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
         state.broker["exits"] = unexpected_exits(services, started, time.monotonic())
         print(f"broker restarted: {state.broker}", flush=True)
         time.sleep(20)  # recordings published after the restart flow through too
+        # enough traffic to judge, however fast the kills went on this machine
+        wait_until(lambda: len(flow.published) >= MIN_RECORDINGS, 180)
         flow.stop()
         state.timings["published_until_s"] = time.monotonic() - chaos_started
         state.events = drain(state, timeout_s=420)
@@ -479,7 +483,7 @@ def test_every_published_recording_completes(survival: Survival) -> None:
     ev = survival.events
     assert ev is not None
     published = survival.flow.published
-    assert len(published) >= 30, "too few recordings flowed to say anything"
+    assert len(published) >= MIN_RECORDINGS, "too few recordings flowed to say anything"
     failed = {r: ev.by_id[r]["RecordingFailed"] for r in published if ev.by_id[r]["RecordingFailed"]}
     assert not failed, failed
     unfinished = {r: {k: len(v) for k, v in ev.by_id[r].items()} for r in published
