@@ -436,7 +436,10 @@ def drain(state: Survival, timeout_s: float) -> Events:
     settings = MeshSettings(bootstrap_servers=state.services["ingest"].bootstrap, metrics_port=None)
     events = Events(settings, FINAL_TOPICS, ids)
     deadline = time.monotonic() + timeout_s
-    done = events.wait(lambda ev: all(finished(ev.by_id[r]) for r in ids), timeout_s)
+    # the chunk topics hold the biggest messages, so the follower may reach a recording's final
+    # events before its chunks: wait for those too (a chunk really lost still fails the test)
+    done = events.wait(lambda ev: all(finished(ev.by_id[r]) and ev.by_id[r]["AudioChunk"] for r in ids),
+                       timeout_s)
     rows: list[dict[str, Any]] = []
     while done and time.monotonic() < deadline:
         try:
