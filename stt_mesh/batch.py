@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import schemas
 from mesh import Output, Publisher, topics
 from mesh.errors import DeliveryError
 from mesh.settings import MeshSettings
@@ -186,8 +187,6 @@ def transactional_id(job_id: str) -> str:
 # -- the versions in force -------------------------------------------------------------------
 def version_snapshot(tenant: str, priority: str = "batch") -> dict[str, Any]:
     """Models, decode options, redaction policy and output schemas a job is created under."""
-    import schemas
-
     models, roles, decode = _asr_snapshot(priority)
     outputs = {schemas.full_name(n): schemas.fingerprint(schemas.load(n))
                for n in ("RedactedTranscript", "QualityReport")}

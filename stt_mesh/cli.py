@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
+import uuid
 from pathlib import Path
 
 from mesh import MeshSettings
@@ -93,9 +95,6 @@ def cmd_golden(args: argparse.Namespace) -> int:
         print(corpus.summary(items))
         return 0
     if args.action == "manifest":
-        import json
-        import uuid
-
         from services.quality.golden.run import batch_manifest
 
         out = Path(args.out or Path(args.golden_dir) / "batch.jsonl")
@@ -121,8 +120,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_outcome(args: argparse.Namespace) -> int:
     """Publish one LlmOutcome (see stt_mesh.outcome); bad input exits 2, a failed send 1."""
-    import json
-
     from mesh import Publisher, topics
     from mesh.errors import DeliveryError
     from stt_mesh.outcome import llm_outcome, publish_outcome
@@ -204,8 +201,6 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_result(args: argparse.Namespace) -> int:
-    import json
-
     from stt_mesh.analysis import Results, ResultStoreError
 
     try:

@@ -19,6 +19,7 @@ longer than max.poll.interval.ms keeps its member and is diarized once (mesh/loo
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -88,8 +89,6 @@ def pool_settings(settings: DiarizeSettings, pool: str | None) -> DiarizeSetting
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m services.diarize")
     parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
                         help="the chunk topic to diarize (default STT_DIARIZE_POOL, realtime)")

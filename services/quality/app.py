@@ -28,6 +28,7 @@ an undecodable message goes to ``<topic>.dlq`` with the reason and the loop goes
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -359,8 +360,6 @@ class QualityApp:
 
 def _guarded(timer: Any) -> Any:
     """A timer that logs its error and runs again next time (an exception would stop the worker)."""
-    import functools
-
     @functools.wraps(timer)
     async def run() -> None:
         try:

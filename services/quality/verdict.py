@@ -17,6 +17,7 @@ Each rule is one reason; a transcript with no reason is accepted. The thresholds
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -107,8 +108,6 @@ def _alnum(text: str) -> str:
 
 def metadata_list(meta: Mapping[str, Any] | None, key: str) -> list[str]:
     """A producer metadata value holding a JSON list (metadata values are strings)."""
-    import json
-
     raw = (meta or {}).get("metadata", {}).get(key)
     if not raw:
         return []

@@ -9,6 +9,8 @@ same answer, and it survives restarts.
 
 from __future__ import annotations
 
+import math
+from datetime import date, datetime
 from typing import Any
 
 from services.sink.store import Store
@@ -85,9 +87,6 @@ def _transcript(store: Store, recording_id: str) -> dict[str, Any] | None:
 
 def jsonable(value: Any) -> Any:
     """Dates as ISO strings, tuples as lists, NaN as None, so the answer is plain JSON."""
-    import math
-    from datetime import date, datetime
-
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
