@@ -61,6 +61,7 @@ test-integration: install system-deps kafka
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 bench: install system-deps kafka

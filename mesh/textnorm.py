@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# fmt: off
 ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
         "eighteen", "nineteen")
@@ -42,6 +43,7 @@ CONTRACTIONS = ((r"\bwon't\b", "will not"), (r"\bcan't\b", "can not"), (r"\bshan
                 (r"\blet's\b", "let us"), (r"n't\b", " not"), (r"'re\b", " are"), (r"'m\b", " am"),
                 (r"'ll\b", " will"), (r"'ve\b", " have"), (r"'d\b", " would"),
                 (rf"\b({S_IS.replace(' ', '|')})'s\b", r"\1 is"))
+# fmt: on
 
 
 def normalize(text: str) -> str:

@@ -14,7 +14,7 @@
     stt-mesh sink migrate              create/evolve the ClickHouse tables and views
     stt-mesh sql "SELECT ..."          a read-only query on the result store
     stt-mesh result RECORDING_ID       a recording's status, transcript and quality report
-"""
+"""  # fmt: skip
 
 from __future__ import annotations
 

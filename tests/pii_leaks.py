@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 
 NUMBERS = {"PHONE_NUMBER": "5552134689", "CREDIT_CARD": "4111111111111111"}
+# fmt: off
 WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
          "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+# fmt: on
 
 
 REPEATS = {"double": 2, "triple": 3}

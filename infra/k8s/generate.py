@@ -29,6 +29,7 @@ def partitions(topic: str) -> int:
 
 # name, image (service), args, consumer group, topic the group scales on, lag threshold,
 # cpu, memory, gpu, extra env
+# fmt: off
 WORKLOADS: list[dict[str, Any]] = [
     {"name": "ingest", "service": "ingest", "args": [], "group": "stt-ingest",
      "topic": "stt.recordings.raw.v1", "lag": 20, "cpu": "1", "memory": "2Gi"},
@@ -56,6 +57,7 @@ WORKLOADS: list[dict[str, Any]] = [
      "env": {"STT_SINK_DSN": "http://stt:password@clickhouse.clickhouse.svc:8123",
              "STT_SINK_MIGRATE_ON_START": "false", "STT_SINK_HTTP_HOST": "0.0.0.0"}},
 ]
+# fmt: on
 
 
 def deployment(w: dict[str, Any]) -> dict[str, Any]:

@@ -22,11 +22,13 @@ from dataclasses import dataclass, replace
 from services.asr.results import Segment
 
 _PUNCT = re.compile(r"[^\w']+")
+# fmt: off
 _NUMBER_WORDS = frozenset({
     "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
     "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
     "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
     "ninety", "hundred", "thousand", "million", "double", "triple", "point", "dash"})
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,10 +59,12 @@ NER_ENTITIES = frozenset({"PERSON", "LOCATION", "DATE_TIME"})
 NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
                           *numbers.CATCH_ALL_TYPES})
 SUPPORTED_ENTITIES = ENTITIES
+# fmt: off
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
                "FAC": "LOCATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
 NER_IGNORED = ("ORG", "NORP", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY",
                "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
+# fmt: on
 
 
 class CallNlpEngine(SpacyNlpEngine):
@@ -186,10 +188,12 @@ def build_analyzer(model: str = DEFAULT_MODEL, nlp: Language | None = None) -> A
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 _SENTENCE_END = re.compile(r"(?:^|[.?!:;\n\"]\s*)$")
+# fmt: off
 NER_CUES = frozenset({"name", "name's", "mr", "mrs", "ms", "dr", "miss", "speaking", "born",
                       "birthday", "birth", "live", "lives", "living", "moved", "city", "town",
                       "january", "february", "march", "april", "june", "july", "august",
                       "september", "october", "november", "december", "spell", "spelled"})
+# fmt: on
 
 
 def may_contain_ner(text: str) -> bool:

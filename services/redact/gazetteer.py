@@ -30,6 +30,7 @@ from services.redact.names import (
 
 log = logging.getLogger(__name__)
 
+# fmt: off
 PLACE_PREPOSITIONS = frozenset({"in", "from", "near", "around", "outside", "visiting", "into",
                                 "toward", "towards", "at", "of", "across", "downtown"})
 PERSON_VERBS = frozenset({"talk", "talked", "talking", "speak", "spoke", "speaking", "transfer",
@@ -57,6 +58,7 @@ PLACE_NAMES = frozenset({
     "pennsylvania", "rhode", "tennessee", "texas", "utah", "vermont", "virginia",
     "washington", "wisconsin", "wyoming", "america", "canada", "china", "india", "ireland",
     "israel", "italy", "jordan", "kenya", "england", "france", "spain", "cuba", "chile"})
+# fmt: on
 
 
 def read_census_names(*parts: str) -> set[str]:

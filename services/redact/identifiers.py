@@ -35,6 +35,7 @@ _SEP_SPLIT = re.compile(_SEP, re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)  # "one hundred and sixty eight"
 
 # IBAN lengths by country (ISO 13616 registry).
+# fmt: off
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
     "BR": 29, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20,
@@ -48,6 +49,7 @@ SPELLING_ALPHABET = {w: w[0].upper() for w in (
     "alpha", "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
     "juliet", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
     "sierra", "tango", "uniform", "victor", "whiskey", "x-ray", "xray", "yankee", "zulu")}
+# fmt: on
 IBAN_SHORT_BY = 3  # characters an IBAN may lack (dropped by the ASR) and still count
 
 
@@ -197,9 +199,11 @@ class SpelledIbanRecognizer(EntityRecognizer):
         return code, self.VALID_SCORE if valid else self.SHAPE_SCORE
 
 
+# fmt: off
 _ACCOUNT_FILLERS = frozenset({"number", "no", "num", "id", "code", "is", "was", "it's", "its",
                               "it", "the", "my", "your", "reference", "ref", "uh", "um", "er",
                               "erm", "hmm", "#", "of"})
+# fmt: on
 
 
 class AccountNumberRecognizer(EntityRecognizer):

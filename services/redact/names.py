@@ -29,6 +29,7 @@ from services.redact import spoken
 from services.redact.recognizers import STREET_TYPES
 
 # Words that look like names only because they start a sentence or follow a cue.
+# fmt: off
 COMMON_WORDS = frozenset(STOP_WORDS) | frozenset({
     "yes", "yeah", "yep", "no", "nope", "okay", "ok", "sure", "thanks", "thank", "great",
     "perfect", "alright", "right", "well", "so", "hello", "hi", "hey", "good", "absolutely",
@@ -97,22 +98,26 @@ BUSINESS_WORDS = frozenset({
     "university", "college", "hospital", "clinic", "pharmacy", "credit", "union", "plan",
     "premium", "pro", "plus", "prime", "center", "centre", "buy", "mart", "express", "mobile",
     "wireless", "energy", "health", "financial", "capital", "motors", "foods", "labs", "pay"})
+# fmt: on
 _STREET_WORDS = frozenset(STREET_TYPES.split("|"))
 
 
 def is_title_word(core: str) -> bool:
-    """"Park", "O'Connor": capitalised, alphabetic, not a common or calendar word."""
+    """\"Park", "O'Connor": capitalised, alphabetic, not a common or calendar word."""
     w = core.lower()
     return (len(core) > 1 and core[0].isupper() and not core.isupper()
             and core.replace("'", "").isalpha() and w not in COMMON_WORDS
             and w not in CALENDAR_WORDS and w not in _STREET_WORDS and w not in BUSINESS_WORDS)
 
 
+# fmt: off
 ARTICLES = frozenset({"the", "a", "an", "my", "your", "our", "their", "his", "her", "this",
                       "that", "these", "those", "some", "any", "new", "old"})
+# fmt: on
 
 
 # Words that follow "i'm" / "my wife" in lower-case text and are not names.
+# fmt: off
 CASELESS_NON_NAMES = frozenset({
     "upset", "tired", "worried", "available", "home", "late", "back", "busy", "married",
     "single", "retired", "away", "out", "frustrated", "annoyed", "disappointed", "curious",
@@ -120,6 +125,7 @@ CASELESS_NON_NAMES = frozenset({
     "wants", "needs", "has", "had", "was", "is", "got", "gets", "uses", "handles", "works",
     "lives", "share", "shares", "usually", "always", "never", "also", "just", "still",
     "sick", "fine", "glad", "sure", "new", "old"})
+# fmt: on
 
 
 def _caseless_non_name(core: str) -> bool:
@@ -218,13 +224,13 @@ class NameCueRecognizer(EntityRecognizer):
 
     @staticmethod
     def _introduced(toks: list[spoken.Token], j: int) -> bool:
-        """"this is sarah calling": a lower-case name counts when a self-introduction
+        """\"this is sarah calling": a lower-case name counts when a self-introduction
         word follows it within two words."""
         nxt = [t.core.lower() for t in toks[j + 1: j + 3]]
         return any(w in ("calling", "speaking", "here") for w in nxt)
 
     def _opening_address(self, tok: spoken.Token) -> list:
-        """"Camila, can you hear me?": a name opening a sentence, scored below NER so that a
+        """\"Camila, can you hear me?": a name opening a sentence, scored below NER so that a
         place NER recognises ("Chicago, ...") stays a place."""
         if is_title_word(tok.core) and _name_like(tok.core, False):
             return [(tok.start, tok.end, self.FULL_NAME_SCORE)]
@@ -284,7 +290,7 @@ class NameCueRecognizer(EntityRecognizer):
 
     def _spelling_of_previous(self, toks: list[spoken.Token], words: list[str],
                               i: int) -> list:
-        """"Santos, S A N T O S": letters spelling a word said just before are a name."""
+        """\"Santos, S A N T O S": letters spelling a word said just before are a name."""
         k = i
         while k < len(toks) and len(words[k]) == 1 and words[k].isalpha():
             k += 1

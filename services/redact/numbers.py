@@ -41,6 +41,7 @@ PHONE, CARD, SSN = "PHONE_NUMBER", "CREDIT_CARD", "US_SSN"
 LONG, ACCOUNT = "LONG_NUMBER", "ACCOUNT_NUMBER"
 CATCH_ALL_TYPES = (LONG, ACCOUNT)
 
+# fmt: off
 CUES: dict[str, frozenset[str]] = {
     PHONE: frozenset({"phone", "cell", "mobile", "call", "reach", "text", "telephone",
                       "landline", "fax", "callback", "dial", "contact", "cellphone", "ring"}),
@@ -57,6 +58,7 @@ NEGATIVE_CUES = frozenset({
 })
 ACCOUNT_CUES = frozenset({"account", "acct", "acc", "reference", "ref", "member",
                           "membership", "policy", "customer", "routing"})
+# fmt: on
 # Words that say "a number follows" without saying whose: "member id", "reference code".
 NEUTRAL_CUES = frozenset({"id", "code", "no", "number", "num"})
 CUE_BOOST = 0.35
@@ -66,8 +68,10 @@ LONG_SCORE, ACCOUNT_SCORE = 0.8, 0.85
 LONG_MIN, ACCOUNT_MIN = 7, 5
 CUED_SCORE = 0.7
 CUED_LENGTHS = {PHONE: range(7, 13), SSN: range(8, 11), CARD: range(12, 21)}
+# fmt: off
 MONEY_WORDS = frozenset({"dollar", "dollars", "bucks", "pound", "pounds", "quid", "euro",
                          "euros", "cents", "pence", "percent", "usd", "gbp", "eur"})
+# fmt: on
 
 
 @dataclass(frozen=True)

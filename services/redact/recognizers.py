@@ -26,8 +26,10 @@ from services.redact import spoken
 
 # --- e-mail ----------------------------------------------------------------------------
 
+# fmt: off
 TLDS = ("com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "ca", "de", "fr", "au",
         "info", "biz", "me", "ai", "app", "dev", "email", "mail", "nl", "ie", "in", "eu")
+# fmt: on
 _WORD = r"(?!(?:at|dot)\b)[a-z0-9]+"
 _LSEP = r"(?:\s+(?:dot|period|point|underscore|dash|hyphen)\s+|\s*[._-]\s*)"
 _DSEP = r"(?:\s+(?:dot|period|point)\s+|\s*\.\s*)"
@@ -37,9 +39,11 @@ SPOKEN_EMAIL_REGEX = (
     rf"{_WORD}(?:(?:{_DSEP}|-){_WORD})*{_DSEP}(?:{'|'.join(TLDS)})\b"
 )
 _EMAIL_SHAPE = re.compile(r"^[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
+# fmt: off
 _NOT_LOCAL = frozenset({"me", "us", "you", "him", "her", "them", "it", "is", "was", "be",
                         "we", "they", "she", "he", "i", "here", "there", "home", "work",
                         "site", "online", "website", "web"})
+# fmt: on
 
 
 class SpokenEmailRecognizer(PatternRecognizer):
@@ -108,8 +112,10 @@ STREET_REGEX = (
 _CITY_AFTER = re.compile(r",\s*([A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,2}?)(?=\s*[,.?!]|\s*$)")
 _LOWER_WORD = re.compile(r"\s+([a-z][a-z'-]+)\b")
 _TITLE_AFTER = re.compile(r"\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b")
+# fmt: off
 _NOT_CITY = frozenset({"please", "thanks", "thank", "okay", "ok", "right", "yes", "yeah", "sir",
                        "apartment", "apt", "suite", "unit", "floor", "usa", "us"})
+# fmt: on
 
 
 class StreetAddressRecognizer(PatternRecognizer):

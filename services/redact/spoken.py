@@ -18,6 +18,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
+# fmt: off
 ONES = {
     "zero": "0", "oh": "0", "o": "0", "nought": "0", "naught": "0",
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
@@ -31,6 +32,7 @@ TENS = {
     "twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5",
     "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
 }
+# fmt: on
 REPEAT = {"double": 2, "triple": 3}
 FILLERS = frozenset({"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm"})
 SEPARATOR_WORDS = frozenset({"dash", "hyphen"})
@@ -188,7 +190,7 @@ def _is_digit_word(core: str) -> bool:
 
 
 def _apply_scale(units: list[Unit], tok: Token, zeros: int) -> bool:
-    """"eight hundred" -> "800", "two thousand" -> "2000": extend the previous unit."""
+    """\"eight hundred" -> "800", "two thousand" -> "2000": extend the previous unit."""
     if not units or len(units[-1].digits) > 2 or units[-1].break_after:
         return False
     prev = units[-1]
@@ -200,7 +202,7 @@ def _apply_scale(units: list[Unit], tok: Token, zeros: int) -> bool:
 
 
 def _merge_hundreds(units: list[Unit]) -> list[Unit]:
-    """"five hundred twenty" -> "520" (a tens/teens unit right after an "X00" unit), and
+    """\"five hundred twenty" -> "520" (a tens/teens unit right after an "X00" unit), and
     "two hundred four" -> "204" where the one-digit word ends the number ("eight hundred
     five five five ..." stays 800 555 ...)."""
     out: list[Unit] = []
@@ -322,7 +324,7 @@ _LETTERS = re.compile(r"\b(?:[a-z]\s+){1,}[a-z]\b", re.I)
 
 
 def normalise_spoken_email(spoken: str) -> str:
-    """"john dot smith at example dot com" -> "john.smith@example.com".
+    """\"john dot smith at example dot com" -> "john.smith@example.com".
 
     Spelled letters ("j o h n") are joined; number words in the local part become digits.
     """

@@ -42,8 +42,10 @@ from services.redact.recognizers import STREET_TYPES
 log = logging.getLogger(__name__)
 RANK_RATIO = 3
 UNSEEN = float("inf")
+# fmt: off
 PLACE_PREPOSITIONS = frozenset({"in", "from", "to", "near", "at", "outside", "around",
                                 "visiting", "into", *STREET_TYPES.split("|")})
+# fmt: on
 NOT_NAMES = COMMON_WORDS | CALENDAR_WORDS
 
 
@@ -141,7 +143,7 @@ class Truecaser:
         return "".join(chars)
 
     def acronym(self, word: str) -> bool:
-        """"iban", "bbc": more often written in capitals than capitalised."""
+        """\"iban", "bbc": more often written in capitals than capitalised."""
         upper = self.ranks.get(word.upper())
         return upper != UNSEEN and upper < self.ranks.get(word.capitalize())
 
@@ -229,7 +231,7 @@ class TruecasedPlaceRecognizer(EntityRecognizer):
     "from", "near" ... ("i'm staying in coventry") that is no given name; after "from" also
 not a word NER calls a company or product ("bought it from amazon"). Scored below
     NER, so NER's own label for the word wins; NER misses many lower-case places even
-    once they are capitalised."""
+    once they are capitalised."""  # fmt: skip
 
     SCORE = 0.6
 

@@ -119,6 +119,7 @@ OUT = Path(__file__).with_name("pii_eval.jsonl")
 ASR_ROWS = Path(__file__).with_name("pii_asr.jsonl")
 ASR_LABELS = Path(__file__).with_name("pii_asr_labels.txt")
 HELD_OUT = "test6"
+# fmt: off
 ACCOUNT_CUES = ("account", "acct", "reference", "ref", "membership", "member", "policy",
                 "customer")
 DIGIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -167,6 +168,7 @@ ORDINAL = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "e
            "twenty sixth", "twenty seventh", "twenty eighth"]
 DOMAINS = ["gmail", "yahoo", "outlook", "example", "hotmail", "icloud", "acme", "proton"]
 TLDS = ["com", "com", "com", "net", "org", "co dot uk", "io"]
+# fmt: on
 
 
 # --- value renderers -------------------------------------------------------------------
@@ -663,6 +665,7 @@ FREEFORM_DEV2 = [
 
 # Third dev set: the second set written as a held-out split, inspected after its first
 # evaluation and then moved to dev.
+# fmt: off
 FIRST_H = ["Gloria", "Hamid", "Yasmin", "Connor", "Priyanka", "Andrei", "Naomi", "Tobias",
            "Esther", "Rafael", "Leona", "Jin", "Adaeze", "Malik", "Bianca", "Stefan", "Rania",
            "Owen", "Marisol", "Kai", "Daria", "Emeka", "Vivian", "Hugo", "Soraya", "Declan",
@@ -678,6 +681,7 @@ STATE_H = ["Iowa", "Alaska", "Maine", "Montana", "Oklahoma", "South Carolina", "
            "Idaho"]
 STREET_H = ["Sycamore", "Hawthorne", "Prospect", "Cherry", "Juniper", "Laurel", "Aspen",
             "Beacon", "Cypress", "Dogwood", "Hickory", "Poplar"]
+# fmt: on
 
 DEV3_TEMPLATES: dict[str, list[str]] = {
     "person": [
@@ -835,6 +839,7 @@ FREEFORM_DEV3 = [
 
 # Held-out test split: templates, pools and free-form lines written after all tuning on
 # the dev sets was finished, and evaluated once.
+# fmt: off
 FIRST_3 = ["Beatrice", "Oleksandr", "Chidi", "Mirela", "Sanjay", "Ayumi", "Patrick",
            "Lindiwe", "Teodor", "Rosalind", "Farid", "Ingeborg", "Tamar", "Quentin", "Nalani",
            "Wojciech", "Cormac", "Esperanza", "Dwayne", "Annika", "Babajide", "Yusuf",
@@ -850,6 +855,7 @@ STATE_3 = ["Nebraska", "Delaware", "Arkansas", "Louisiana", "Minnesota", "Hawaii
            "Missouri"]
 STREET_3 = ["Alder", "Birchwood", "Clover", "Elmwood", "Fairview", "Glenwood", "Redwood",
             "Ivy", "Kingsley", "Linden", "Mulberry", "Northgate"]
+# fmt: on
 
 TEST_TEMPLATES: dict[str, list[str]] = {
     "person": [

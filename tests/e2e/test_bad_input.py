@@ -111,6 +111,7 @@ class FileInput:
     entries: tuple[str, ...] = ("raw", "http", "cli")
 
 
+# fmt: off
 FILES = [
     FileInput("zero-byte", "zero.wav", "audio/x-wav", "empty", r"^the recording has no bytes$"),
     FileInput("random bytes", "random.bin", "application/octet-stream", "not_audio",
@@ -137,6 +138,7 @@ FILES = [
     FileInput("11 MiB file (over the topic maximum)", "eleven-mib.bin", "application/octet-stream",
               "not_audio", r"^no audio format recognised in the bytes$", entries=("http", "cli")),
 ]
+# fmt: on
 GOOD = FileInput("good clip after the bad ones", "good.wav", "audio/x-wav", ACCEPTED)
 
 

@@ -236,6 +236,7 @@ MULTILINGUAL: dict[str, tuple[tuple[str, str], ...]] = {
 
 AGENT_VOICE = "en-us+m3"
 # (name, customer voice, turns); turns alternate agent, customer, agent, ...
+# fmt: off
 DIALOGUES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("billing", "en-gb+f3", (
         "Good morning, thank you for calling the billing team. How can I help you today?",
@@ -364,6 +365,7 @@ DIALOGUES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "See you then. Goodbye.",
     )),
 )
+# fmt: on
 
 
 # ---------------------------------------------------------------------------------------

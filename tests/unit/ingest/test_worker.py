@@ -187,7 +187,7 @@ def _bad_inputs(kit) -> dict[str, tuple[bytes, dict, str]]:
 @pytest.mark.parametrize("case", ["empty", "truncated_wav", "truncated_mp3", "truncated_m4a",
                                   "truncated_ogg", "text", "image", "unknown_wav_codec",
                                   "zero_rate_header", "zero_channel_header", "bad_priority",
-                                  "bad_recording_id", "speaker_range"])
+                                  "bad_recording_id", "speaker_range"])  # fmt: skip
 def test_when_input_is_bad_then_recording_fails_with_its_error_type(make_worker, kit, case):
     data, fields, error_type = _bad_inputs(kit)[case]
     result = make_worker().ingest(data, request(**fields))

@@ -37,7 +37,7 @@ def test_detector_finds_spoken_and_written_pii_together(detector):
 @pytest.mark.parametrize("text", [
     "I will call you at four.", "The order number is A B 1 2.", "The product code is X J 9 0 0.",
     "I have two kids.", "I'll be there at ten thirty tomorrow.", "We spoke on Monday.",
-])
+])  # fmt: skip
 def test_negatives_are_left_alone(detector, text):
     assert found(detector, text) == []
 

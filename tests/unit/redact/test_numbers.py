@@ -141,7 +141,7 @@ def test_a_long_run_is_not_split_into_a_card_and_loose_digits():
     "The product code is X J 9 0 0.", "It was about 2,000,000 dollars.", "It costs $1,499.99.",
     "It happened on 03-15-2024.", "We open at 9:30.", "Back in 2019.", "It's version 4.2.1.",
     "We've had the account since two thousand twelve.",
-])
+])  # fmt: skip
 def test_catch_all_keeps_times_prices_counts_dates_and_short_numbers(text):
     assert caught(text) == []
 
@@ -198,7 +198,7 @@ def ips(text: str) -> list[str]:
     "one ninety two point one sixty eight point zero point twenty",
     "ten dot zero dot zero dot one", "172 . 16 . 254 . 3",
     "one hundred seventy two dot sixteen dot two five four dot three",
-])
+])  # fmt: skip
 def test_spoken_and_written_ipv4_addresses(said):
     assert ips(f"the address is {said} okay") == [said]
 

@@ -54,7 +54,7 @@ def test_written_email_validation_never_touches_the_network(monkeypatch):
 @pytest.mark.parametrize("address", [
     "42 Elm Street", "1600 Pennsylvania Avenue", "four twenty Oak Lane",
     "eleven twenty Birch Drive", "7 Main St",
-])
+])  # fmt: skip
 def test_street_addresses_in_digits_or_words(address):
     rec = recognizers.StreetAddressRecognizer()
     text = f"I live at {address}, near the park"

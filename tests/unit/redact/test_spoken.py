@@ -69,7 +69,7 @@ def test_when_punctuation_separates_groups_then_units_carry_break_hints():
     ("4111111111111111", True), ("4111111111111112", False), ("371449635398431", True),
     ("6011000990139424", True), ("79927398713", True), ("79927398710", False), ("", False),
     ("12a4", False),
-])
+])  # fmt: skip
 def test_luhn(digits, valid):
     assert spoken.luhn_valid(digits) is valid
 

@@ -58,7 +58,7 @@ def test_lower_case_names_and_places_without_a_cue_are_found(detector, text, exp
 @pytest.mark.parametrize("text", [
     "i'll call you at four", "there were two agents on the line", "will you mark it as paid",
     "the bank said it would take three days", "i bought it from amazon",
-])
+])  # fmt: skip
 def test_lower_case_text_without_pii_is_left_alone(detector, text):
     assert found(detector, text) == []
 

@@ -178,7 +178,7 @@ def test_an_asr_card_cut_by_a_chunk_boundary_leaks_from_neither_chunk(make_worke
 @pytest.mark.parametrize("said", [
     ASR_CARD, "4111-1111-1111-1111", "4,111,111,111,111,111", "4 \u22121 \u22121 \u22121 1111",
     "four double one one, one one one one", "4.1.1.1.1.1",
-])
+])  # fmt: skip
 def test_the_e2e_leak_check_reads_every_rendering_of_the_card(said):
     assert leaks(f"my card is {said}") == ["CREDIT_CARD"]
     assert leaks("my card is <CREDIT_CARD>") == []
