@@ -75,8 +75,11 @@ def cards() -> list[Recording]:
     for line in lines:
         text, name = line.rsplit("(", 1)
         words = text.replace("<s>", "").replace("</s>", "").split()
-        out.append(Recording(name.strip(" )"), asr_direct.read_wav(CARDS / f"{name.strip(' )')}.wav"),
-                             " ".join(words)))
+        out.append(
+            Recording(
+                name.strip(" )"), asr_direct.read_wav(CARDS / f"{name.strip(' )')}.wav"), " ".join(words)
+            )
+        )
     return out
 
 
@@ -94,15 +97,17 @@ def shifted_jobs(rec: Recording, length_s: float, shift_s: float, tag: str) -> l
     tile the recording as ingest's do."""
     duration, step = len(rec.audio) / SR, length_s - 2.0
     cuts = [0.0, *np.arange(shift_s + step, duration - 1.0, step).tolist(), duration]
-    plans = [ChunkPlan(max(0.0, keep_from - 1.0), min(duration, keep_until + 1.0), keep_from,
-                       keep_until) for keep_from, keep_until in itertools.pairwise(cuts)]
+    plans = [
+        ChunkPlan(max(0.0, keep_from - 1.0), min(duration, keep_until + 1.0), keep_from, keep_until)
+        for keep_from, keep_until in itertools.pairwise(cuts)
+    ]
     return asr_direct.jobs_for(rec, f"{rec.name}-{tag}", 0, plans)
 
 
 def run(worker: AsrWorker, jobs: list[ChunkJob], batch: int) -> list[dict]:
     events: list[dict] = []
     for i in range(0, len(jobs), batch):
-        for result in worker.transcribe(jobs[i:i + batch]):
+        for result in worker.transcribe(jobs[i : i + batch]):
             if isinstance(result, Exception):
                 raise result
             events.append(result)
@@ -114,12 +119,12 @@ def text_of(events: list[dict], rid: str) -> str:
     return " ".join(w["word"] for e in mine for s in e["segments"] for w in s["words"])
 
 
-def sweep(engine, recs: list[Recording], lengths: list[float], shifts: list[float],
-          batch: int, show: bool) -> None:
+def sweep(
+    engine, recs: list[Recording], lengths: list[float], shifts: list[float], batch: int, show: bool
+) -> None:
     variants = {"single": CoverageSettings(redecode_passes=0), "recovered": CoverageSettings()}
     for label, cov in variants.items():
-        worker = AsrWorker(engine, settings=AsrSettings(fallback_model=None, coverage=cov),
-                           pool="batch")
+        worker = AsrWorker(engine, settings=AsrSettings(fallback_model=None, coverage=cov), pool="batch")
         started = time.perf_counter()
         chunks = low = redecoded = 0
         worst = 1.0
@@ -135,20 +140,25 @@ def sweep(engine, recs: list[Recording], lengths: list[float], shifts: list[floa
                         worst = min(worst, e["speech_coverage"])
                         low += e["speech_coverage"] < 0.9
                         if show and e["speech_coverage"] < 0.9:
-                            print(f"{'':10s} {e['recording_id']} chunk {e['seq']} at "
-                                  f"{e['start_s']:.2f}+{e['duration_s']:.2f} s: coverage "
-                                  f"{e['speech_coverage']:.3f} of {e['speech_s']:.1f} s: "
-                                  f"{' '.join(sg['text'] for sg in e['segments'])[:90]}")
+                            print(
+                                f"{'':10s} {e['recording_id']} chunk {e['seq']} at "
+                                f"{e['start_s']:.2f}+{e['duration_s']:.2f} s: coverage "
+                                f"{e['speech_coverage']:.3f} of {e['speech_s']:.1f} s: "
+                                f"{' '.join(sg['text'] for sg in e['segments'])[:90]}"
+                            )
                     redecoded += e["redecodes"] > 0
                 for r in recs:
-                    wers[r.name].append(word_error_rate([r.reference],
-                                                        [text_of(events, f"{r.name}-{tag}")]))
+                    wers[r.name].append(word_error_rate([r.reference], [text_of(events, f"{r.name}-{tag}")]))
         seconds = time.perf_counter() - started
-        print(f"{label:10s} chunks >= 2 s speech: {chunks:4d}  under 0.9 coverage: {low:3d}  "
-              f"worst coverage {worst:.3f}  chunks re-decoded: {redecoded:3d}  ({seconds:.0f} s)")
+        print(
+            f"{label:10s} chunks >= 2 s speech: {chunks:4d}  under 0.9 coverage: {low:3d}  "
+            f"worst coverage {worst:.3f}  chunks re-decoded: {redecoded:3d}  ({seconds:.0f} s)"
+        )
         for name, values in wers.items():
-            print(f"{'':10s} WER {name:12s} {min(values):.3f}-{max(values):.3f} "
-                  f"(mean {np.mean(values):.3f}, {len(values)} plans)")
+            print(
+                f"{'':10s} WER {name:12s} {min(values):.3f}-{max(values):.3f} "
+                f"(mean {np.mean(values):.3f}, {len(values)} plans)"
+            )
 
 
 def main() -> None:
@@ -158,16 +168,22 @@ def main() -> None:
     parser.add_argument("--lengths", type=float, nargs="+", default=[8.0, 12.0, 20.0])
     parser.add_argument("--step", type=float, default=0.2, help="shift of the cut grid (s)")
     parser.add_argument("--shifts", type=int, default=5, help="number of shifted grids")
-    parser.add_argument("--first-shift", type=float, default=0.0,
-                        help="shift of the first grid (s); 0.1 gives grids the defaults never cut")
+    parser.add_argument(
+        "--first-shift",
+        type=float,
+        default=0.0,
+        help="shift of the first grid (s); 0.1 gives grids the defaults never cut",
+    )
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--show", action="store_true", help="print every chunk under 0.9")
     args = parser.parse_args()
     recs = corpus()
     shifts = [round(args.first_shift + i * args.step, 3) for i in range(args.shifts)]
-    print(f"model {args.model}; CT2_FORCE_CPU_ISA={os.environ.get('CT2_FORCE_CPU_ISA', '(auto)')}; "
-          f"{len(recs)} recordings, {sum(r.seconds for r in recs):.0f} s; chunk lengths "
-          f"{args.lengths} s, grid shifts {shifts} s")
+    print(
+        f"model {args.model}; CT2_FORCE_CPU_ISA={os.environ.get('CT2_FORCE_CPU_ISA', '(auto)')}; "
+        f"{len(recs)} recordings, {sum(r.seconds for r in recs):.0f} s; chunk lengths "
+        f"{args.lengths} s, grid shifts {shifts} s"
+    )
     for threads in args.threads:
         engine = build_engine(args.model, AsrSettings(cpu_threads=threads))
         print(f"-- cpu_threads {threads}")

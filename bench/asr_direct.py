@@ -65,8 +65,11 @@ def recordings() -> list[Recording]:
     assert spec is not None and spec.submodule_search_locations
     sample = Path(spec.submodule_search_locations[0]) / "sample"
     stm = (sample / "sample.stm").read_text().splitlines()
-    out = [Recording("sample_call", read_wav(sample / "sample.wav"),
-                     " ".join(line.split(None, 5)[5] for line in stm))]
+    out = [
+        Recording(
+            "sample_call", read_wav(sample / "sample.wav"), " ".join(line.split(None, 5)[5] for line in stm)
+        )
+    ]
     for line in (LIBRIVOX / "transcription").read_text().splitlines():
         text, name = re.match(r"<s> (.*) </s> \((.*)\)", line).groups()  # type: ignore[union-attr]
         out.append(Recording(name.rsplit("-", 1)[1], read_wav(LIBRIVOX / f"{name}.wav"), text))
@@ -84,26 +87,48 @@ def jobs_for(rec: Recording, recording_id: str, index: int, plans: list[ChunkPla
     for seq, plan in enumerate(plans):
         first, last = plan.samples(SR)
         payload = rec.audio[first:last]
-        jobs.append(ChunkJob({
-            "recording_id": recording_id, "trace_id": f"{index + 1:032x}",
-            "tenant": "bench", "seq": seq, "is_last": seq == len(plans) - 1,
-            "chunk_count": len(plans), "channel": 0, "channel_role": None,
-            "start_s": plan.start_s, "duration_s": len(payload) / SR,
-            "keep_from_s": plan.keep_from_s, "keep_until_s": plan.keep_until_s,
-            "sample_rate": SR, "encoding": "s16le", "pcm": to_s16le(payload),
-            "stats": compute_stats(payload, SR).to_dict(), "priority": "batch",
-            "hints": make_hints(), "recording_duration_s": rec.seconds,
-            "produced_at_ms": int(time.time() * 1000)}))
+        jobs.append(
+            ChunkJob(
+                {
+                    "recording_id": recording_id,
+                    "trace_id": f"{index + 1:032x}",
+                    "tenant": "bench",
+                    "seq": seq,
+                    "is_last": seq == len(plans) - 1,
+                    "chunk_count": len(plans),
+                    "channel": 0,
+                    "channel_role": None,
+                    "start_s": plan.start_s,
+                    "duration_s": len(payload) / SR,
+                    "keep_from_s": plan.keep_from_s,
+                    "keep_until_s": plan.keep_until_s,
+                    "sample_rate": SR,
+                    "encoding": "s16le",
+                    "pcm": to_s16le(payload),
+                    "stats": compute_stats(payload, SR).to_dict(),
+                    "priority": "batch",
+                    "hints": make_hints(),
+                    "recording_duration_s": rec.seconds,
+                    "produced_at_ms": int(time.time() * 1000),
+                }
+            )
+        )
     return jobs
 
 
 def direct_options(settings: AsrSettings, english: bool) -> dict:
     d = settings.decode
-    return dict(language="en" if english else None, beam_size=d.beam_size, best_of=d.best_of,
-                temperature=list(d.temperatures), vad_filter=d.vad_filter,
-                compression_ratio_threshold=d.compression_ratio_threshold,
-                log_prob_threshold=d.log_prob_threshold, no_speech_threshold=d.no_speech_threshold,
-                word_timestamps=d.word_timestamps)
+    return dict(
+        language="en" if english else None,
+        beam_size=d.beam_size,
+        best_of=d.best_of,
+        temperature=list(d.temperatures),
+        vad_filter=d.vad_filter,
+        compression_ratio_threshold=d.compression_ratio_threshold,
+        log_prob_threshold=d.log_prob_threshold,
+        no_speech_threshold=d.no_speech_threshold,
+        word_timestamps=d.word_timestamps,
+    )
 
 
 def run_direct(model, recs: list[Recording], options: dict) -> list[str]:
@@ -128,7 +153,7 @@ def run_pipeline(model, recs: list[Recording], options: dict, batch: int) -> lis
 def run_worker(worker: AsrWorker, jobs: list[ChunkJob], batch: int) -> dict[str, str]:
     events = []
     for i in range(0, len(jobs), batch):
-        for result in worker.transcribe(jobs[i:i + batch]):
+        for result in worker.transcribe(jobs[i : i + batch]):
             if isinstance(result, Exception):
                 raise result
             events.append(result)
@@ -147,8 +172,9 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 def interleave(recs: list[Recording], copies: int, target_s: float, max_s: float) -> list[ChunkJob]:
     """Chunks of all recordings, round-robin, so a batch mixes recordings like a busy topic."""
-    per_rec = [chunk_jobs(r, c * len(recs) + i, target_s, max_s)
-               for c in range(copies) for i, r in enumerate(recs)]
+    per_rec = [
+        chunk_jobs(r, c * len(recs) + i, target_s, max_s) for c in range(copies) for i, r in enumerate(recs)
+    ]
     out: list[ChunkJob] = []
     for k in range(max(map(len, per_rec))):
         out.extend(jobs[k] for jobs in per_rec if k < len(jobs))
@@ -157,8 +183,11 @@ def interleave(recs: list[Recording], copies: int, target_s: float, max_s: float
 
 def wer_rows(recs: list[Recording], texts: list[str]) -> tuple[float, float, float]:
     refs = [r.reference for r in recs]
-    return (word_error_rate(refs, texts), word_error_rate(refs[:1], texts[:1]),
-            word_error_rate(refs[1:], texts[1:]))
+    return (
+        word_error_rate(refs, texts),
+        word_error_rate(refs[:1], texts[:1]),
+        word_error_rate(refs[1:], texts[1:]),
+    )
 
 
 def main() -> None:
@@ -177,9 +206,11 @@ def main() -> None:
     worker = AsrWorker(engine, settings=settings, pool="batch")
     recs = recordings()
     total_s = sum(r.seconds for r in recs)
-    print(f"model {engine.info.name} ({engine.info.version}) on {engine.info.device}/"
-          f"{engine.info.compute_type}; {len(recs)} files, {total_s:.1f} s of speech; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"model {engine.info.name} ({engine.info.version}) on {engine.info.device}/"
+        f"{engine.info.compute_type}; {len(recs)} files, {total_s:.1f} s of speech; "
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
 
     run_direct(model, recs[1:2], options)  # warm up: VAD session, first allocations
     direct, _ = timed(lambda: run_direct(model, recs, options))
@@ -194,8 +225,9 @@ def main() -> None:
     throughput(model, worker, recs, options, args)
 
 
-def print_wer(label: str, recs: list[Recording], texts: list[str],
-              reference: list[str] | None = None) -> None:
+def print_wer(
+    label: str, recs: list[Recording], texts: list[str], reference: list[str] | None = None
+) -> None:
     overall, call, libri = wer_rows(recs, texts)
     line = f"WER {label:48s} all {overall:.3f}  call {call:.3f}  librivox {libri:.3f}"
     if reference is not None:
@@ -203,8 +235,9 @@ def print_wer(label: str, recs: list[Recording], texts: list[str],
     print(line)
 
 
-def throughput(model, worker: AsrWorker, recs: list[Recording], options: dict,
-               args: argparse.Namespace) -> None:
+def throughput(
+    model, worker: AsrWorker, recs: list[Recording], options: dict, args: argparse.Namespace
+) -> None:
     """Variants run interleaved for ``--rounds`` rounds; each keeps its fastest round, which
     is the least disturbed by other work on a shared machine."""
     many = [r for _ in range(args.copies) for r in recs]
@@ -212,8 +245,9 @@ def throughput(model, worker: AsrWorker, recs: list[Recording], options: dict,
     jobs = interleave(recs, args.copies, 20.0, 30.0)
     runs = {
         "direct sequential (WhisperModel.transcribe)": lambda: run_direct(model, many, options),
-        f"BatchedInferencePipeline per file (batch {args.batch})":
-            lambda: run_pipeline(model, many, options, args.batch),
+        f"BatchedInferencePipeline per file (batch {args.batch})": lambda: run_pipeline(
+            model, many, options, args.batch
+        ),
         "worker, one chunk at a time": lambda: run_worker(worker, jobs, 1),
         f"worker, batches of {args.batch} chunks": lambda: run_worker(worker, jobs, args.batch),
     }
@@ -224,8 +258,10 @@ def throughput(model, worker: AsrWorker, recs: list[Recording], options: dict,
             best[label] = min(seconds, best.get(label, seconds))
     speed = {label: audio_s / seconds for label, seconds in best.items()}
     for label, value in speed.items():
-        print(f"throughput {label:52s} {value:6.2f} audio s / s ({best[label]:.1f} s wall, "
-              f"{audio_s:.0f} s audio, best of {args.rounds})")
+        print(
+            f"throughput {label:52s} {value:6.2f} audio s / s ({best[label]:.1f} s wall, "
+            f"{audio_s:.0f} s audio, best of {args.rounds})"
+        )
     names = list(speed)
     print(f"ratio worker batched / direct sequential:  {speed[names[3]] / speed[names[0]]:.2f}")
     print(f"ratio worker batched / batched pipeline:   {speed[names[3]] / speed[names[1]]:.2f}")

@@ -48,11 +48,16 @@ def files_of(recs: list[asr_direct.Recording]) -> list[Path]:
     return [by_name[r.name] for r in recs]
 
 
-def mesh_run(bootstrap: str, files: list[Path], copies: int,
-             model: str) -> tuple[float, list[str], list[dict]]:
+def mesh_run(
+    bootstrap: str, files: list[Path], copies: int, model: str
+) -> tuple[float, list[str], list[dict]]:
     env = {"STT_ASR_MODEL": model, "STT_ASR_FALLBACK_MODEL": model}
-    procs = start_services(bootstrap, Path(tempfile.mkdtemp(prefix="asr-mesh-logs-")),
-                           [["ingest"], ["asr", "--pool", "batch"]], env)
+    procs = start_services(
+        bootstrap,
+        Path(tempfile.mkdtemp(prefix="asr-mesh-logs-")),
+        [["ingest"], ["asr", "--pool", "batch"]],
+        env,
+    )
     settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
     publisher = Publisher(settings, service="bench")
     events = Events(settings, [topics.TRANSCRIPTS, topics.RECORDINGS])
@@ -60,8 +65,11 @@ def mesh_run(bootstrap: str, files: list[Path], copies: int,
         [(warm, _)] = publish_files(files[-1:], publisher, progress=False)
         assert events.wait(lambda ev: complete(ev, warm), 600), "warm-up recording never finished"
         start = time.perf_counter()
-        ids = [rid for _ in range(copies)
-               for rid, _ in publish_files(files, publisher, priority="batch", progress=False)]
+        ids = [
+            rid
+            for _ in range(copies)
+            for rid, _ in publish_files(files, publisher, priority="batch", progress=False)
+        ]
         assert events.wait(lambda ev: all(complete(ev, rid) for rid in ids), 1800), "mesh timed out"
         elapsed = time.perf_counter() - start
     finally:
@@ -110,11 +118,15 @@ def main() -> None:
     print(f"WER direct (WhisperModel.transcribe, whole files): {wer_direct:.4f}")
     print(f"WER mesh (ingest -> chunks -> ASR, via Kafka):      {wer_mesh:.4f}")
     print(f"WER BatchedInferencePipeline (batch {args.batch}):     {wer_pipeline:.4f}")
-    print(f"WER mesh - direct: {100 * (wer_mesh - wer_direct):+.2f} points; "
-          f"mesh - pipeline: {100 * (wer_mesh - wer_pipeline):+.2f} points")
+    print(
+        f"WER mesh - direct: {100 * (wer_mesh - wer_direct):+.2f} points; "
+        f"mesh - pipeline: {100 * (wer_mesh - wer_pipeline):+.2f} points"
+    )
     print_coverage(events)
-    print(f"throughput BatchedInferencePipeline (batch {args.batch}): "
-          f"{audio_s / pipeline_s:.2f} audio s / wall s")
+    print(
+        f"throughput BatchedInferencePipeline (batch {args.batch}): "
+        f"{audio_s / pipeline_s:.2f} audio s / wall s"
+    )
     print(f"throughput mesh (ingest + ASR batch pool):           {audio_s / mesh_s:.2f} audio s / wall s")
     print(f"mesh / pipeline throughput ratio: {pipeline_s / mesh_s:.2f}")
 
@@ -122,10 +134,12 @@ def main() -> None:
 def print_coverage(events: list[dict]) -> None:
     spoken = [e for e in events if e["speech_coverage"] is not None and e["speech_s"] >= 2.0]
     worst = min((e["speech_coverage"] for e in spoken), default=float("nan"))
-    print(f"mesh chunks with >= 2 s of speech: {len(spoken)}; worst coverage {worst:.3f}; "
-          f"re-decoded {sum(e['redecodes'] > 0 for e in events)}; "
-          f"flagged low_coverage {sum(e['low_coverage'] for e in events)}; "
-          f"repetition loops trimmed {sum(e['repetition_loops'] for e in events)}")
+    print(
+        f"mesh chunks with >= 2 s of speech: {len(spoken)}; worst coverage {worst:.3f}; "
+        f"re-decoded {sum(e['redecodes'] > 0 for e in events)}; "
+        f"flagged low_coverage {sum(e['low_coverage'] for e in events)}; "
+        f"repetition loops trimmed {sum(e['repetition_loops'] for e in events)}"
+    )
 
 
 if __name__ == "__main__":

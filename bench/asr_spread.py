@@ -45,13 +45,10 @@ def measure(model: str) -> dict[str, float]:
             jobs = [j for i, r in enumerate(libri) for j in asr_direct.chunk_jobs(r, i, 30, 30)]
             texts = asr_direct.run_worker(worker, jobs, batch)
             hyps = [texts[f"{r.name}-{i}"] for i, r in enumerate(libri)]
-            out[f"librivox sentences | {variant}"] = word_error_rate(
-                [r.reference for r in libri], hyps)
+            out[f"librivox sentences | {variant}"] = word_error_rate([r.reference for r in libri], hyps)
             for label, (target, max_s) in PLANS.items():
-                texts = asr_direct.run_worker(worker, asr_direct.chunk_jobs(call, 0, target, max_s),
-                                              batch)
-                out[f"{label} | {variant}"] = word_error_rate([call.reference],
-                                                              [texts[f"{call.name}-0"]])
+                texts = asr_direct.run_worker(worker, asr_direct.chunk_jobs(call, 0, target, max_s), batch)
+                out[f"{label} | {variant}"] = word_error_rate([call.reference], [texts[f"{call.name}-0"]])
     return out
 
 
@@ -67,8 +64,13 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     for isa in args.isa or ["(auto)"]:
         env = dict(os.environ) if isa == "(auto)" else {**os.environ, "CT2_FORCE_CPU_ISA": isa}
-        done = subprocess.run([sys.executable, __file__, "--child", "--model", args.model],
-                              env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", "--model", args.model],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         for key, wer in json.loads(done.stdout.splitlines()[-1]).items():
             rows.setdefault(key.split(" | ")[0], {})[f"{isa} | {key.split(' | ')[1]}"] = wer
     print(f"model {args.model}; ISAs {args.isa}; {os.cpu_count()} CPUs")

@@ -96,8 +96,10 @@ class Pinning:
         if self.realtime is None:
             return f"no pinning ({self.note})"
         note = f"; {self.note}" if self.note else ""
-        return (f"realtime pool on CPU {self.realtime}, batch pool on CPU {self.batch}, broker + "
-                f"ingest + this driver on CPU {self.infra} (taskset -c){note}")
+        return (
+            f"realtime pool on CPU {self.realtime}, batch pool on CPU {self.batch}, broker + "
+            f"ingest + this driver on CPU {self.infra} (taskset -c){note}"
+        )
 
 
 def plan_pinning(args: argparse.Namespace) -> Pinning:
@@ -105,8 +107,9 @@ def plan_pinning(args: argparse.Namespace) -> Pinning:
     if shutil.which("taskset") is None:
         return Pinning(None, None, None, "taskset not found: the pools share every core")
     if len(cores) < 2:
-        return Pinning(None, None, None, f"{len(cores)} core: the pools share it, so this run "
-                                         "cannot show isolation")
+        return Pinning(
+            None, None, None, f"{len(cores)} core: the pools share it, so this run cannot show isolation"
+        )
     rt = args.rt_cpus or str(cores[0])
     batch = args.batch_cpus or str(cores[1])
     rest = cores[2:]
@@ -172,8 +175,10 @@ class CpuMeter:
             busy = (c1[core] - c0[core]) / wall
             share = ", ".join(f"{n} {u:.0%}" for n, u in ours.items() if u >= 0.005)
             others = busy - sum(ours.values())
-            parts.append(f"CPU {core} busy {busy:.0%} ({share or 'none of ours'}; "
-                         f"other processes ~{max(others, 0.0):.0%})")
+            parts.append(
+                f"CPU {core} busy {busy:.0%} ({share or 'none of ours'}; "
+                f"other processes ~{max(others, 0.0):.0%})"
+            )
         return "; ".join(parts)
 
 
@@ -212,8 +217,9 @@ def realtime_clips(folder: Path, count: int) -> list[Path]:
     for i in range(20):
         length = CLIP_LENGTHS_S[i % len(CLIP_LENGTHS_S)]
         start = (i * 3.7) % (total_s - length)
-        distinct.append(write_wav(folder / f"clip{i:02d}.wav",
-                                  audio[int(start * SR): int((start + length) * SR)]))
+        distinct.append(
+            write_wav(folder / f"clip{i:02d}.wav", audio[int(start * SR) : int((start + length) * SR)])
+        )
     return [distinct[i % len(distinct)] for i in range(count)]
 
 
@@ -230,10 +236,17 @@ def launch(argv: list[str], cpus: str | None, env: dict[str, str], logs: Path) -
     if cpus is not None:
         cmd = ["taskset", "-c", cpus, *cmd]
     threads = str(max(1, cpu_count(cpus))) if cpus else None
-    own = {**env, **({"STT_ASR_CPU_THREADS": threads, "STT_DIARIZE_TORCH_THREADS": threads,
-                      "OMP_NUM_THREADS": threads} if threads else {})}
-    return subprocess.Popen(cmd, env=own, cwd=ROOT, stdout=(logs / f"{name}.log").open("ab"),
-                            stderr=subprocess.STDOUT)
+    own = {
+        **env,
+        **(
+            {"STT_ASR_CPU_THREADS": threads, "STT_DIARIZE_TORCH_THREADS": threads, "OMP_NUM_THREADS": threads}
+            if threads
+            else {}
+        ),
+    }
+    return subprocess.Popen(
+        cmd, env=own, cwd=ROOT, stdout=(logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT
+    )
 
 
 # -- watching events -------------------------------------------------------------------------
@@ -254,9 +267,16 @@ class Watcher(threading.Thread):
     def __init__(self, settings: MeshSettings, with_diarize: bool) -> None:
         super().__init__(daemon=True, name="watcher")
         self.seen, self.serde, self.stopped = Seen(), AvroSerde(None), threading.Event()
-        self.consumer = Consumer({**settings.kafka_common(), "group.id": f"bench-{os.getpid()}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760})
+        self.consumer = Consumer(
+            {
+                **settings.kafka_common(),
+                "group.id": f"bench-{os.getpid()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.max.bytes": 52428800,
+                "max.partition.fetch.bytes": 10485760,
+            }
+        )
         watched = [topics.CHUNKS_REALTIME, topics.TRANSCRIPTS, topics.RECORDINGS]
         self.consumer.subscribe(watched + ([topics.DIARIZATION] if with_diarize else []))
         self.timestamp_types: set[int] = set()
@@ -281,10 +301,18 @@ class Watcher(threading.Thread):
             if kind == "AudioChunk":
                 s.chunk_ts[(rid, value["seq"])] = ts
             elif kind == "ChunkTranscript":
-                s.transcripts.setdefault((rid, value["seq"]), (ts, {
-                    "queue_ms": value["queue_ms"], "processing_ms": value["processing_ms"],
-                    "pool": value["decode_settings"].get("pool"),
-                    "words": sum(len(seg.get("words") or []) for seg in value["segments"])}))
+                s.transcripts.setdefault(
+                    (rid, value["seq"]),
+                    (
+                        ts,
+                        {
+                            "queue_ms": value["queue_ms"],
+                            "processing_ms": value["processing_ms"],
+                            "pool": value["decode_settings"].get("pool"),
+                            "words": sum(len(seg.get("words") or []) for seg in value["segments"]),
+                        },
+                    ),
+                )
             elif kind == "RecordingMetadata":
                 s.metadata[rid] = value
             elif kind == "RecordingFailed":
@@ -292,8 +320,9 @@ class Watcher(threading.Thread):
             elif kind == "SpeakerTurns":
                 s.turns_ts.setdefault(rid, ts)
 
-    def wait(self, done: Callable[[Seen], bool], timeout_s: float, what: str,
-             procs: list[subprocess.Popen[bytes]]) -> None:
+    def wait(
+        self, done: Callable[[Seen], bool], timeout_s: float, what: str, procs: list[subprocess.Popen[bytes]]
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             with self.seen.lock:
@@ -312,8 +341,7 @@ class Watcher(threading.Thread):
         def done(s: Seen) -> bool:
             for rid in rids:
                 meta = s.metadata.get(rid)
-                if meta is None or any((rid, q) not in s.transcripts
-                                       for q in range(meta["chunk_count"])):
+                if meta is None or any((rid, q) not in s.transcripts for q in range(meta["chunk_count"])):
                     return False
             return True
 
@@ -329,8 +357,10 @@ class LagSampler(threading.Thread):
         super().__init__(daemon=True, name="lag")
         self.groups, self.stopped = groups, threading.Event()
         self.samples: list[tuple[float, dict[str, int]]] = []
-        self.readers = {g: Consumer({"bootstrap.servers": bootstrap, "group.id": g,
-                                     "enable.auto.commit": False}) for g in groups}
+        self.readers = {
+            g: Consumer({"bootstrap.servers": bootstrap, "group.id": g, "enable.auto.commit": False})
+            for g in groups
+        }
         meta = next(iter(self.readers.values())).list_topics(timeout=10)
         self.parts = {t: sorted(meta.topics[t].partitions) for t in set(groups.values())}
 
@@ -340,8 +370,12 @@ class LagSampler(threading.Thread):
             reader = self.readers[group]
             tps = [TopicPartition(topic, p) for p in self.parts[topic]]
             committed = {tp.partition: max(tp.offset, 0) for tp in reader.committed(tps, timeout=10)}
-            out[group] = sum(max(0, reader.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                                 - committed[tp.partition]) for tp in tps)
+            out[group] = sum(
+                max(
+                    0, reader.get_watermark_offsets(tp, timeout=10, cached=False)[1] - committed[tp.partition]
+                )
+                for tp in tps
+            )
         return out
 
     def run(self) -> None:
@@ -383,8 +417,7 @@ def watchdog(pids: list[int]) -> subprocess.Popen[bytes]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def stream(publisher: Publisher, clips: list[Path], interval_s: float,
-           sent: dict[str, float]) -> list[str]:
+def stream(publisher: Publisher, clips: list[Path], interval_s: float, sent: dict[str, float]) -> list[str]:
     """Publish the clips as realtime recordings at a steady rate; returns their ids and notes
     when each was published (ms) in ``sent``."""
     ids, start = [], time.monotonic()
@@ -393,8 +426,7 @@ def stream(publisher: Publisher, clips: list[Path], interval_s: float,
         if delay > 0:
             time.sleep(delay)
         at = time.time() * 1000
-        [(rid, _)] = publish_files([clip], publisher, priority="realtime", tenant="bench",
-                                   progress=False)
+        [(rid, _)] = publish_files([clip], publisher, priority="realtime", tenant="bench", progress=False)
         sent[rid] = at
         ids.append(rid)
     return ids
@@ -403,8 +435,13 @@ def stream(publisher: Publisher, clips: list[Path], interval_s: float,
 def end_to_end(seen: Seen, rids: list[str], sent: dict[str, float]) -> np.ndarray:
     """Publish of the recording -> its last ChunkTranscript (ms): ingest included."""
     with seen.lock:
-        return np.array([max(seen.transcripts[(r, q)][0] for q in range(seen.metadata[r]["chunk_count"]))
-                         - sent[r] for r in rids], dtype=float)
+        return np.array(
+            [
+                max(seen.transcripts[(r, q)][0] for q in range(seen.metadata[r]["chunk_count"])) - sent[r]
+                for r in rids
+            ],
+            dtype=float,
+        )
 
 
 def latencies(seen: Seen, rids: list[str], before_ms: float | None = None) -> np.ndarray:
@@ -436,9 +473,12 @@ def main() -> int:
     parser.add_argument("--batch-cpus", help="CPUs of the batch pools")
     parser.add_argument("--infra-cpus", help="CPUs of the broker, ingest and this driver")
     parser.add_argument("--with-diarize", action="store_true", help="run both diarize pools too")
-    parser.add_argument("--stream-during-ingest", action="store_true",
-                        help="start phase 2's realtime stream with the backlog's publish, not "
-                             "once ingest has queued it (shows ingest's share in end to end)")
+    parser.add_argument(
+        "--stream-during-ingest",
+        action="store_true",
+        help="start phase 2's realtime stream with the backlog's publish, not "
+        "once ingest has queued it (shows ingest's share in end to end)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=3600.0)
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
@@ -448,8 +488,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="backlog-isolation-"))
     logs = work / "logs"
     logs.mkdir()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}); "
-          f"load average {load()}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}); "
+        f"load average {load()}"
+    )
     print(f"pinning: {pin.describe()}")
     pin_self(pin.infra)
     broker = LocalKafka(home=work / "kafka", port=args.port)
@@ -465,15 +507,27 @@ def main() -> int:
     try:
         broker.start()
         create_topics(broker.bootstrap, topic_specs())
-        env = {**os.environ, "STT_BOOTSTRAP_SERVERS": broker.bootstrap, "STT_METRICS_PORT": "0",
-               "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
-               "STT_ASR_MODEL": args.model, "STT_ASR_FALLBACK_MODEL": args.model,
-               "STT_ASR_DEVICE": "cpu", "STT_DIARIZE_STATE_DIR": str(work / "diarize")}
-        plan = [(["ingest"], pin.infra), (["asr", "--pool", "realtime"], pin.realtime),
-                (["asr", "--pool", "batch"], pin.batch)]
+        env = {
+            **os.environ,
+            "STT_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "STT_METRICS_PORT": "0",
+            "PYANNOTE_METRICS_ENABLED": "false",
+            "HF_HUB_OFFLINE": "1",
+            "STT_ASR_MODEL": args.model,
+            "STT_ASR_FALLBACK_MODEL": args.model,
+            "STT_ASR_DEVICE": "cpu",
+            "STT_DIARIZE_STATE_DIR": str(work / "diarize"),
+        }
+        plan = [
+            (["ingest"], pin.infra),
+            (["asr", "--pool", "realtime"], pin.realtime),
+            (["asr", "--pool", "batch"], pin.batch),
+        ]
         if args.with_diarize:
-            plan += [(["diarize", "--pool", "realtime"], pin.realtime),
-                     (["diarize", "--pool", "batch"], pin.batch)]
+            plan += [
+                (["diarize", "--pool", "realtime"], pin.realtime),
+                (["diarize", "--pool", "batch"], pin.batch),
+            ]
         procs = [launch(argv, cpus, env, logs) for argv, cpus in plan]
         guard = watchdog([p for p in [broker._pid(), *(proc.pid for proc in procs)] if p])
         meter = CpuMeter(sorted(os.sched_getaffinity(0) | _cpus(pin.realtime) | _cpus(pin.batch)))
@@ -484,8 +538,11 @@ def main() -> int:
             name = "-".join(a for a in argv if a != "--pool")
             meter.watch(name, proc.pid)
             placement[name] = cpus
-        print(f"services: {', '.join(' '.join(a) for a, _ in plan)}; model {args.model}; "
-              f"broker {broker.bootstrap}; logs {logs}", flush=True)
+        print(
+            f"services: {', '.join(' '.join(a) for a, _ in plan)}; model {args.model}; "
+            f"broker {broker.bootstrap}; logs {logs}",
+            flush=True,
+        )
         settings = MeshSettings(bootstrap_servers=broker.bootstrap, metrics_port=None)
         watcher = Watcher(settings, args.with_diarize)
         watcher.start()
@@ -497,44 +554,48 @@ def main() -> int:
         backlog_file = batch_file(work, args.batch_seconds)
 
         # warm-up: both pools load their models and decode once
-        warm = [rid for rid, _ in publish_files(clips[:3], publisher, priority="realtime",
-                                                progress=False)]
-        warm += [rid for rid, _ in publish_files([backlog_file], publisher, priority="batch",
-                                                 progress=False)]
+        warm = [rid for rid, _ in publish_files(clips[:3], publisher, priority="realtime", progress=False)]
+        warm += [rid for rid, _ in publish_files([backlog_file], publisher, priority="batch", progress=False)]
         watcher.wait(watcher.transcribed(warm), 600, "the warm-up recordings", procs)
         time.sleep(5.0)  # let the batch pool's commit catch up before phase 1
         sampler = LagSampler(broker.bootstrap, groups)
         sampler.start()
 
-        print(f"phase 1 (idle): {args.realtime} realtime clips, one every {args.interval:g} s",
-              flush=True)
+        print(f"phase 1 (idle): {args.realtime} realtime clips, one every {args.interval:g} s", flush=True)
         meter.mark("idle start")
         idle_ids = stream(publisher, clips, args.interval, sent)
         meter.mark("idle end")
         watcher.wait(watcher.transcribed(idle_ids), 600, "phase 1 transcripts", procs)
         loads.append(("after phase 1", load()))
 
-        print(f"phase 2 (backlog): {args.recordings} batch recordings of {args.batch_seconds:g} s",
-              flush=True)
+        print(
+            f"phase 2 (backlog): {args.recordings} batch recordings of {args.batch_seconds:g} s", flush=True
+        )
         t_backlog = time.time()
-        backlog = [rid for rid, _ in publish_files([backlog_file] * args.recordings, publisher,
-                                                   priority="batch", progress=False)]
+        backlog = [
+            rid
+            for rid, _ in publish_files(
+                [backlog_file] * args.recordings, publisher, priority="batch", progress=False
+            )
+        ]
         busy_ids: list[str] = []
-        streamer = threading.Thread(target=lambda: busy_ids.extend(
-            stream(publisher, clips, args.interval, sent)), name="stream")
+        streamer = threading.Thread(
+            target=lambda: busy_ids.extend(stream(publisher, clips, args.interval, sent)), name="stream"
+        )
         if args.stream_during_ingest:  # realtime recordings queue behind the backlog in ingest
             meter.mark("backlog start")
             streamer.start()
-        watcher.wait(lambda s: all(r in s.metadata for r in backlog), 900, "ingest of the backlog",
-                     procs)
+        watcher.wait(lambda s: all(r in s.metadata for r in backlog), 900, "ingest of the backlog", procs)
         t_queued = time.time()
         with watcher.seen.lock:
             batch_chunks = sum(watcher.seen.metadata[r]["chunk_count"] for r in backlog)
         done_before = sum(1 for (r, _) in list(watcher.seen.transcripts) if r in set(backlog))
-        print(f"  backlog queued: {batch_chunks} chunks on {topics.CHUNKS_BATCH} after "
-              f"{t_queued - t_backlog:.1f} s of ingest ({done_before} already transcribed); "
-              f"{'realtime stream running' if args.stream_during_ingest else 'realtime stream starts'}",
-              flush=True)
+        print(
+            f"  backlog queued: {batch_chunks} chunks on {topics.CHUNKS_BATCH} after "
+            f"{t_queued - t_backlog:.1f} s of ingest ({done_before} already transcribed); "
+            f"{'realtime stream running' if args.stream_during_ingest else 'realtime stream starts'}",
+            flush=True,
+        )
         if not args.stream_during_ingest:
             meter.mark("backlog start")
             streamer.start()
@@ -545,17 +606,32 @@ def main() -> int:
         t_stream_done = time.time()
 
         def drained(_: Seen) -> bool:
-            return bool(sampler.samples) and sampler.samples[-1][0] > t_queued \
+            return (
+                bool(sampler.samples)
+                and sampler.samples[-1][0] > t_queued
                 and sampler.samples[-1][1]["stt-asr-batch"] == 0
-        watcher.wait(lambda s: watcher.transcribed(backlog)(s) and drained(s), args.drain_timeout,
-                     "the batch backlog to drain", procs)
+            )
+
+        watcher.wait(
+            lambda s: watcher.transcribed(backlog)(s) and drained(s),
+            args.drain_timeout,
+            "the batch backlog to drain",
+            procs,
+        )
         t_drained = sampler.samples[-1][0]
         with watcher.seen.lock:
-            last_batch_ms = max(watcher.seen.transcripts[(r, q)][0] for r in backlog
-                                for q in range(watcher.seen.metadata[r]["chunk_count"]))
+            last_batch_ms = max(
+                watcher.seen.transcripts[(r, q)][0]
+                for r in backlog
+                for q in range(watcher.seen.metadata[r]["chunk_count"])
+            )
         if args.with_diarize:
-            watcher.wait(lambda s: all(r in s.turns_ts for r in backlog + busy_ids), 1800,
-                         "speaker turns of every recording", procs)
+            watcher.wait(
+                lambda s: all(r in s.turns_ts for r in backlog + busy_ids),
+                1800,
+                "speaker turns of every recording",
+                procs,
+            )
         time.sleep(6.0)  # one more auto-commit interval: the realtime group's lag settles
         loads.append(("end", load()))
         final_lag = sampler.lag()
@@ -587,38 +663,54 @@ def main() -> int:
         p_busy = np.array([seen.transcripts[(r, 0)][1]["processing_ms"] for r in busy_ids])
     print()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {pin.describe()}")
-    print(f"model {args.model}; realtime stream: {args.realtime} clips of 4-8 s (one chunk each), "
-          f"one every {args.interval:g} s; backlog: {args.recordings} recordings x "
-          f"{args.batch_seconds:g} s = {batch_chunks} batch chunks")
-    print("chunk latency = Kafka timestamp of the ChunkTranscript - Kafka timestamp of its "
-          f"AudioChunk (timestamp types seen: {sorted(watcher.timestamp_types)}, 1 = CreateTime)")
-    print(f"  idle:    p50 {pct(idle, 50):7.0f} ms  p95 {pct(idle, 95):7.0f} ms  max "
-          f"{idle.max():7.0f} ms  ({len(idle)} chunks; ASR queue_ms p50 {pct(q_idle, 50):.0f}, "
-          f"processing_ms p50 {pct(p_idle, 50):.0f})")
-    print(f"  backlog: p50 {pct(under, 50):7.0f} ms  p95 {pct(under, 95):7.0f} ms  max "
-          f"{under.max() if len(under) else float('nan'):7.0f} ms  ({len(under)} of "
-          f"{len(busy_all)} chunks transcribed while the backlog was being worked; ASR queue_ms p50 "
-          f"{pct(q_busy, 50):.0f}, processing_ms p50 {pct(p_busy, 50):.0f})")
+    print(
+        f"model {args.model}; realtime stream: {args.realtime} clips of 4-8 s (one chunk each), "
+        f"one every {args.interval:g} s; backlog: {args.recordings} recordings x "
+        f"{args.batch_seconds:g} s = {batch_chunks} batch chunks"
+    )
+    print(
+        "chunk latency = Kafka timestamp of the ChunkTranscript - Kafka timestamp of its "
+        f"AudioChunk (timestamp types seen: {sorted(watcher.timestamp_types)}, 1 = CreateTime)"
+    )
+    print(
+        f"  idle:    p50 {pct(idle, 50):7.0f} ms  p95 {pct(idle, 95):7.0f} ms  max "
+        f"{idle.max():7.0f} ms  ({len(idle)} chunks; ASR queue_ms p50 {pct(q_idle, 50):.0f}, "
+        f"processing_ms p50 {pct(p_idle, 50):.0f})"
+    )
+    print(
+        f"  backlog: p50 {pct(under, 50):7.0f} ms  p95 {pct(under, 95):7.0f} ms  max "
+        f"{under.max() if len(under) else float('nan'):7.0f} ms  ({len(under)} of "
+        f"{len(busy_all)} chunks transcribed while the backlog was being worked; ASR queue_ms p50 "
+        f"{pct(q_busy, 50):.0f}, processing_ms p50 {pct(p_busy, 50):.0f})"
+    )
     ratio = pct(under, 95) / pct(idle, 95)
-    print(f"  p95 backlog / p95 idle = {ratio:.2f} (target <= {TARGET}: "
-          f"{'met' if ratio <= TARGET else 'NOT met'}); p50 ratio {pct(under, 50) / pct(idle, 50):.2f}")
+    print(
+        f"  p95 backlog / p95 idle = {ratio:.2f} (target <= {TARGET}: "
+        f"{'met' if ratio <= TARGET else 'NOT met'}); p50 ratio {pct(under, 50) / pct(idle, 50):.2f}"
+    )
     e2e_idle, e2e_busy = end_to_end(seen, idle_ids, sent), end_to_end(seen, busy_ids, sent)
-    print(f"  end to end (publish of the recording -> its transcript, ingest included): idle p50 "
-          f"{pct(e2e_idle, 50):.0f} ms p95 {pct(e2e_idle, 95):.0f} ms; backlog p50 {pct(e2e_busy, 50):.0f}"
-          f" ms p95 {pct(e2e_busy, 95):.0f} ms max {e2e_busy.max():.0f} ms"
-          + (" (stream started with the backlog's publish)" if args.stream_during_ingest else ""))
+    print(
+        f"  end to end (publish of the recording -> its transcript, ingest included): idle p50 "
+        f"{pct(e2e_idle, 50):.0f} ms p95 {pct(e2e_idle, 95):.0f} ms; backlog p50 {pct(e2e_busy, 50):.0f}"
+        f" ms p95 {pct(e2e_busy, 95):.0f} ms max {e2e_busy.max():.0f} ms"
+        + (" (stream started with the backlog's publish)" if args.stream_during_ingest else "")
+    )
     assert meter is not None
     print(f"  CPU, idle stream:    {meter.report('idle start', 'idle end', placement)}")
     print(f"  CPU, backlog stream: {meter.report('backlog start', 'backlog end', placement)}")
     print_lag(sampler.samples, t_backlog, t_queued)
-    print(f"  backlog ingested in {t_queued - t_backlog:.1f} s; last batch transcript "
-          f"{last_batch_ms / 1000 - t_backlog:.1f} s after the backlog was published; batch lag "
-          f"back to 0 at {t_drained - t_backlog:.1f} s ({t_drained - t_queued:.1f} s after it was "
-          f"queued; the realtime stream ended at {t_stream_done - t_backlog:.1f} s)")
+    print(
+        f"  backlog ingested in {t_queued - t_backlog:.1f} s; last batch transcript "
+        f"{last_batch_ms / 1000 - t_backlog:.1f} s after the backlog was published; batch lag "
+        f"back to 0 at {t_drained - t_backlog:.1f} s ({t_drained - t_queued:.1f} s after it was "
+        f"queued; the realtime stream ended at {t_stream_done - t_backlog:.1f} s)"
+    )
     print(f"  lag at the end: {final_lag}")
     if args.with_diarize:
-        turns = [seen.turns_ts[r] - max(seen.chunk_ts[(r, q)] for q in
-                                        range(seen.metadata[r]["chunk_count"])) for r in idle_ids]
+        turns = [
+            seen.turns_ts[r] - max(seen.chunk_ts[(r, q)] for q in range(seen.metadata[r]["chunk_count"]))
+            for r in idle_ids
+        ]
         print(f"  diarize realtime (idle): last chunk -> SpeakerTurns p50 {pct(np.array(turns), 50):.0f} ms")
     print("load averages (1, 5, 15 min): " + "; ".join(f"{k} {v}" for k, v in loads))
     return 0

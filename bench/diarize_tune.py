@@ -63,8 +63,7 @@ def main() -> None:
         print(f"cached {rec.uri} {rec.duration:.0f}s", flush=True)
 
     hinted = [
-        corpus.der(rec.turns, pipe(f, num_speakers=n_speakers(rec)).speaker_diarization)
-        for rec, f in files
+        corpus.der(rec.turns, pipe(f, num_speakers=n_speakers(rec)).speaker_diarization) for rec, f in files
     ]
     print(f"[{tag}] mean DER with the true speaker count: {np.mean(hinted):.4f}")
     linking_distances(pipe, files)

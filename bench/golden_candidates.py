@@ -99,8 +99,9 @@ def candidate_env(spec: str, control: str) -> dict[str, str]:
         if not sep:
             raise SystemExit(f"candidate {spec!r}: {pair!r} is not OPTION=VALUE")
         if key not in _DECODE_FIELDS:
-            raise SystemExit(f"candidate {spec!r}: {key!r} is not a decode option "
-                             f"({', '.join(_DECODE_FIELDS)})")
+            raise SystemExit(
+                f"candidate {spec!r}: {key!r} is not a decode option ({', '.join(_DECODE_FIELDS)})"
+            )
         value = parse_value(raw.strip())
         if key in _VAD_KEYS:
             env[f"STT_ASR_ROLLOUT__CANDIDATE_VAD__{_VAD_KEYS[key].upper()}"] = _scalar(value)
@@ -138,8 +139,14 @@ def chunk_jobs(items: Sequence[GoldenItem], arm: str, ingest: IngestWorker) -> l
     jobs = []
     for item in items:
         rid = f"golden-{item.id.replace('/', '-')}-{arm}"
-        request = IngestRequest(rid, tenant="golden", source="cli", filename=item.path.name,
-                                priority="batch", hints=make_hints(language=item.language))
+        request = IngestRequest(
+            rid,
+            tenant="golden",
+            source="cli",
+            filename=item.path.name,
+            priority="batch",
+            hints=make_hints(language=item.language),
+        )
         result = ingest.ingest(item.path.read_bytes(), request)
         if result.failed is not None:
             raise RuntimeError(f"ingest rejected {item.id}: {result.failed['reason']}")
@@ -161,8 +168,9 @@ class Run:
     low_coverage: int
 
 
-def measure(config: Config, threads: int, items: Sequence[GoldenItem], ingest: IngestWorker,
-            batch: int) -> Run:
+def measure(
+    config: Config, threads: int, items: Sequence[GoldenItem], ingest: IngestWorker, batch: int
+) -> Run:
     env = {**config.env, "STT_ASR_CPU_THREADS": str(threads)}
     started = time.perf_counter()
     with environment(env):
@@ -175,7 +183,7 @@ def measure(config: Config, threads: int, items: Sequence[GoldenItem], ingest: I
     started = time.perf_counter()
     events: list[dict[str, Any]] = []
     for i in range(0, len(jobs), batch):
-        for result in worker.transcribe(jobs[i:i + batch]):
+        for result in worker.transcribe(jobs[i : i + batch]):
             if isinstance(result, Exception):
                 raise result
             events.append(result)
@@ -194,8 +202,16 @@ def measure(config: Config, threads: int, items: Sequence[GoldenItem], ingest: I
         rid = f"golden-{item.id.replace('/', '-')}-{config.arm}"
         hyps[item.id] = " ".join(t for _, t in sorted(words.get(rid, [])) if t)
         wers[item.id] = word_error_rate([item.reference], [hyps[item.id]])
-    return Run(config, "+".join(sorted(models)), wers, hyps, load_s, decode_s,
-               sum(e["redecodes"] > 0 for e in events), sum(bool(e["low_coverage"]) for e in events))
+    return Run(
+        config,
+        "+".join(sorted(models)),
+        wers,
+        hyps,
+        load_s,
+        decode_s,
+        sum(e["redecodes"] > 0 for e in events),
+        sum(bool(e["low_coverage"]) for e in events),
+    )
 
 
 def paired_p(candidate: Sequence[float], control: Sequence[float]) -> float | None:
@@ -208,8 +224,9 @@ def paired_p(candidate: Sequence[float], control: Sequence[float]) -> float | No
     return float(wilcoxon(diffs, alternative="greater", zero_method="zsplit").pvalue)
 
 
-def row(label: str, run: Run, control: Run, ids: Sequence[str], items: dict[str, GoldenItem],
-        width: int) -> str:
+def row(
+    label: str, run: Run, control: Run, ids: Sequence[str], items: dict[str, GoldenItem], width: int
+) -> str:
     mine = [run.wers[i] for i in ids]
     mean = float(np.mean(mine))
     pooled = word_error_rate([items[i].reference for i in ids], [run.hyps[i] for i in ids])
@@ -224,14 +241,19 @@ def row(label: str, run: Run, control: Run, ids: Sequence[str], items: dict[str,
     better = sum(a < b for a, b in zip(mine, theirs, strict=True))
     rel_txt = f"{rel * 100:+7.1f}%" if math.isfinite(rel) else f"{'inf':>8s}"
     paired_txt = f"{paired:7.3f}" if paired is not None else f"{'-':>7s}"
-    return (f"{line} {rel_txt} {test.p_value:7.3f} {test.cliffs_delta:+6.2f} {paired_txt} "
-            f"{worse:3d}/{better:<3d}")
+    return (
+        f"{line} {rel_txt} {test.p_value:7.3f} {test.cliffs_delta:+6.2f} {paired_txt} {worse:3d}/{better:<3d}"
+    )
 
 
-def gate_decision(control: Run, run: Run, items: Sequence[GoldenItem],
-                  policy: gates.GatePolicy) -> gates.Decision:
-    samples = [gates.Sample(arm, r.model, {"slice": it.slice}, r.wers[it.id])
-               for arm, r in (("control", control), ("candidate", run)) for it in items]
+def gate_decision(
+    control: Run, run: Run, items: Sequence[GoldenItem], policy: gates.GatePolicy
+) -> gates.Decision:
+    samples = [
+        gates.Sample(arm, r.model, {"slice": it.slice}, r.wers[it.id])
+        for arm, r in (("control", control), ("candidate", run))
+        for it in items
+    ]
     return gates.evaluate(samples, policy)
 
 
@@ -251,28 +273,38 @@ def main() -> None:
     parser.add_argument("--split", choices=("tune", "heldout"), default="tune")
     parser.add_argument("--slices", nargs="+", default=list(DEFAULT_SLICES))
     parser.add_argument("--control", default="tiny.en", help="control model (STT_ASR_MODEL)")
-    parser.add_argument("--candidate", action="append", default=[],
-                        help="MODEL[:OPTION=VALUE,...], repeatable")
+    parser.add_argument(
+        "--candidate", action="append", default=[], help="MODEL[:OPTION=VALUE,...], repeatable"
+    )
     parser.add_argument("--threads", type=int, default=2, help="STT_ASR_CPU_THREADS")
     parser.add_argument("--batch", type=int, default=8, help="chunks per transcribe call")
-    parser.add_argument("--protect", nargs="*", default=["slice=telephone:0.03"],
-                        help="protected slices of the gate, LABEL:BOUND")
+    parser.add_argument(
+        "--protect",
+        nargs="*",
+        default=["slice=telephone:0.03"],
+        help="protected slices of the gate, LABEL:BOUND",
+    )
     parser.add_argument("--items", action="store_true", help="print every item's WER and text")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     golden = build(args.golden)
-    items = [it for it in golden if it.split == args.split and it.kind == "speech"
-             and it.slice in args.slices and it.channels == 1]
+    items = [
+        it
+        for it in golden
+        if it.split == args.split and it.kind == "speech" and it.slice in args.slices and it.channels == 1
+    ]
     missing = sorted(set(args.slices) - {it.slice for it in items})
     if missing:
         raise SystemExit(f"no mono speech items of {missing} in split {args.split}")
     slices = [s for s in args.slices if any(it.slice == s for it in items)]
     by_id = {it.id: it for it in items}
-    print(f"golden set {args.golden}: split {args.split}, {len(items)} items, "
-          f"{sum(it.duration_s for it in items):.0f} s of audio; slices {', '.join(slices)}; "
-          f"cpu_threads {args.threads}, batches of {args.batch}; load average "
-          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"golden set {args.golden}: split {args.split}, {len(items)} items, "
+        f"{sum(it.duration_s for it in items):.0f} s of audio; slices {', '.join(slices)}; "
+        f"cpu_threads {args.threads}, batches of {args.batch}; load average "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
 
     configs = [Config(f"control {args.control}", {"STT_ASR_MODEL": args.control}, "control")]
     configs += [Config(spec, candidate_env(spec, args.control), "candidate") for spec in args.candidate]
@@ -281,15 +313,18 @@ def main() -> None:
     for config in configs:
         run = measure(config, args.threads, items, ingest, args.batch)
         runs.append(run)
-        env = " ".join(f"{k}={v!r}" if " " in v or "{" in v else f"{k}={v}"
-                       for k, v in config.env.items())
-        print(f"{config.label}: model {run.model}, decode {run.decode_s:.1f} s (load {run.load_s:.1f} s), "
-              f"{run.redecoded} chunks re-decoded, {run.low_coverage} flagged low_coverage\n    {env}")
+        env = " ".join(f"{k}={v!r}" if " " in v or "{" in v else f"{k}={v}" for k, v in config.env.items())
+        print(
+            f"{config.label}: model {run.model}, decode {run.decode_s:.1f} s (load {run.load_s:.1f} s), "
+            f"{run.redecoded} chunks re-decoded, {run.low_coverage} flagged low_coverage\n    {env}"
+        )
     control = runs[0]
 
     width = max(len(c.label) for c in configs)
-    print(f"\n{'slice':12s} {'config':{width}s} {'n':>3s} {'mean':>7s} {'pooled':>7s} {'rel':>8s} "
-          f"{'MW p':>7s} {'cliff':>6s} {'pair p':>7s} {'w/b':>7s}")
+    print(
+        f"\n{'slice':12s} {'config':{width}s} {'n':>3s} {'mean':>7s} {'pooled':>7s} {'rel':>8s} "
+        f"{'MW p':>7s} {'cliff':>6s} {'pair p':>7s} {'w/b':>7s}"
+    )
     groups = [(s, [it.id for it in items if it.slice == s]) for s in slices]
     groups.append(("overall", [it.id for it in items]))
     if any(it.language != "en" for it in items):
@@ -306,8 +341,10 @@ def main() -> None:
                 print(f"{'':26s} {run.wers[it.id]:.2f} {run.config.label[:24]:24s} {run.hyps[it.id]}")
 
     policy = gates.GatePolicy(protected=parse_protect(args.protect), dimensions=["slice"])
-    print(f"gate (protected {policy.protected}, alpha {policy.alpha}, min_effect {policy.min_effect}, "
-          f"default bound {policy.default_bound}):")
+    print(
+        f"gate (protected {policy.protected}, alpha {policy.alpha}, min_effect {policy.min_effect}, "
+        f"default bound {policy.default_bound}):"
+    )
     for run in runs[1:]:
         decision = gate_decision(control, run, items, policy)
         print(f"  {run.config.label}: {decision.decision}: {decision.reason}")

@@ -25,16 +25,42 @@ PAYLOAD = 100 * 1024
 
 
 def chunk(i: int, pcm: bytes) -> dict:
-    stats = {"duration_s": 3.2, "rms_dbfs": -20.0, "peak_dbfs": -3.0, "clipping_ratio": 0.0,
-             "snr_db": 30.0, "silence_ratio": 0.1}
-    return {"recording_id": f"bench-{i % 50}", "trace_id": new_trace_id(), "tenant": "bench",
-            "seq": i, "is_last": False, "chunk_count": 0, "channel": 0, "channel_role": None,
-            "start_s": 0.0, "duration_s": 3.2, "keep_from_s": 0.0, "keep_until_s": 3.2,
-            "sample_rate": 16000, "encoding": "s16le", "pcm": pcm, "stats": stats,
-            "priority": "batch", "hints": {"language": None, "num_speakers": None,
-                                           "min_speakers": None, "max_speakers": None,
-                                           "channel_roles": []},
-            "recording_duration_s": 3.2, "produced_at_ms": int(time.time() * 1000)}
+    stats = {
+        "duration_s": 3.2,
+        "rms_dbfs": -20.0,
+        "peak_dbfs": -3.0,
+        "clipping_ratio": 0.0,
+        "snr_db": 30.0,
+        "silence_ratio": 0.1,
+    }
+    return {
+        "recording_id": f"bench-{i % 50}",
+        "trace_id": new_trace_id(),
+        "tenant": "bench",
+        "seq": i,
+        "is_last": False,
+        "chunk_count": 0,
+        "channel": 0,
+        "channel_role": None,
+        "start_s": 0.0,
+        "duration_s": 3.2,
+        "keep_from_s": 0.0,
+        "keep_until_s": 3.2,
+        "sample_rate": 16000,
+        "encoding": "s16le",
+        "pcm": pcm,
+        "stats": stats,
+        "priority": "batch",
+        "hints": {
+            "language": None,
+            "num_speakers": None,
+            "min_speakers": None,
+            "max_speakers": None,
+            "channel_roles": [],
+        },
+        "recording_duration_s": 3.2,
+        "produced_at_ms": int(time.time() * 1000),
+    }
 
 
 def run_mesh(settings: MeshSettings, topic: str, n: int) -> float:
@@ -49,8 +75,9 @@ def run_mesh(settings: MeshSettings, topic: str, n: int) -> float:
             handled.set()
         return []
 
-    proc = Processor(settings, service="bench", topics=[topic], group_id=f"bench-{uuid.uuid4().hex}",
-                     handler=handle)
+    proc = Processor(
+        settings, service="bench", topics=[topic], group_id=f"bench-{uuid.uuid4().hex}", handler=handle
+    )
     thread = threading.Thread(target=proc.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -75,8 +102,13 @@ def run_mesh(settings: MeshSettings, topic: str, n: int) -> float:
 
 def run_bare(bootstrap: str, topic: str, n: int) -> float:
     payload = bytes(range(256)) * (PAYLOAD // 256)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     assigned = threading.Event()
     consumer.subscribe([topic], on_assign=lambda c, parts: assigned.set())
     deadline = time.monotonic() + 60
@@ -84,8 +116,14 @@ def run_bare(bootstrap: str, topic: str, n: int) -> float:
         if time.monotonic() > deadline:
             raise RuntimeError("the bare consumer was never assigned its partitions")
         consumer.poll(0.1)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4",
-                         "message.max.bytes": 10 * 1024 * 1024})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": 10 * 1024 * 1024,
+        }
+    )
     got = 0
     start = time.perf_counter()
     for i in range(n):
@@ -118,8 +156,10 @@ def main() -> None:
         mesh = run_mesh(settings, mesh_topic, n)
         print(f"messages: {n} x {PAYLOAD // 1024} KB payload, 3 partitions, one broker on loopback")
         print(f"bare confluent-kafka produce+consume: {bare / n * 1000:.3f} ms/message")
-        print("mesh (Avro encode + produce + consume + decode + store offset): "
-              f"{mesh / n * 1000:.3f} ms/message")
+        print(
+            "mesh (Avro encode + produce + consume + decode + store offset): "
+            f"{mesh / n * 1000:.3f} ms/message"
+        )
         print(f"mesh / bare: {mesh / bare:.2f}x; mesh overhead: {(mesh - bare) / n * 1000:.3f} ms/message")
 
 

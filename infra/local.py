@@ -84,8 +84,7 @@ class LocalKafka:
             return self.lib_dir
         tmp = self.lib_dir.with_name(self.lib_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-               f"-DoutputDirectory={tmp}"]
+        cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"]
         subprocess.run(cmd, check=True)
         tmp.rename(self.lib_dir)
         return self.lib_dir
@@ -124,8 +123,7 @@ class LocalKafka:
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = new_cluster_id()
-        self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                   check=True)
+        self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), check=True)
 
     def up(self) -> list[str]:
         """Start the broker and create the contract topics it lacks; returns those created."""
@@ -138,14 +136,15 @@ class LocalKafka:
             self.wait_ready(timeout_s)
             return
         if _port_open(self.port):
-            raise RuntimeError(f"port {self.port} is taken by another process; stop it or pick "
-                               "another port")
+            raise RuntimeError(f"port {self.port} is taken by another process; stop it or pick another port")
         self.fetch()
         self.format()
         log = self.log_file.open("ab")
         proc = subprocess.Popen(
             self._java_cmd("kafka.Kafka", str(self.home / "server.properties")),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pid_file.write_text(str(proc.pid))
         self.wait_ready(timeout_s, proc)
@@ -193,9 +192,18 @@ class LocalKafka:
             return None
 
     def _java_cmd(self, main: str, *args: str) -> list[str]:
-        return ["java", f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC",
-                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", f"-Dkafka.logs.dir={self.server_log.parent}",
-                "-cp", f"{self.lib_dir}/*", main, *args]
+        return [
+            "java",
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dkafka.logs.dir={self.server_log.parent}",
+            "-cp",
+            f"{self.lib_dir}/*",
+            main,
+            *args,
+        ]
 
     def _java(self, main: str, *args: str, check: bool) -> None:
         subprocess.run(self._java_cmd(main, *args), check=check, capture_output=True)
@@ -262,10 +270,22 @@ def topic_specs(names: list[str] | None = None) -> list[dict[str, Any]]:
         own = spec.get(name, {})
         config = {**defaults.get("config", {}), **own.get("config", {})}
         replication = own.get("replication_factor", defaults.get("replication_factor", 1))
-        out.append({"name": name, "partitions": own.get("partitions", defaults.get("partitions", 3)),
-                    "replication_factor": replication, "config": config})
-        out.append({"name": topics.dlq(name), "partitions": defaults.get("dlq_partitions", 1),
-                    "replication_factor": replication, "config": {**defaults.get("config", {})}})
+        out.append(
+            {
+                "name": name,
+                "partitions": own.get("partitions", defaults.get("partitions", 3)),
+                "replication_factor": replication,
+                "config": config,
+            }
+        )
+        out.append(
+            {
+                "name": topics.dlq(name),
+                "partitions": defaults.get("dlq_partitions", 1),
+                "replication_factor": replication,
+                "config": {**defaults.get("config", {})},
+            }
+        )
     return out
 
 

@@ -14,14 +14,33 @@ def dead_letter(raw: Any, exc: BaseException, service: str, retries: int = 0) ->
     """Build the DeadLetter for a confluent-kafka message that failed with ``exc``."""
     headers = list(raw.headers() or [])
     trace = extract(headers)
-    return dead_letter_for(raw.topic(), raw.partition(), raw.offset(), raw.key(), exc, service,
-                           retries=retries, headers=headers, payload=raw.value(),
-                           trace_id=trace.trace_id if trace else None)
+    return dead_letter_for(
+        raw.topic(),
+        raw.partition(),
+        raw.offset(),
+        raw.key(),
+        exc,
+        service,
+        retries=retries,
+        headers=headers,
+        payload=raw.value(),
+        trace_id=trace.trace_id if trace else None,
+    )
 
 
-def dead_letter_for(topic: str, partition: int, offset: int, key: bytes | None, exc: BaseException,
-                    service: str, *, retries: int = 0, headers: list[tuple[str, Any]] | None = None,
-                    payload: bytes | None = None, trace_id: str | None = None) -> Output:
+def dead_letter_for(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    exc: BaseException,
+    service: str,
+    *,
+    retries: int = 0,
+    headers: list[tuple[str, Any]] | None = None,
+    payload: bytes | None = None,
+    trace_id: str | None = None,
+) -> Output:
     """The DeadLetter of the message at ``topic[partition]@offset`` (for a consumer that no
     longer holds the raw message, e.g. a sink whose store refused the row made from it)."""
     reason = str(exc) or type(exc).__name__

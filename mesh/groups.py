@@ -32,9 +32,17 @@ def _admin(settings: MeshSettings) -> Any:
 
 
 class GroupWatch:
-    def __init__(self, settings: MeshSettings, group: str, every_s: float = 10.0, *,
-                 grace_s: float = 0.0, admin: Callable[[MeshSettings], Any] = _admin,
-                 timeout_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        group: str,
+        every_s: float = 10.0,
+        *,
+        grace_s: float = 0.0,
+        admin: Callable[[MeshSettings], Any] = _admin,
+        timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``grace_s``: the group counts as active for this long after it was last seen with a
         member, or after the watch started (a service that is deploying takes a while to load
         its model and join)."""
@@ -70,8 +78,9 @@ class GroupWatch:
 
     def check(self) -> int | None:
         try:
-            [future] = self._admin.describe_consumer_groups([self.group],
-                                                           request_timeout=self.timeout_s).values()
+            [future] = self._admin.describe_consumer_groups(
+                [self.group], request_timeout=self.timeout_s
+            ).values()
             described = future.result(timeout=self.timeout_s + 5)
             members = len(described.members)
         except Exception as exc:  # a broker that does not answer leaves the last answer standing

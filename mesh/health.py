@@ -28,8 +28,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 class Health:
     """State the loop updates and the probes read."""
 
-    def __init__(self, stall_after_s: float = 120.0, *, rebalance_grace_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stall_after_s: float = 120.0,
+        *,
+        rebalance_grace_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stall_after_s, self.rebalance_grace_s, self._clock = stall_after_s, rebalance_grace_s, clock
         self.last_beat = clock()
         self.ready = False
@@ -64,8 +69,9 @@ class Health:
             self._acks_since = None
 
     def alive(self) -> bool:
-        return (not self.stopped and self.stalled is None
-                and self._clock() - self.last_beat < self.stall_after_s)
+        return (
+            not self.stopped and self.stalled is None and self._clock() - self.last_beat < self.stall_after_s
+        )
 
     def is_ready(self) -> bool:
         rebalancing = self._was_assigned and self._unassigned_since is not None

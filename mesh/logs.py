@@ -27,6 +27,7 @@ TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s%(ids)s"
 @contextlib.contextmanager
 def handling(trace_id: str | Sequence[str], recording_id: str | Sequence[str]) -> Iterator[None]:
     """Log lines inside carry these ids (a batch: its distinct ids, comma separated)."""
+
     def one(value: str | Sequence[str]) -> str:
         return value if isinstance(value, str) else ",".join(dict.fromkeys(v for v in value if v))
 
@@ -41,7 +42,7 @@ class _Ids(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         trace_id, recording_id = _ids.get()
         record.trace_id, record.recording_id = trace_id, recording_id
-        record.ids = (f" trace_id={trace_id} recording_id={recording_id}" if trace_id or recording_id else "")
+        record.ids = f" trace_id={trace_id} recording_id={recording_id}" if trace_id or recording_id else ""
         return True
 
 
@@ -54,8 +55,11 @@ class JsonFormatter(logging.Formatter):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         out: dict[str, Any] = {
             "ts": f"{stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname, "service": self.service, "logger": record.name,
-            "message": record.getMessage(), "trace_id": getattr(record, "trace_id", "") or None,
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "trace_id": getattr(record, "trace_id", "") or None,
             "recording_id": getattr(record, "recording_id", "") or None,
         }
         if record.exc_info:

@@ -113,10 +113,14 @@ class Processor:
         self.serde = serde or AvroSerde(settings.schema_registry_url)
         self.health = Health(settings.liveness_s(), rebalance_grace_s=settings.rebalance_grace_s)
         self._stop = threading.Event()
-        conf = {**settings.consumer_config(group_id), "client.id": f"{service}-consumer",
-                "stats_cb": self._on_stats}
-        self.assignment = Assignment(self.topics, self.health, self.sensor,
-                                     settings.unassigned_limit_s(conf), forget=self._forget)
+        conf = {
+            **settings.consumer_config(group_id),
+            "client.id": f"{service}-consumer",
+            "stats_cb": self._on_stats,
+        }
+        self.assignment = Assignment(
+            self.topics, self.health, self.sensor, settings.unassigned_limit_s(conf), forget=self._forget
+        )
         self._consumer = consumer or Consumer(conf)
         self._owns_publisher = publisher is None
         self.publisher = publisher or Publisher(settings, service, serde=self.serde, sensor=self.sensor)
@@ -139,8 +143,7 @@ class Processor:
         self._install_signal_handlers()
         self._start_health_server()
         a = self.assignment
-        self._consumer.subscribe(self.topics, on_assign=a.on_assign, on_revoke=a.on_revoke,
-                                 on_lost=a.on_lost)
+        self._consumer.subscribe(self.topics, on_assign=a.on_assign, on_revoke=a.on_revoke, on_lost=a.on_lost)
         self.health.unassigned()
         try:
             while not self._stop.is_set():
@@ -176,8 +179,7 @@ class Processor:
         reason = self.assignment.check(self._consumer)
         if reason is not None:
             self.health.stalled = reason
-            log.error("%s consumer stalled: %s; exiting for a new process to take over",
-                      self.service, reason)
+            log.error("%s consumer stalled: %s; exiting for a new process to take over", self.service, reason)
             raise ConsumerStalled(reason)
 
     def _shutdown(self) -> None:
@@ -342,8 +344,17 @@ class Processor:
             return None
         headers = list(raw.headers() or [])
         trace = extract(headers) or TraceContext.new(value.get("trace_id"))
-        msg = Message(raw.topic(), raw.partition(), raw.offset(), raw.key(), schema, value,
-                      headers, trace, raw.timestamp()[1])
+        msg = Message(
+            raw.topic(),
+            raw.partition(),
+            raw.offset(),
+            raw.key(),
+            schema,
+            value,
+            headers,
+            trace,
+            raw.timestamp()[1],
+        )
         self.sensor.on_queue_time(raw.topic(), time.time() - msg.produced_at_ms / 1000)
         return msg
 
@@ -371,7 +382,7 @@ class Processor:
             try:
                 self._emit(msg, result)
             except MessageTooLarge as exc:  # an output that can never be sent: the input goes
-                self._fail(raw, msg, exc)   # to the DLQ with the reason, the rest keeps flowing
+                self._fail(raw, msg, exc)  # to the DLQ with the reason, the rest keeps flowing
 
     def _invoke(self, msgs: list[Message]) -> list[Result]:
         started = time.perf_counter()

@@ -62,25 +62,36 @@ class PrometheusSensor:
             "stt_handler_seconds", "Handler time per call", svc, buckets=_SECONDS, registry=r
         )
         self._batch = Histogram(
-            "stt_handler_batch_messages", "Messages per handler call", svc,
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r,
+            "stt_handler_batch_messages",
+            "Messages per handler call",
+            svc,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
         )
         self._queue = Histogram(
-            "stt_queue_seconds", "Now minus the event's produced time", [*svc, "topic"],
-            buckets=_SECONDS, registry=r,
+            "stt_queue_seconds",
+            "Now minus the event's produced time",
+            [*svc, "topic"],
+            buckets=_SECONDS,
+            registry=r,
         )
-        self._errors = Counter("stt_errors", "Handler or decode errors", [*svc, "topic", "error_type"],
-                               registry=r)
-        self._dlq = Counter("stt_dead_letters", "Messages sent to a DLQ", [*svc, "topic", "reason"],
-                            registry=r)
+        self._errors = Counter(
+            "stt_errors", "Handler or decode errors", [*svc, "topic", "error_type"], registry=r
+        )
+        self._dlq = Counter(
+            "stt_dead_letters", "Messages sent to a DLQ", [*svc, "topic", "reason"], registry=r
+        )
         self._retries = Counter("stt_retries", "Handler retries", [*svc, "topic"], registry=r)
         self._lag = Gauge("stt_consumer_lag", "Consumer lag", [*svc, "topic", "partition"], registry=r)
-        self._rebalances = Counter("stt_rebalances", "Rebalance callbacks (assign, revoke, lost)",
-                                   [*svc, "event"], registry=r)
-        self._lost = Counter("stt_assignments_lost", "Assignments lost (session timeout, fenced member)",
-                             svc, registry=r)
-        self._assigned = Gauge("stt_assigned_partitions", "Partitions assigned to this consumer", svc,
-                               registry=r)
+        self._rebalances = Counter(
+            "stt_rebalances", "Rebalance callbacks (assign, revoke, lost)", [*svc, "event"], registry=r
+        )
+        self._lost = Counter(
+            "stt_assignments_lost", "Assignments lost (session timeout, fenced member)", svc, registry=r
+        )
+        self._assigned = Gauge(
+            "stt_assigned_partitions", "Partitions assigned to this consumer", svc, registry=r
+        )
         self._lost.labels(service)  # exported as 0 from the start, so a first loss is an increase
         self._consumed: set[str] = set()
         self._custom: dict[str, Histogram | Counter | Gauge] = {}

@@ -64,7 +64,8 @@ class Publisher:
                 if exc.args and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
                     raise MessageTooLarge(
                         f"a {len(data)}-byte message for {topic} exceeds message.max.bytes "
-                        f"({self._max_bytes}; STT_MESSAGE_MAX_BYTES)") from exc
+                        f"({self._max_bytes}; STT_MESSAGE_MAX_BYTES)"
+                    ) from exc
                 raise
         self._producer.poll(0)
 

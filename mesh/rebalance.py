@@ -49,10 +49,19 @@ class ConsumerStalled(MeshError):
 class Assignment:
     """Rebalance callbacks for ``Consumer.subscribe`` and the stall check the loop calls."""
 
-    def __init__(self, topics: Sequence[str], health: Health, sensor: Sensor, limit_s: float, *,
-                 forget: Callable[[list[Partition]], None], check_every_s: float = 10.0,
-                 metadata_timeout_s: float = 10.0, orphaned_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        topics: Sequence[str],
+        health: Health,
+        sensor: Sensor,
+        limit_s: float,
+        *,
+        forget: Callable[[list[Partition]], None],
+        check_every_s: float = 10.0,
+        metadata_timeout_s: float = 10.0,
+        orphaned_after_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.topics, self.health, self.sensor, self.limit_s = list(topics), health, sensor, limit_s
         self.owned: set[Partition] = set()
         self.brokers = "not reported yet"  # the broker handles librdkafka's statistics list
@@ -83,8 +92,10 @@ class Assignment:
         self.sensor.on_rebalance("revoke", len(self.owned))
 
     def on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        log.warning("assignment of %d partition(s) lost (session timed out or member fenced); "
-                    "rejoining the group", len(partitions))
+        log.warning(
+            "assignment of %d partition(s) lost (session timed out or member fenced); rejoining the group",
+            len(partitions),
+        )
         self._drop(partitions)
         self.sensor.on_assignment_lost(len(partitions))
         self.sensor.on_rebalance("lost", len(self.owned))
@@ -101,8 +112,10 @@ class Assignment:
         """Why the consumer counts as stalled, or None. Past the limit, asks for metadata at
         most every ``check_every_s`` (the call blocks up to its timeout)."""
         if self._orphaned_since is not None and self._clock() - self._orphaned_since > self._orphaned_after_s:
-            return (f"the client has known no broker for {self._clock() - self._orphaned_since:.0f}s "
-                    f"(confluentinc/librdkafka#5301); brokers known to the client: {self.brokers}")
+            return (
+                f"the client has known no broker for {self._clock() - self._orphaned_since:.0f}s "
+                f"(confluentinc/librdkafka#5301); brokers known to the client: {self.brokers}"
+            )
         waited = self.health.unassigned_for()
         if waited <= self.limit_s or self._clock() < self._next_check:
             return None
@@ -110,10 +123,15 @@ class Assignment:
         partitions = self._partitions(consumer)
         if partitions == 0:
             return None  # the topics do not exist yet: there is nothing to be assigned
-        seen = ("no broker answered a metadata request" if partitions is None
-                else f"its topics have {partitions} partition(s)")
-        return (f"no partition assignment for {waited:.0f}s (limit {self.limit_s:.0f}s) while "
-                f"{seen}; brokers known to the client: {self.brokers}")
+        seen = (
+            "no broker answered a metadata request"
+            if partitions is None
+            else f"its topics have {partitions} partition(s)"
+        )
+        return (
+            f"no partition assignment for {waited:.0f}s (limit {self.limit_s:.0f}s) while "
+            f"{seen}; brokers known to the client: {self.brokers}"
+        )
 
     def _partitions(self, consumer: Any) -> int | None:
         try:
@@ -127,8 +145,11 @@ class Assignment:
         """Remember which brokers librdkafka knows (from its statistics): for the stall report,
         and since when it knows none it could connect to (only its group coordinator handle)."""
         brokers = stats.get("brokers", {})
-        handles = [f"{name} ({b.get('source', '?')}) {b.get('state', '?')}"
-                   for name, b in brokers.items() if b.get("source") != "internal"]
+        handles = [
+            f"{name} ({b.get('source', '?')}) {b.get('state', '?')}"
+            for name, b in brokers.items()
+            if b.get("source") != "internal"
+        ]
         self.brokers = ", ".join(sorted(handles)) or "none"
         if any(b.get("source") in ("configured", "learned") for b in brokers.values()):
             self._orphaned_since = None

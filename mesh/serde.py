@@ -142,4 +142,3 @@ def _registry_client(url: str | None) -> Any:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     return SchemaRegistryClient.new_client({"url": url})
-

@@ -45,7 +45,8 @@ class MeshSettings(BaseSettings):
         default=30.0, description="A consumer stays ready (/readyz) through a rebalance this short."
     )
     max_poll_interval_ms: int = Field(
-        default=300_000, ge=1_000,
+        default=300_000,
+        ge=1_000,
         description="librdkafka's max.poll.interval.ms, set explicitly because every time budget "
         "derives from it: a loop that has not polled for this long leaves its group. The loop keeps "
         "polling while long work runs (see long_work_after_s), so this bounds a wedged loop, not a "
@@ -53,10 +54,13 @@ class MeshSettings(BaseSettings):
         "budget defaults to 0.8x of it (work_budget_s).",
     )
     session_timeout_ms: int = Field(
-        default=45_000, ge=1_000,
-        description="librdkafka's session.timeout.ms (heartbeats run on librdkafka's own thread).")
+        default=45_000,
+        ge=1_000,
+        description="librdkafka's session.timeout.ms (heartbeats run on librdkafka's own thread).",
+    )
     long_work_after_s: float | None = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="A handler call or tick still running after this long has the consumer's "
         "partitions paused while the loop keeps polling (group membership, rebalance callbacks) "
         "and beating (liveness) until the work ends; the partitions resume after it. Default: "
@@ -64,7 +68,8 @@ class MeshSettings(BaseSettings):
         "partition and fetches it again on resume, so pausing is kept for work that is really long.",
     )
     log_format: Literal["text", "json"] = Field(
-        default="text", description="Service logs: text lines, or one JSON object per line.")
+        default="text", description="Service logs: text lines, or one JSON object per line."
+    )
     log_level: str = "INFO"
     max_retries: int = 3
     retry_backoff_ms: int = 200
@@ -73,8 +78,10 @@ class MeshSettings(BaseSettings):
     @model_validator(mode="after")
     def _poll_interval_covers_a_session(self) -> MeshSettings:
         if self.max_poll_interval_ms < self.session_timeout_ms:  # librdkafka refuses it too
-            raise ValueError(f"max_poll_interval_ms ({self.max_poll_interval_ms}) must be at least "
-                             f"session_timeout_ms ({self.session_timeout_ms})")
+            raise ValueError(
+                f"max_poll_interval_ms ({self.max_poll_interval_ms}) must be at least "
+                f"session_timeout_ms ({self.session_timeout_ms})"
+            )
         return self
 
     def kafka_common(self) -> dict[str, Any]:

@@ -63,9 +63,11 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\$(\d+(?:\.\d+)?)", r"\1 dollars", text)
     text = text.replace("%", " percent")
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: ordinal(int(m.group(1))), text)
-    text = re.sub(r"\b(\d+)\.(\d+)\b",
-                  lambda m: f"{cardinal(int(m.group(1)))} point "
-                            + " ".join(ONES[int(d)] for d in m.group(2)), text)
+    text = re.sub(
+        r"\b(\d+)\.(\d+)\b",
+        lambda m: f"{cardinal(int(m.group(1)))} point " + " ".join(ONES[int(d)] for d in m.group(2)),
+        text,
+    )
     return re.sub(r"\b\d+\b", lambda m: number(m.group(0)), text)
 
 

@@ -13,8 +13,19 @@ GATES = "stt.gates.v1"
 LLM_OUTCOMES = "stt.llm.outcomes.v1"
 JOBS = "stt.jobs.v1"  # BatchJob per backfill, keyed by job_id (compacted)
 
-ALL = (RAW, RECORDINGS, CHUNKS_BATCH, CHUNKS_REALTIME, TRANSCRIPTS, DIARIZATION, REDACTED,
-       QUALITY, GATES, LLM_OUTCOMES, JOBS)
+ALL = (
+    RAW,
+    RECORDINGS,
+    CHUNKS_BATCH,
+    CHUNKS_REALTIME,
+    TRANSCRIPTS,
+    DIARIZATION,
+    REDACTED,
+    QUALITY,
+    GATES,
+    LLM_OUTCOMES,
+    JOBS,
+)
 
 
 def chunks_topic(priority: str) -> str:

@@ -23,8 +23,13 @@ import fastavro
 import schemas
 
 GOLDEN_DIR = schemas.SCHEMA_DIR / "golden"
-_PROMOTIONS = {"int": {"long", "float", "double"}, "long": {"float", "double"},
-               "float": {"double"}, "string": {"bytes"}, "bytes": {"string"}}
+_PROMOTIONS = {
+    "int": {"long", "float", "double"},
+    "long": {"float", "double"},
+    "float": {"double"},
+    "string": {"bytes"},
+    "bytes": {"string"},
+}
 
 
 def check(writer: Any, reader: Any, path: str = "") -> list[str]:
@@ -121,8 +126,16 @@ def example(schema: Any, seed: int = 7) -> Any:
         non_null = [b for b in s if b != "null"]
         return example(non_null[0], seed) if non_null else None
     kind = _type(s)
-    simple = {"string": f"s{seed}", "bytes": bytes([seed % 256]) * 3, "int": seed, "long": seed * 1000,
-              "float": seed / 4, "double": seed / 8, "boolean": seed % 2 == 1, "null": None}
+    simple = {
+        "string": f"s{seed}",
+        "bytes": bytes([seed % 256]) * 3,
+        "int": seed,
+        "long": seed * 1000,
+        "float": seed / 4,
+        "double": seed / 8,
+        "boolean": seed % 2 == 1,
+        "null": None,
+    }
     if kind in simple:
         return simple[kind]
     if kind == "record":

@@ -34,8 +34,9 @@ class Results:
     # -- the running sink --------------------------------------------------------------------
     def _http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any] | None:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
@@ -58,8 +59,12 @@ class Results:
             try:
                 store.client  # noqa: B018 - opening is what can fail
             except StoreError as exc:
-                hint = (" (a running sink holds the embedded store: query it through its HTTP port, "
-                        f"STT_SINK_URL={self.url})" if "lock" in str(exc).lower() else "")
+                hint = (
+                    " (a running sink holds the embedded store: query it through its HTTP port, "
+                    f"STT_SINK_URL={self.url})"
+                    if "lock" in str(exc).lower()
+                    else ""
+                )
                 raise ResultStoreError(f"no sink answered at {self.url} and {exc}{hint}") from exc
             self._store = store
         return self._store
@@ -110,8 +115,10 @@ def render(columns: list[str], rows: list[list[Any]], fmt: str = "table") -> str
         return out.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([*lines, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
 

@@ -78,8 +78,10 @@ def read_manifest(manifest: str | Path) -> list[Row]:
     seen: dict[str, int] = {}
     for row in rows:
         if row.recording_id in seen:
-            raise BatchError(f"row {row.index} (line {row.line}): recording_id "
-                             f"{row.recording_id!r} repeats row {seen[row.recording_id]}")
+            raise BatchError(
+                f"row {row.index} (line {row.line}): recording_id "
+                f"{row.recording_id!r} repeats row {seen[row.recording_id]}"
+            )
         if row.recording_id:
             seen[row.recording_id] = row.index
     return rows
@@ -100,8 +102,9 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         return
     reader = csv.DictReader(text.splitlines())
     if "path" not in (reader.fieldnames or []):
-        raise BatchError(f"manifest {path} has no path column (columns: "
-                         f"{', '.join(reader.fieldnames or []) or 'none'})")
+        raise BatchError(
+            f"manifest {path} has no path column (columns: {', '.join(reader.fieldnames or []) or 'none'})"
+        )
     for record in reader:
         if None in record:
             raise BatchError(f"line {reader.line_num} of {path}: more cells than columns")
@@ -130,19 +133,32 @@ def _row(index: int, line: int, record: Mapping[str, Any], base: Path) -> Row:
     roles = [str(r).strip() for r in roles if str(r).strip()]
     hints = events.make_hints(language, channel_roles=roles, **ints)
     request = events.IngestRequest(
-        recording_id=str(values.get("recording_id", "row")), source="cli", hints=hints,
-        priority=str(values.get("priority", "batch")))
+        recording_id=str(values.get("recording_id", "row")),
+        source="cli",
+        hints=hints,
+        priority=str(values.get("priority", "batch")),
+    )
     problem = events.request_problem(request)
     if problem:
         raise BatchError(f"{where}: {problem}")
-    metadata = {str(k): v if isinstance(v, str) else json.dumps(v)
-                for k, v in values.items() if k not in COLUMNS}
+    metadata = {
+        str(k): v if isinstance(v, str) else json.dumps(v) for k, v in values.items() if k not in COLUMNS
+    }
     reserved = sorted({META_JOB, META_ROW} & set(metadata))
     if reserved:
         raise BatchError(f"{where}: {', '.join(reserved)} is set by the submitter")
     rid = values.get("recording_id")
-    return Row(index, line, path, path.stat().st_size, str(rid) if rid else None,
-               values.get("priority"), split, hints, metadata)
+    return Row(
+        index,
+        line,
+        path,
+        path.stat().st_size,
+        str(rid) if rid else None,
+        values.get("priority"),
+        split,
+        hints,
+        metadata,
+    )
 
 
 def _int(value: Any) -> int:
@@ -188,11 +204,17 @@ def transactional_id(job_id: str) -> str:
 def version_snapshot(tenant: str, priority: str = "batch") -> dict[str, Any]:
     """Models, decode options, redaction policy and output schemas a job is created under."""
     models, roles, decode = _asr_snapshot(priority)
-    outputs = {schemas.full_name(n): schemas.fingerprint(schemas.load(n))
-               for n in ("RedactedTranscript", "QualityReport")}
-    return {"models": models, "model_roles": roles, "decode_settings": decode,
-            "redaction_policy": _redaction_policy(tenant),
-            "output_schema": {"namespace": schemas.NAMESPACE, **outputs}}
+    outputs = {
+        schemas.full_name(n): schemas.fingerprint(schemas.load(n))
+        for n in ("RedactedTranscript", "QualityReport")
+    }
+    return {
+        "models": models,
+        "model_roles": roles,
+        "decode_settings": decode,
+        "redaction_policy": _redaction_policy(tenant),
+        "output_schema": {"namespace": schemas.NAMESPACE, **outputs},
+    }
 
 
 def _asr_snapshot(priority: str) -> tuple[list[dict[str, str]], dict[str, str], dict[str, str]]:
@@ -202,10 +224,12 @@ def _asr_snapshot(priority: str) -> tuple[list[dict[str, str]], dict[str, str], 
         log.warning("ASR settings unavailable (%s): the job records no models", exc)
         return [], {}, {}
     s = AsrSettings()
-    configured = {"main": s.main_model("realtime" if priority == "realtime" else "batch"),
-                  "fallback": s.fallback_model,
-                  "low_snr": s.low_snr_model if s.low_snr_db is not None else None,
-                  "candidate": s.rollout.candidate_model}
+    configured = {
+        "main": s.main_model("realtime" if priority == "realtime" else "batch"),
+        "fallback": s.fallback_model,
+        "low_snr": s.low_snr_model if s.low_snr_db is not None else None,
+        "candidate": s.rollout.candidate_model,
+    }
     roles = {role: name for role, name in configured.items() if name}
     models = {name: _model_info(name, s) for name in dict.fromkeys(roles.values())}
     decode = s.decode.as_settings()
@@ -246,12 +270,17 @@ class TransactionalPublisher(Publisher):
     """``mesh.Publisher`` (writer schema header, traceparent) inside Kafka transactions: what
     one transaction sends becomes visible all at once or never."""
 
-    def __init__(self, settings: MeshSettings, txn_id: str, *, serde: Any = None,
-                 producer: Any = None) -> None:
+    def __init__(
+        self, settings: MeshSettings, txn_id: str, *, serde: Any = None, producer: Any = None
+    ) -> None:
         from confluent_kafka import Producer
 
-        conf = {**settings.producer_config(), "transactional.id": txn_id,
-                "transaction.timeout.ms": TXN_TIMEOUT_MS, "client.id": "stt-batch-producer"}
+        conf = {
+            **settings.producer_config(),
+            "transactional.id": txn_id,
+            "transaction.timeout.ms": TXN_TIMEOUT_MS,
+            "client.id": "stt-batch-producer",
+        }
         super().__init__(settings, "batch", serde=serde, producer=producer or Producer(conf))
 
     def publish(self, topic: str, schema: str, value: dict[str, Any], key: str, trace: Any = None) -> None:
@@ -292,8 +321,9 @@ class TransactionalPublisher(Publisher):
             raise DeliveryError(exc.args[0].str()) from exc
 
 
-def read_job(settings: MeshSettings, job_id: str, *, serde: Any = None,
-             timeout_s: float = 30.0) -> dict[str, Any] | None:
+def read_job(
+    settings: MeshSettings, job_id: str, *, serde: Any = None, timeout_s: float = 30.0
+) -> dict[str, Any] | None:
     """The latest committed BatchJob of ``job_id`` on ``stt.jobs.v1`` (None: no such job).
 
     Reads the small compacted topic from its start to its end (read_committed: a killed
@@ -303,16 +333,24 @@ def read_job(settings: MeshSettings, job_id: str, *, serde: Any = None,
     from mesh.serde import AvroSerde
 
     serde = serde or AvroSerde(settings.schema_registry_url)
-    consumer = Consumer({**settings.kafka_common(), "group.id": f"stt-batch-read-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "enable.partition.eof": True,
-                         "fetch.max.bytes": max(settings.message_max_bytes, 52428800)})
+    consumer = Consumer(
+        {
+            **settings.kafka_common(),
+            "group.id": f"stt-batch-read-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "fetch.max.bytes": max(settings.message_max_bytes, 52428800),
+        }
+    )
     try:
         meta = consumer.list_topics(topics.JOBS, timeout=timeout_s).topics[topics.JOBS]
         if meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
             return None
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topics.JOBS, p), timeout_s,
-                                                  cached=False)[1] for p in meta.partitions}
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topics.JOBS, p), timeout_s, cached=False)[1]
+            for p in meta.partitions
+        }
         consumer.assign([TopicPartition(topics.JOBS, p, OFFSET_BEGINNING) for p in ends])
         latest, key, deadline = None, job_id.encode(), time.monotonic() + timeout_s
         while _behind(consumer, ends):
@@ -339,8 +377,11 @@ def _behind(consumer: Any, ends: dict[int, int]) -> bool:
     from confluent_kafka import TopicPartition
 
     open_ = [TopicPartition(topics.JOBS, p) for p, end in ends.items() if end > 0]
-    return any(0 <= tp.offset < ends[tp.partition] or tp.offset < 0
-               for tp in consumer.position(open_)) if open_ else False
+    return (
+        any(0 <= tp.offset < ends[tp.partition] or tp.offset < 0 for tp in consumer.position(open_))
+        if open_
+        else False
+    )
 
 
 # -- submitting ------------------------------------------------------------------------------
@@ -354,10 +395,19 @@ class SubmitResult:
     state: str
 
 
-def submit(manifest: str | Path, settings: MeshSettings | None = None, *, tenant: str = "default",
-           priority: str = "batch", job_id: str | None = None, rows_per_txn: int = ROWS_PER_TXN,
-           max_txn_bytes: int = BYTES_PER_TXN, max_rows_per_s: float | None = None,
-           progress: bool = True, clock: Callable[[], float] = time.time) -> SubmitResult:
+def submit(
+    manifest: str | Path,
+    settings: MeshSettings | None = None,
+    *,
+    tenant: str = "default",
+    priority: str = "batch",
+    job_id: str | None = None,
+    rows_per_txn: int = ROWS_PER_TXN,
+    max_txn_bytes: int = BYTES_PER_TXN,
+    max_rows_per_s: float | None = None,
+    progress: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> SubmitResult:
     """Publish every row after the job's cursor, a few rows per transaction."""
     if rows_per_txn < 1 or max_txn_bytes < 1 or (max_rows_per_s is not None and max_rows_per_s <= 0):
         raise BatchError("rows per transaction, bytes per transaction and rows/s must be positive")
@@ -380,7 +430,7 @@ def submit(manifest: str | Path, settings: MeshSettings | None = None, *, tenant
             return SubmitResult(job_id, len(rows), 0, job["cursor"], False, job["state"])
         job = {**job, "resumes": job["resumes"] + 1}
     start, done = time.monotonic(), 0
-    todo = rows[job["cursor"] + 1:]
+    todo = rows[job["cursor"] + 1 :]
     with _progress(len(rows), job["cursor"] + 1, job_id, progress) as bar:
         for batch in _batches(todo, rows_per_txn, max_txn_bytes):
             job = _commit(publisher, batch, job, {**job, "cursor": batch[-1].index}, clock)
@@ -391,32 +441,54 @@ def submit(manifest: str | Path, settings: MeshSettings | None = None, *, tenant
     return SubmitResult(job_id, len(rows), done, job["cursor"], resumed, job["state"])
 
 
-def _new_job(job_id: str, tenant: str, priority: str, manifest: str, sha: str, rows: int,
-             clock: Callable[[], float]) -> dict[str, Any]:
+def _new_job(
+    job_id: str, tenant: str, priority: str, manifest: str, sha: str, rows: int, clock: Callable[[], float]
+) -> dict[str, Any]:
     now = int(clock() * 1000)
-    return {"job_id": job_id, "tenant": tenant, "priority": priority, "manifest": manifest,
-            "manifest_sha256": sha, "manifest_rows": rows, "cursor": -1, "published": 0,
-            "state": "submitting", "resumes": 0, **version_snapshot(tenant, priority),
-            "created_at_ms": now, "updated_at_ms": now}
+    return {
+        "job_id": job_id,
+        "tenant": tenant,
+        "priority": priority,
+        "manifest": manifest,
+        "manifest_sha256": sha,
+        "manifest_rows": rows,
+        "cursor": -1,
+        "published": 0,
+        "state": "submitting",
+        "resumes": 0,
+        **version_snapshot(tenant, priority),
+        "created_at_ms": now,
+        "updated_at_ms": now,
+    }
 
 
 def _check_resumable(job: Mapping[str, Any], sha: str, tenant: str, priority: str) -> None:
     if job["manifest_sha256"] != sha:
-        raise BatchError(f"job {job['job_id']} was submitted from another manifest "
-                         f"({job['manifest']}, sha256 {job['manifest_sha256'][:12]}..., this one "
-                         f"{sha[:12]}...); give a new --job-id to submit this one as a new job")
+        raise BatchError(
+            f"job {job['job_id']} was submitted from another manifest "
+            f"({job['manifest']}, sha256 {job['manifest_sha256'][:12]}..., this one "
+            f"{sha[:12]}...); give a new --job-id to submit this one as a new job"
+        )
     for name, given in (("tenant", tenant), ("priority", priority)):
         if job[name] != given:
-            raise BatchError(f"job {job['job_id']} was submitted with {name} {job[name]!r}, "
-                             f"not {given!r}")
+            raise BatchError(f"job {job['job_id']} was submitted with {name} {job[name]!r}, not {given!r}")
 
 
-def _commit(publisher: TransactionalPublisher, batch: list[Row], job: dict[str, Any],
-            updated: dict[str, Any], clock: Callable[[], float]) -> dict[str, Any]:
+def _commit(
+    publisher: TransactionalPublisher,
+    batch: list[Row],
+    job: dict[str, Any],
+    updated: dict[str, Any],
+    clock: Callable[[], float],
+) -> dict[str, Any]:
     """One transaction: every part of ``batch`` and the job record that counts them."""
     state = "submitted" if updated["cursor"] == job["manifest_rows"] - 1 else "submitting"
-    updated = {**updated, "published": job["published"] + len(batch), "state": state,
-               "updated_at_ms": int(clock() * 1000)}
+    updated = {
+        **updated,
+        "published": job["published"] + len(batch),
+        "state": state,
+        "updated_at_ms": int(clock() * 1000),
+    }
     publisher.begin()
     try:
         for row in batch:
@@ -429,19 +501,24 @@ def _commit(publisher: TransactionalPublisher, batch: list[Row], job: dict[str, 
     return updated
 
 
-def _send_row(publisher: TransactionalPublisher, row: Row, job: Mapping[str, Any],
-              clock: Callable[[], float]) -> None:
+def _send_row(
+    publisher: TransactionalPublisher, row: Row, job: Mapping[str, Any], clock: Callable[[], float]
+) -> None:
     from mesh.trace import TraceContext
     from services.ingest.cli import iter_parts
 
     rid, trace = recording_id_for(job["job_id"], row), TraceContext.new()
-    common = {"tenant": job["tenant"], "source": "cli", "priority": row.priority or job["priority"],
-              "split_channels": row.split_channels, "hints": row.hints,
-              "metadata": row_metadata(job["job_id"], row)}
+    common = {
+        "tenant": job["tenant"],
+        "source": "cli",
+        "priority": row.priority or job["priority"],
+        "split_channels": row.split_channels,
+        "hints": row.hints,
+        "metadata": row_metadata(job["job_id"], row),
+    }
     with row.path.open("rb") as stream:
         size = row.path.stat().st_size
-        for part in iter_parts(stream, size, (rid, trace.trace_id), row.path.name, PART_SIZE,
-                               common, clock):
+        for part in iter_parts(stream, size, (rid, trace.trace_id), row.path.name, PART_SIZE, common, clock):
             publisher.publish(topics.RAW, "RecordingPart", part, key=rid, trace=trace.child())
 
 
@@ -462,5 +539,4 @@ def _batches(rows: list[Row], per_txn: int, max_bytes: int) -> Iterator[list[Row
 def _progress(total: int, initial: int, job_id: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="row", desc=job_id, file=sys.stderr,
-                disable=not enabled)
+    return tqdm(total=total, initial=initial, unit="row", desc=job_id, file=sys.stderr, disable=not enabled)

@@ -25,8 +25,15 @@ from mesh.textnorm import ONES, SCALES, TENS, normalize
 METADATA_KEY = "summary_checklist"
 MIN_TERM_CHARS = 4
 
-__all__ = ["METADATA_KEY", "checklist_terms", "content_words", "format_checklist", "matches",
-           "parse_checklist", "words"]
+__all__ = [
+    "METADATA_KEY",
+    "checklist_terms",
+    "content_words",
+    "format_checklist",
+    "matches",
+    "parse_checklist",
+    "words",
+]
 
 _STOPWORD_TEXT = """
 a about above after again against all also am an and any are as at be because been before being
@@ -40,8 +47,9 @@ yourselves okay oh hello hi bye goodbye going got get know think want thank than
 mister missus doctor
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-NUMBER_WORDS = frozenset([*ONES, *(t for t in TENS if t), "hundred", *(n for _, n in SCALES),
-                          "point", "percent", "dollars"])
+NUMBER_WORDS = frozenset(
+    [*ONES, *(t for t in TENS if t), "hundred", *(n for _, n in SCALES), "point", "percent", "dollars"]
+)
 _TAG = re.compile(r"<[A-Z_]+>")  # a redaction mask such as <PERSON>
 
 
@@ -86,6 +94,7 @@ def checklist_terms(reference: str, k: int = 3, *, exclude: Iterable[str] = ()) 
         raise ValueError(f"k must be >= 0, got {k}")
     banned = {w for value in exclude for w in words(value)}
     no_digits = re.sub(r"\S*\d\S*", " ", reference)
-    candidates = {w for w in content_words(no_digits)
-                  if len(w) >= MIN_TERM_CHARS and w.isalpha() and w not in banned}
+    candidates = {
+        w for w in content_words(no_digits) if len(w) >= MIN_TERM_CHARS and w.isalpha() and w not in banned
+    }
     return sorted(candidates, key=lambda w: (-len(w), w))[:k]

@@ -63,10 +63,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 2
     publisher = Publisher(MeshSettings(), service="cli")
     results = publish_files(
-        args.files, publisher, tenant=args.tenant, priority=args.priority, language=args.language,
-        num_speakers=args.num_speakers, min_speakers=args.min_speakers,
-        max_speakers=args.max_speakers, split_channels=args.split_channels,
-        channel_roles=args.channel_roles.split(",") if args.channel_roles else (), arm=args.arm,
+        args.files,
+        publisher,
+        tenant=args.tenant,
+        priority=args.priority,
+        language=args.language,
+        num_speakers=args.num_speakers,
+        min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers,
+        split_channels=args.split_channels,
+        channel_roles=args.channel_roles.split(",") if args.channel_roles else (),
+        arm=args.arm,
     )
     for recording_id, trace_id in results:
         print(f"{recording_id}\ttrace_id={trace_id}")
@@ -104,8 +111,14 @@ def cmd_golden(args: argparse.Namespace) -> int:
         return 0
     from services.quality.golden.run import gate_lines, run, table
 
-    result, decision = run(items, MeshSettings(), args.arms, args.timeout,
-                           out=Path(args.out) if args.out else None, priority=args.priority)
+    result, decision = run(
+        items,
+        MeshSettings(),
+        args.arms,
+        args.timeout,
+        out=Path(args.out) if args.out else None,
+        priority=args.priority,
+    )
     print(table(result))
     for line in gate_lines(decision) if decision else []:
         print(line)
@@ -124,9 +137,16 @@ def cmd_outcome(args: argparse.Namespace) -> int:
     from mesh.errors import DeliveryError
     from stt_mesh.outcome import llm_outcome, publish_outcome
 
-    fields = dict(task=args.task, accepted=args.accepted == "yes", score=args.score,
-                  latency_ms=args.latency_ms, cost_usd=args.cost_usd, model=args.model,
-                  recording_id=args.recording_id, tenant=args.tenant)
+    fields = dict(
+        task=args.task,
+        accepted=args.accepted == "yes",
+        score=args.score,
+        latency_ms=args.latency_ms,
+        cost_usd=args.cost_usd,
+        model=args.model,
+        recording_id=args.recording_id,
+        tenant=args.tenant,
+    )
     try:
         llm_outcome(args.trace_id, **fields)
     except ValueError as exc:
@@ -149,9 +169,15 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
     from stt_mesh import batch
 
     try:
-        result = batch.submit(args.manifest, MeshSettings(), tenant=args.tenant,
-                              priority=args.priority, job_id=args.job_id,
-                              rows_per_txn=args.rows_per_txn, max_rows_per_s=args.max_rows_per_s)
+        result = batch.submit(
+            args.manifest,
+            MeshSettings(),
+            tenant=args.tenant,
+            priority=args.priority,
+            job_id=args.job_id,
+            rows_per_txn=args.rows_per_txn,
+            max_rows_per_s=args.max_rows_per_s,
+        )
     except batch.BatchError as exc:
         print(f"stt-mesh batch submit: error: {exc}", file=sys.stderr)
         return 2
@@ -160,9 +186,11 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
         return 1
     if result.published_now == 0 and result.state == "submitted":
         print(f"job {result.job_id} was submitted already: nothing published")
-    print(f"job: {result.job_id}\npublished now: {result.published_now}\n"
-          f"cursor: {result.cursor} (of {result.rows} rows)\n"
-          f"resumed: {'yes' if result.resumed else 'no'}\nstate: {result.state}")
+    print(
+        f"job: {result.job_id}\npublished now: {result.published_now}\n"
+        f"cursor: {result.cursor} (of {result.rows} rows)\n"
+        f"resumed: {'yes' if result.resumed else 'no'}\nstate: {result.state}"
+    )
     return 0
 
 
@@ -266,12 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     golden.add_argument("--golden-dir", default=".stt-mesh/golden")
     golden.add_argument("--slices", nargs="*", help="default: every slice")
     golden.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
-    golden.add_argument("--arms", nargs="+", choices=["control", "candidate"], default=["control"],
-                        help="rollout arms to decode each item with (both: the gate compares them)")
+    golden.add_argument(
+        "--arms",
+        nargs="+",
+        choices=["control", "candidate"],
+        default=["control"],
+        help="rollout arms to decode each item with (both: the gate compares them)",
+    )
     golden.add_argument("--priority", choices=["realtime", "batch"], default="batch")
     golden.add_argument("--timeout", type=float, default=1800.0)
-    golden.add_argument("--out", help="run: write one JSON row per recording here; manifest: the "
-                                      "batch manifest's path (default GOLDEN_DIR/batch.jsonl)")
+    golden.add_argument(
+        "--out",
+        help="run: write one JSON row per recording here; manifest: the "
+        "batch manifest's path (default GOLDEN_DIR/batch.jsonl)",
+    )
     golden.add_argument("--alpha", type=float, default=1.0, help="fit: ridge penalty")
     golden.add_argument("--proxy-out", default="services/quality/proxy/wer_proxy.json")
     golden.set_defaults(func=cmd_golden)
@@ -302,8 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the ack")
     outcome.set_defaults(func=cmd_outcome)
 
-    batch_actions = sub.add_parser("batch", help="backfill jobs").add_subparsers(
-        dest="action", required=True)
+    batch_actions = sub.add_parser("batch", help="backfill jobs").add_subparsers(dest="action", required=True)
     submit = batch_actions.add_parser("submit", help="publish a manifest's files (resumes the same job)")
     submit.add_argument("manifest", help="CSV or JSONL, one row per file: path, recording_id, ...")
     submit.add_argument("--tenant", default="default")
@@ -325,8 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser("sql", help="a read-only query on the result store")
     sql.add_argument("sql")
-    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="a {NAME:Type} query parameter")
+    sql.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a {NAME:Type} query parameter"
+    )
     sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
     sql.add_argument("--url", help="the sink's HTTP address (default STT_SINK_URL or :8090)")
     sql.set_defaults(func=cmd_sql)
@@ -340,8 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     return int(args.func(args) or 0)
 
 

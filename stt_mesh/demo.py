@@ -45,11 +45,18 @@ def sample_call() -> Path:
     return Path(str(importlib.resources.files("pyannote.audio") / "sample" / "sample.wav"))
 
 
-def start_services(bootstrap: str, log_dir: Path, services: list[list[str]] | None = None,
-                   env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+def start_services(
+    bootstrap: str, log_dir: Path, services: list[list[str]] | None = None, env: dict[str, str] | None = None
+) -> list[subprocess.Popen[bytes]]:
     """Each service in its own process, logging to ``log_dir``."""
-    env = {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap, "STT_METRICS_PORT": "0",
-           "PYANNOTE_METRICS_ENABLED": "false", "HF_HUB_OFFLINE": "1", **(env or {})}
+    env = {
+        **os.environ,
+        "STT_BOOTSTRAP_SERVERS": bootstrap,
+        "STT_METRICS_PORT": "0",
+        "PYANNOTE_METRICS_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        **(env or {}),
+    }
     return [launch(argv, env, log_dir / f"{service_name(argv)}.log") for argv in services or SERVICES]
 
 
@@ -75,9 +82,11 @@ def quality_lines(q: dict[str, Any]) -> list[str]:
     why = f" ({', '.join(q['reasons'])})" if q["reasons"] else ""
     coverage = "n/a" if q["speech_coverage"] is None else f"{q['speech_coverage']:.0%}"
     wer = "" if q["true_wer"] is None else f", true WER {q['true_wer']:.3f}"
-    return [f"  quality: {q['verdict'].upper()}{why}; WER proxy {q['wer_proxy']:.3f} "
-            f"[{q['proxy_version']}]{wer}, coverage {coverage}, language mix {mix}, "
-            f"speakers {q['speaker_count']}, cost ${q['cost_usd']:.5f}, arm {q['arm']}"]
+    return [
+        f"  quality: {q['verdict'].upper()}{why}; WER proxy {q['wer_proxy']:.3f} "
+        f"[{q['proxy_version']}]{wer}, coverage {coverage}, language mix {mix}, "
+        f"speakers {q['speaker_count']}, cost ${q['cost_usd']:.5f}, arm {q['arm']}"
+    ]
 
 
 def fmt_time(seconds: float) -> str:
@@ -89,8 +98,9 @@ def coverage(chunk: dict[str, Any]) -> str:
         return "no speech"
     flags = [f"{chunk['redecodes']} re-decoded"] if chunk["redecodes"] else []
     flags += ["LOW COVERAGE"] if chunk["low_coverage"] else []
-    return (f"speech {chunk['speech_s']:.1f} s covered {chunk['speech_coverage']:.0%}"
-            + "".join(f", {f}" for f in flags))
+    return f"speech {chunk['speech_s']:.1f} s covered {chunk['speech_coverage']:.0%}" + "".join(
+        f", {f}" for f in flags
+    )
 
 
 def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> None:
@@ -102,17 +112,23 @@ def report(rid: str, ev: dict[str, list[dict[str, Any]]], elapsed_s: float) -> N
     chunks = sorted({c["seq"]: c for c in ev["ChunkTranscript"]}.values(), key=lambda c: c["seq"])
     final = [r for r in ev["RedactedTranscript"] if r["scope"] == "recording"][-1]
     print(f"\nrecording {rid}  trace {meta['trace_id']}")
-    print(f"  audio: {meta['duration_s']:.1f} s, {meta['codec']}, {meta['original_sample_rate']} Hz, "
-          f"{meta['channels']} ch, SNR {meta['stats']['snr_db']:.1f} dB, {meta['chunk_count']} chunk(s)")
+    print(
+        f"  audio: {meta['duration_s']:.1f} s, {meta['codec']}, {meta['original_sample_rate']} Hz, "
+        f"{meta['channels']} ch, SNR {meta['stats']['snr_db']:.1f} dB, {meta['chunk_count']} chunk(s)"
+    )
     for c in chunks:
         m = c["model"]
-        print(f"  asr chunk {c['seq']}: model {m['name']} {m['version']} sha256 {m['sha256'][:12]} "
-              f"({m['device']}/{m['compute_type']}), RTF {c['rtf']:.3f}, queue {c['queue_ms']:.0f} ms, "
-              f"language {c['language']} ({c['language_probability']:.2f}), {coverage(c)}"
-              + (f", fallback: {c['fallback_reason']}" if c["fallback_used"] else ""))
+        print(
+            f"  asr chunk {c['seq']}: model {m['name']} {m['version']} sha256 {m['sha256'][:12]} "
+            f"({m['device']}/{m['compute_type']}), RTF {c['rtf']:.3f}, queue {c['queue_ms']:.0f} ms, "
+            f"language {c['language']} ({c['language_probability']:.2f}), {coverage(c)}"
+            + (f", fallback: {c['fallback_reason']}" if c["fallback_used"] else "")
+        )
     for d in ev["SpeakerTurns"][-1:]:
-        print(f"  diarization: {d['num_speakers']} speakers ({d['mode']}, {d['pipeline']}), "
-              f"RTF {d['rtf']:.3f}{', partial' if d['partial'] else ''}")
+        print(
+            f"  diarization: {d['num_speakers']} speakers ({d['mode']}, {d['pipeline']}), "
+            f"RTF {d['rtf']:.3f}{', partial' if d['partial'] else ''}"
+        )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(final["entity_counts"].items())) or "none"
     print(f"  redaction: policy {final['policy_name']} v{final['policy_version']}, entities: {counts}")
     quality = recording_quality(ev)
@@ -133,31 +149,43 @@ def main(args: argparse.Namespace) -> int:
     broker.up()
     procs = start_services(broker.bootstrap, Path(args.home).parent / "logs", env=DEMO_ENV)
     try:
-        return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout,
-                        num_speakers=num_speakers)
+        return run_flow(broker.bootstrap, files, procs, timeout_s=args.timeout, num_speakers=num_speakers)
     finally:
         stop_services(procs)
         if not args.keep_running:
             broker.stop()
 
 
-def run_flow(bootstrap: str, files: list[Path], procs: list[subprocess.Popen[bytes]],
-             timeout_s: float, num_speakers: int | None = None) -> int:
+def run_flow(
+    bootstrap: str,
+    files: list[Path],
+    procs: list[subprocess.Popen[bytes]],
+    timeout_s: float,
+    num_speakers: int | None = None,
+) -> int:
     from services.ingest.cli import publish_files
 
     settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None)
     started = time.monotonic()
-    published = publish_files(files, Publisher(settings, service="demo"), tenant="demo",
-                              priority="realtime", num_speakers=num_speakers, progress=False,
-                              metadata=sample_metadata() if files == [sample_call()] else None)
+    published = publish_files(
+        files,
+        Publisher(settings, service="demo"),
+        tenant="demo",
+        priority="realtime",
+        num_speakers=num_speakers,
+        progress=False,
+        metadata=sample_metadata() if files == [sample_call()] else None,
+    )
     ids = {rid for rid, _ in published}
     print(f"published {len(files)} recording(s) to {topics.RAW}; waiting for the mesh ...", flush=True)
     follower = Events(settings, WATCHED, ids)
     try:
         while not all(finished(follower.by_id[rid]) for rid in ids):
             if time.monotonic() - started > timeout_s:
-                print(f"timed out after {timeout_s:.0f} s; events seen: "
-                      f"{ {rid: {k: len(v) for k, v in ev.items()} for rid, ev in follower.by_id.items()} }")
+                print(
+                    f"timed out after {timeout_s:.0f} s; events seen: "
+                    f"{ {rid: {k: len(v) for k, v in ev.items()} for rid, ev in follower.by_id.items()} }"
+                )
                 return 1
             dead = [p.args for p in procs if p.poll() is not None]
             if dead:
@@ -179,8 +207,10 @@ def sample_metadata() -> dict[str, str]:
 
     stm = sample_call().with_suffix(".stm")
     reference = " ".join(line.split(None, 5)[5] for line in stm.read_text().splitlines() if line.strip())
-    return {"reference": reference,
-            "summary_checklist": format_checklist(checklist_terms(reference, 3, exclude=SAMPLE_PII))}
+    return {
+        "reference": reference,
+        "summary_checklist": format_checklist(checklist_terms(reference, 3, exclude=SAMPLE_PII)),
+    }
 
 
 CALL_SQL = """
@@ -223,18 +253,28 @@ def call_lines(r: dict[str, Any]) -> list[str]:
     outcomes = ", ".join(
         f"{task} {'ACCEPTED' if ok else 'REJECTED'} (score {num(score, '.2f')}, {num(ms, '.0f')} ms, "
         f"${num(cost, '.6f')})"
-        for task, ok, score, ms, cost in zip(r["llm_tasks"], r["llm_accepted"], r["llm_scores"],
-                                             r["llm_latency_ms"], r["llm_cost_usd"], strict=True))
+        for task, ok, score, ms, cost in zip(
+            r["llm_tasks"],
+            r["llm_accepted"],
+            r["llm_scores"],
+            r["llm_latency_ms"],
+            r["llm_cost_usd"],
+            strict=True,
+        )
+    )
     why = f" {r['reasons']}" if r["reasons"] else ""
-    return [f"calls row from ClickHouse (stt.calls, trace_id {r['trace_id']}):",
-            f"  recording {r['recording_id']}: {r['status']}, {r['duration_s']:.1f} s {r['codec']} "
-            f"{r['channels']} ch, SNR {r['snr_db']:.1f} dB, {r['priority']}, tenant {r['tenant']}",
-            f"  transcript: model {r['model']}, {r['verdict']}{why}, "
-            f"WER proxy {num(r['wer_proxy'], '.3f')}, true WER {num(r['true_wer'], '.3f')}, "
-            f"coverage {num(r['speech_coverage'], '.0%')}, language mix {r['language_mix']}",
-            f"  speakers {r['speaker_count']}, PII {r['pii_counts']}, redaction policy "
-            f"{r['redaction_policy']} v{r['redaction_policy_version']}",
-            f"  latency: queue {num(r['queue_ms'], '.0f')} ms, processing {num(r['processing_s'], '.1f')} s, "
-            f"end to end {num(r['end_to_end_s'], '.1f')} s, RTF {num(r['rtf'], '.3f')}, "
-            f"cost ${num(r['cost_usd'], '.5f')}",
-            f"  LLM outcome: {outcomes}", ""]
+    return [
+        f"calls row from ClickHouse (stt.calls, trace_id {r['trace_id']}):",
+        f"  recording {r['recording_id']}: {r['status']}, {r['duration_s']:.1f} s {r['codec']} "
+        f"{r['channels']} ch, SNR {r['snr_db']:.1f} dB, {r['priority']}, tenant {r['tenant']}",
+        f"  transcript: model {r['model']}, {r['verdict']}{why}, "
+        f"WER proxy {num(r['wer_proxy'], '.3f')}, true WER {num(r['true_wer'], '.3f')}, "
+        f"coverage {num(r['speech_coverage'], '.0%')}, language mix {r['language_mix']}",
+        f"  speakers {r['speaker_count']}, PII {r['pii_counts']}, redaction policy "
+        f"{r['redaction_policy']} v{r['redaction_policy_version']}",
+        f"  latency: queue {num(r['queue_ms'], '.0f')} ms, processing {num(r['processing_s'], '.1f')} s, "
+        f"end to end {num(r['end_to_end_s'], '.1f')} s, RTF {num(r['rtf'], '.3f')}, "
+        f"cost ${num(r['cost_usd'], '.5f')}",
+        f"  LLM outcome: {outcomes}",
+        "",
+    ]

@@ -23,14 +23,21 @@ from mesh.serde import AvroSerde
 class Events:
     """``by_id[recording_id][event type]`` -> values, plus ``raw`` (topic, id, value bytes)."""
 
-    def __init__(self, settings: MeshSettings, topics: Iterable[str],
-                 recording_ids: set[str] | None = None) -> None:
+    def __init__(
+        self, settings: MeshSettings, topics: Iterable[str], recording_ids: set[str] | None = None
+    ) -> None:
         self.ids = recording_ids  # None: every recording
         self.serde = AvroSerde(settings.schema_registry_url)
         self.by_id: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
         self.raw: list[tuple[str, str, bytes]] = []
-        self.consumer = Consumer({**settings.kafka_common(), "group.id": f"follow-{uuid.uuid4().hex}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer = Consumer(
+            {
+                **settings.kafka_common(),
+                "group.id": f"follow-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         self.consumer.subscribe(list(topics))
 
     def poll(self, seconds: float) -> None:
@@ -58,8 +65,11 @@ class Events:
             schema, value = self.serde.decode(msg.value(), msg.headers())
         except SerializationError:
             return  # not an event of the contract: its producer's DLQ story, not the follower's
-        rid = (value.get("recording_id") or value.get("gate_id")
-               or (value.get("source_key") or b"").decode(errors="replace"))
+        rid = (
+            value.get("recording_id")
+            or value.get("gate_id")
+            or (value.get("source_key") or b"").decode(errors="replace")
+        )
         if self.ids is not None and rid not in self.ids:
             return
         self.raw.append((msg.topic(), rid, msg.value()))

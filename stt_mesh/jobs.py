@@ -14,8 +14,10 @@ from typing import Any
 from mesh import MeshSettings
 from stt_mesh.analysis import Results
 
-_RECORD = "SELECT * EXCEPT (_topic, _partition, _offset, kafka_ts, inserted_at, version) " \
-          "FROM {db}.latest_batch_jobs WHERE job_id = {{job:String}}"
+_RECORD = (
+    "SELECT * EXCEPT (_topic, _partition, _offset, kafka_ts, inserted_at, version) "
+    "FROM {db}.latest_batch_jobs WHERE job_id = {{job:String}}"
+)
 _PROGRESS = "SELECT * FROM {db}.job_progress WHERE job_id = {{job:String}}"
 _FAILURES = """
 SELECT recording_id, failure_type AS error_type, failure_reason AS reason
@@ -36,8 +38,11 @@ def job_status(results: Results, job_id: str, mesh: MeshSettings | None = None) 
     if record is None:
         return None
     progress = results.dicts(_PROGRESS.format(db=db), params)
-    return {"job": record, "progress": progress[0] if progress else None,
-            "failures": results.dicts(_FAILURES.format(db=db), params)}
+    return {
+        "job": record,
+        "progress": progress[0] if progress else None,
+        "failures": results.dicts(_FAILURES.format(db=db), params),
+    }
 
 
 def _from_topic(job_id: str, mesh: MeshSettings | None) -> dict[str, Any] | None:
@@ -54,22 +59,32 @@ def _from_topic(job_id: str, mesh: MeshSettings | None) -> dict[str, Any] | None
 def status_lines(status: dict[str, Any]) -> list[str]:
     job, p = status["job"], status["progress"] or {}
     models = job.get("models") or []
-    names = [m if isinstance(m, str) else f"{m['name']}@{m['version']} sha256 {m.get('sha256', '')[:12]}"
-             for m in models]
-    lines = [f"job {job['job_id']} ({job['state']}), tenant {job['tenant']}, priority {job['priority']}",
-             f"  manifest sha256 {job['manifest_sha256'][:16]}, {job['manifest_rows']} rows, "
-             f"cursor {job['cursor']}, published {job['published']}, resumed {job['resumes']} time(s)",
-             f"  models: {', '.join(names) or 'unknown'}; "
-             f"redaction policy {job.get('redaction_policy') or '?'}"]
+    names = [
+        m if isinstance(m, str) else f"{m['name']}@{m['version']} sha256 {m.get('sha256', '')[:12]}"
+        for m in models
+    ]
+    lines = [
+        f"job {job['job_id']} ({job['state']}), tenant {job['tenant']}, priority {job['priority']}",
+        f"  manifest sha256 {job['manifest_sha256'][:16]}, {job['manifest_rows']} rows, "
+        f"cursor {job['cursor']}, published {job['published']}, resumed {job['resumes']} time(s)",
+        f"  models: {', '.join(names) or 'unknown'}; redaction policy {job.get('redaction_policy') or '?'}",
+    ]
     if p:
-        lines.append(f"  progress: {p['done']} done, {p['failed']} failed, {max(p['pending'], 0)} pending, "
-                     f"{p['retries']} retries")
+        lines.append(
+            f"  progress: {p['done']} done, {p['failed']} failed, {max(p['pending'], 0)} pending, "
+            f"{p['retries']} retries"
+        )
         accepted = "n/a" if p["accepted_rate"] is None else f"{p['accepted_rate']:.0%}"
         proxy = "n/a" if p["mean_wer_proxy"] is None else f"{p['mean_wer_proxy']:.3f}"
-        wer = ("n/a" if not p["referenced"] or p["mean_true_wer"] is None
-               else f"{p['mean_true_wer']:.3f} on {p['referenced']} referenced")
-        lines.append(f"  quality: accepted {accepted}, mean WER proxy {proxy}, WER {wer}, "
-                     f"cost ${p['cost_usd'] or 0:.4f}")
+        wer = (
+            "n/a"
+            if not p["referenced"] or p["mean_true_wer"] is None
+            else f"{p['mean_true_wer']:.3f} on {p['referenced']} referenced"
+        )
+        lines.append(
+            f"  quality: accepted {accepted}, mean WER proxy {proxy}, WER {wer}, "
+            f"cost ${p['cost_usd'] or 0:.4f}"
+        )
     else:
         lines.append("  progress: nothing from this job has reached the result store yet")
     for f in status["failures"]:

@@ -61,10 +61,15 @@ def llm_outcome(
         if not (_finite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return {
-        "trace_id": trace, "recording_id": recording_id or "", "tenant": tenant.strip(),
-        "task": task.strip(), "accepted": accepted,
-        "score": None if score is None else float(score), "latency_ms": float(latency_ms),
-        "cost_usd": float(cost_usd), "model": model or None,
+        "trace_id": trace,
+        "recording_id": recording_id or "",
+        "tenant": tenant.strip(),
+        "task": task.strip(),
+        "accepted": accepted,
+        "score": None if score is None else float(score),
+        "latency_ms": float(latency_ms),
+        "cost_usd": float(cost_usd),
+        "model": model or None,
         "produced_at_ms": int(time.time() * 1000) if produced_at_ms is None else int(produced_at_ms),
     }
 

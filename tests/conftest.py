@@ -47,8 +47,9 @@ def make_topics(kafka_bootstrap: str):
     from mesh import topics
 
     def make(*names: str, partitions: int = 1) -> list[str]:
-        specs = [{"name": n, "partitions": partitions, "config": {"max.message.bytes": "10485760"}}
-                 for n in names]
+        specs = [
+            {"name": n, "partitions": partitions, "config": {"max.message.bytes": "10485760"}} for n in names
+        ]
         specs += [{"name": topics.dlq(n), "partitions": 1, "config": {}} for n in names]
         create_topics(kafka_bootstrap, specs)
         return list(names)

@@ -13,15 +13,28 @@ from confluent_kafka import Consumer
 from mesh.serde import AvroSerde
 
 
-def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0,
-             serde: AvroSerde | None = None, settle_s: float = 1.0,
-             decode: bool = True) -> list[tuple[str, Any, Any]]:
+def read_all(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout_s: float = 30.0,
+    serde: AvroSerde | None = None,
+    settle_s: float = 1.0,
+    decode: bool = True,
+) -> list[tuple[str, Any, Any]]:
     """Read a topic from the start until ``expect`` records arrived and no more come for
     ``settle_s`` (so duplicates would be seen); returns (schema, value, raw message).
     With ``decode=False`` the value is the message's bytes and the schema is empty."""
     serde = serde or AvroSerde()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     out: list[tuple[str, dict[str, Any], Any]] = []
     deadline = time.monotonic() + timeout_s

@@ -34,9 +34,11 @@ def digit_stream(text: str) -> str:
 
 
 def leaks(text: str) -> list[str]:
-    found = [name for name, digits in NUMBERS.items()
-             if any(digits[i:i + 6] in digit_stream(text) for i in range(len(digits) - 5))]
+    found = [
+        name
+        for name, digits in NUMBERS.items()
+        if any(digits[i : i + 6] in digit_stream(text) for i in range(len(digits) - 5))
+    ]
     lowered = text.lower()
-    found += [form for form in ("smith", "example dot com", "example.com", "john.smith")
-              if form in lowered]
+    found += [form for form in ("smith", "example dot com", "example.com", "john.smith") if form in lowered]
     return found

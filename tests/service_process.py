@@ -33,8 +33,13 @@ def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
 class ServiceProcess:
     def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("ab"),
+        )
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, then SIGKILL after ``timeout_s``; the exit code."""

@@ -89,8 +89,11 @@ class Handler:
         for rid, (arrived, transcript) in list(self.transcripts.items()):
             if now - arrived >= self.settings.metadata_wait_s:
                 del self.transcripts[rid]
-                log.info("%s: no RecordingMetadata after %.0f s; judged without a checklist",
-                         rid, self.settings.metadata_wait_s)
+                log.info(
+                    "%s: no RecordingMetadata after %.0f s; judged without a checklist",
+                    rid,
+                    self.settings.metadata_wait_s,
+                )
                 outputs.append(self._finish(rid, transcript, None))
                 self.release(rid)
         for rid, (arrived, _) in list(self.metadata.items()):
@@ -110,25 +113,47 @@ class Handler:
         s = self.settings
         started = time.perf_counter()
         summary = summarize(transcript, s.max_units)
-        verdict = judge(summary, checklist_of(metadata), threshold=s.threshold,
-                        min_content_words=s.min_content_words)
+        verdict = judge(
+            summary, checklist_of(metadata), threshold=s.threshold, min_content_words=s.min_content_words
+        )
         latency_ms = (time.perf_counter() - started) * 1000
-        log.info("%s: accepted=%s score=%.3f (%s)\n%s", transcript["recording_id"], verdict.accepted,
-                 verdict.score, verdict.reason, summary.render())
+        log.info(
+            "%s: accepted=%s score=%.3f (%s)\n%s",
+            transcript["recording_id"],
+            verdict.accepted,
+            verdict.score,
+            verdict.reason,
+            summary.render(),
+        )
         return llm_outcome(
-            transcript["trace_id"], task=TASK, accepted=verdict.accepted, score=verdict.score,
-            recording_id=transcript["recording_id"], tenant=transcript.get("tenant") or "default",
-            latency_ms=latency_ms, model=MODEL,
-            cost_usd=cost_usd(transcript.get("text", ""), summary.text, s.price_per_1k_tokens_usd))
+            transcript["trace_id"],
+            task=TASK,
+            accepted=verdict.accepted,
+            score=verdict.score,
+            recording_id=transcript["recording_id"],
+            tenant=transcript.get("tenant") or "default",
+            latency_ms=latency_ms,
+            model=MODEL,
+            cost_usd=cost_usd(transcript.get("text", ""), summary.text, s.price_per_1k_tokens_usd),
+        )
 
 
-def build_processor(settings: SummarySettings | None = None, mesh_settings: MeshSettings | None = None,
-                    **processor_kwargs: Any) -> Processor:
+def build_processor(
+    settings: SummarySettings | None = None,
+    mesh_settings: MeshSettings | None = None,
+    **processor_kwargs: Any,
+) -> Processor:
     settings = settings or SummarySettings()
     handler = Handler(settings)
-    proc = Processor(mesh_settings or MeshSettings(), service=SERVICE,
-                     topics=[topics.RECORDINGS, topics.REDACTED], group_id=settings.group_id,
-                     handler=handler, tick=handler.tick, **processor_kwargs)
+    proc = Processor(
+        mesh_settings or MeshSettings(),
+        service=SERVICE,
+        topics=[topics.RECORDINGS, topics.REDACTED],
+        group_id=settings.group_id,
+        handler=handler,
+        tick=handler.tick,
+        **processor_kwargs,
+    )
     handler.release = proc.release
     return proc
 

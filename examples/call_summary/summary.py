@@ -74,7 +74,7 @@ def units(transcript: Mapping[str, Any]) -> list[Unit]:
         for sentence in _SENTENCE_END.split(seg.get("text") or ""):
             tokens = sentence.split()
             for at in range(0, len(tokens), MAX_UNIT_WORDS):
-                out.append(Unit(seg.get("speaker"), " ".join(tokens[at:at + MAX_UNIT_WORDS])))
+                out.append(Unit(seg.get("speaker"), " ".join(tokens[at : at + MAX_UNIT_WORDS])))
     return [u for u in out if u.text]
 
 
@@ -83,8 +83,7 @@ def summarize(transcript: Mapping[str, Any], max_units: int = 3) -> Summary:
     candidates = units(transcript)
     counts = Counter(w for u in candidates for w in set(content_words(u.text)))
     significant = {w for w, n in counts.items() if n >= 2} or set(counts)
-    scored = sorted(range(len(candidates)),
-                    key=lambda i: (-salience(candidates[i].text, significant), i))
+    scored = sorted(range(len(candidates)), key=lambda i: (-salience(candidates[i].text, significant), i))
     return Summary(tuple(candidates[i] for i in sorted(scored[:max_units])))
 
 
@@ -100,22 +99,25 @@ def salience(text: str, significant: set[str]) -> float:
     return best
 
 
-def judge(summary: Summary, checklist: Sequence[str], *, threshold: float = 2 / 3,
-          min_content_words: int = 8) -> Judgement:
+def judge(
+    summary: Summary, checklist: Sequence[str], *, threshold: float = 2 / 3, min_content_words: int = 8
+) -> Judgement:
     """Checklist share (or the two generic slots when ``checklist`` is empty) vs ``threshold``."""
     if checklist:
         found, missing = matches(checklist, summary.text)
         what = "checklist terms present"
     else:
-        slots = {"speaker-attributed segment": any(u.speaker for u in summary.units),
-                 f"{min_content_words} content words":
-                     len(content_words(summary.text)) >= min_content_words}
+        slots = {
+            "speaker-attributed segment": any(u.speaker for u in summary.units),
+            f"{min_content_words} content words": len(content_words(summary.text)) >= min_content_words,
+        }
         found = [slot for slot, ok in slots.items() if ok]
         missing = [slot for slot, ok in slots.items() if not ok]
         what = "generic slots filled (no checklist)"
     score = len(found) / (len(found) + len(missing))
     reason = f"{len(found)} of {len(found) + len(missing)} {what}" + (
-        f"; missing: {', '.join(missing)}" if missing else "")
+        f"; missing: {', '.join(missing)}" if missing else ""
+    )
     return Judgement(score, score >= threshold, tuple(found), tuple(missing), reason)
 
 

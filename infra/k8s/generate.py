@@ -62,22 +62,34 @@ WORKLOADS: list[dict[str, Any]] = [
 
 def deployment(w: dict[str, Any]) -> dict[str, Any]:
     env = {"STT_BOOTSTRAP_SERVERS": BOOTSTRAP, "STT_METRICS_PORT": "9100", **w.get("env", {})}
-    resources: dict[str, Any] = {"requests": {"cpu": w["cpu"], "memory": w["memory"]},
-                                 "limits": {"memory": w["memory"]}}
+    resources: dict[str, Any] = {
+        "requests": {"cpu": w["cpu"], "memory": w["memory"]},
+        "limits": {"memory": w["memory"]},
+    }
     if w.get("gpu"):
         resources["limits"]["nvidia.com/gpu"] = w["gpu"]
     container: dict[str, Any] = {
-        "name": w["service"], "image": IMAGE.format(service=w["service"] + ("-gpu" if w.get("gpu") else "")),
-        "args": w["args"], "env": [{"name": k, "value": v} for k, v in env.items()],
+        "name": w["service"],
+        "image": IMAGE.format(service=w["service"] + ("-gpu" if w.get("gpu") else "")),
+        "args": w["args"],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [{"name": "metrics", "containerPort": 9100}]
         + ([{"name": "http", "containerPort": w["port"]}] if w.get("port") else []),
         "resources": resources,
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15,
-                          "failureThreshold": 4},
-        "readinessProbe": {"httpGet": {"path": "/readyz" if w["group"] else "/healthz", "port": "metrics"},
-                           "periodSeconds": 10},
-        "startupProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10,
-                         "failureThreshold": 30},
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "metrics"},
+            "periodSeconds": 15,
+            "failureThreshold": 4,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz" if w["group"] else "/healthz", "port": "metrics"},
+            "periodSeconds": 10,
+        },
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "metrics"},
+            "periodSeconds": 10,
+            "failureThreshold": 30,
+        },
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False},
     }
     if w["name"] == "ingest-http":  # the HTTP intake is a producer: its health is the HTTP app's
@@ -89,25 +101,55 @@ def deployment(w: dict[str, Any]) -> dict[str, Any]:
         container["volumeMounts"] = [{"name": "state", "mountPath": "/state"}]
         spec["volumes"] = [{"name": "state", "emptyDir": {}}]
     labels = {"app.kubernetes.io/name": w["name"], "app.kubernetes.io/part-of": "stt-mesh"}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": w["name"], "labels": labels},
-            "spec": {"replicas": w.get("replicas", 1), "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": spec}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": w["name"], "labels": labels},
+        "spec": {
+            "replicas": w.get("replicas", 1),
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
 
 
 def scaled_object(w: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": w["name"]},
-            "spec": {"scaleTargetRef": {"name": w["name"]}, "minReplicaCount": 1,
-                     "maxReplicaCount": partitions(w["topic"]), "cooldownPeriod": 300,
-                     "triggers": [{"type": "kafka", "metadata": {
-                         "bootstrapServers": BOOTSTRAP, "consumerGroup": w["group"], "topic": w["topic"],
-                         "lagThreshold": str(w["lag"]), "activationLagThreshold": "1",
-                         "offsetResetPolicy": "earliest"}}]}}
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": w["name"]},
+        "spec": {
+            "scaleTargetRef": {"name": w["name"]},
+            "minReplicaCount": 1,
+            "maxReplicaCount": partitions(w["topic"]),
+            "cooldownPeriod": 300,
+            "triggers": [
+                {
+                    "type": "kafka",
+                    "metadata": {
+                        "bootstrapServers": BOOTSTRAP,
+                        "consumerGroup": w["group"],
+                        "topic": w["topic"],
+                        "lagThreshold": str(w["lag"]),
+                        "activationLagThreshold": "1",
+                        "offsetResetPolicy": "earliest",
+                    },
+                }
+            ],
+        },
+    }
 
 
 def service(w: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": w["name"].removesuffix("-http")},
-            "spec": {"selector": {"app.kubernetes.io/name": w["name"]},
-                     "ports": [{"name": "http", "port": w["port"], "targetPort": "http"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": w["name"].removesuffix("-http")},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": w["name"]},
+            "ports": [{"name": "http", "port": w["port"], "targetPort": "http"}],
+        },
+    }
 
 
 def documents(w: dict[str, Any]) -> list[dict[str, Any]]:

@@ -24,8 +24,9 @@ PREPEND = "\"'\u201c\u00bf([{-"
 APPEND = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
 
 
-def align_batch(model: Any, tokenizer: Any, encoder_output: Any, windows: list[list[dict]],
-                num_frames: list[int]) -> None:
+def align_batch(
+    model: Any, tokenizer: Any, encoder_output: Any, windows: list[list[dict]], num_frames: list[int]
+) -> None:
     """Fill ``words`` in every segment dict of every window (all windows share a language)."""
     tokens = [[t for seg in segs for t in seg["tokens"] if t < tokenizer.eot] for segs in windows]
     alignments = model.find_alignment(tokenizer, tokens, encoder_output, num_frames)
@@ -44,9 +45,14 @@ def attach_words(segments: list[dict], alignment: list[dict], eot: int) -> None:
         while index < len(alignment) and taken < want:
             timing = alignment[index]
             if timing["word"]:
-                words.append({"word": timing["word"], "start": round(float(timing["start"]), 2),
-                              "end": round(float(timing["end"]), 2),
-                              "probability": float(timing["probability"])})
+                words.append(
+                    {
+                        "word": timing["word"],
+                        "start": round(float(timing["start"]), 2),
+                        "end": round(float(timing["end"]), 2),
+                        "probability": float(timing["probability"]),
+                    }
+                )
             taken += len(timing["tokens"])
             index += 1
         if words:
@@ -72,12 +78,12 @@ def _durations(alignment: list[dict]) -> tuple[float, float]:
     return median, longest
 
 
-def _clamp_first_after_pause(words: list[dict], last_speech: float, median: float,
-                             longest: float) -> None:
+def _clamp_first_after_pause(words: list[dict], last_speech: float, median: float, longest: float) -> None:
     """Alignment stretches the first word after a pause over the pause; cut it back."""
     first = words[0]
     too_long = first["end"] - first["start"] > longest or (
-        len(words) > 1 and words[1]["end"] - first["start"] > longest * 2)
+        len(words) > 1 and words[1]["end"] - first["start"] > longest * 2
+    )
     if not (first["end"] - last_speech > median * 4 and too_long):
         return
     if len(words) > 1 and words[1]["end"] - words[1]["start"] > longest:
@@ -98,7 +104,6 @@ def _reconcile_with_segment(seg: dict, words: list[dict], median: float) -> None
         seg["end"] = words[-1]["end"]
 
 
-
 def split_sentences(segment: Segment, gap_s: float) -> list[Segment]:
     """Cut a window's words into segments after sentence-final punctuation or long pauses."""
     if not segment.words:
@@ -110,5 +115,7 @@ def split_sentences(segment: Segment, gap_s: float) -> list[Segment]:
         paused = following is not None and following.start - word.end >= gap_s
         if following is not None and (ends_sentence or paused):
             pieces.append([])
-    return [replace(segment, start=p[0].start, end=p[-1].end, words=tuple(p),
-                    text="".join(w.word for w in p)) for p in pieces]
+    return [
+        replace(segment, start=p[0].start, end=p[-1].end, words=tuple(p), text="".join(w.word for w in p))
+        for p in pieces
+    ]

@@ -33,8 +33,7 @@ SERVICE = "asr"
 class BatchHandler:
     """AudioChunk messages in, ``[Output]`` (or an error) per message out, same order."""
 
-    def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None, *,
-                 trim_heap: bool = False) -> None:
+    def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None, *, trim_heap: bool = False) -> None:
         self.worker, self.pool, self.sensor, self.trim_heap = worker, pool, sensor, trim_heap
 
     def __call__(self, msgs: list[Message]) -> list[list[Output] | Exception]:
@@ -53,8 +52,11 @@ class BatchHandler:
         if isinstance(result, Exception):
             return result
         self._observe(result)
-        return [Output(topic=topics.TRANSCRIPTS, schema="ChunkTranscript", value=result,
-                       key=result["recording_id"])]
+        return [
+            Output(
+                topic=topics.TRANSCRIPTS, schema="ChunkTranscript", value=result, key=result["recording_id"]
+            )
+        ]
 
     def _observe(self, event: dict[str, Any]) -> None:
         if self.sensor is None:
@@ -74,9 +76,11 @@ class BatchHandler:
         if share is not None and speech > 0:
             self.sensor.count("asr_speech_seconds", speech, **labels)
             self.sensor.count("asr_uncovered_speech_seconds", speech * (1.0 - share), **labels)
-        for field, name in (("low_coverage", "asr_low_coverage_chunks"),
-                            ("redecodes", "asr_redecodes"),
-                            ("repetition_loops", "asr_repetition_loops")):
+        for field, name in (
+            ("low_coverage", "asr_low_coverage_chunks"),
+            ("redecodes", "asr_redecodes"),
+            ("repetition_loops", "asr_repetition_loops"),
+        ):
             self.sensor.count(name, float(event[field] or 0), **labels)
 
 
@@ -100,43 +104,70 @@ class AsrProcessor(Processor):
                 self.gates.stop()
 
 
-def build_processor(pool: Pool, settings: AsrSettings | None = None,
-                    mesh_settings: MeshSettings | None = None,
-                    worker: AsrWorker | None = None, *, gates_topic: str = topics.GATES,
-                    **processor_kwargs: Any) -> AsrProcessor:
+def build_processor(
+    pool: Pool,
+    settings: AsrSettings | None = None,
+    mesh_settings: MeshSettings | None = None,
+    worker: AsrWorker | None = None,
+    *,
+    gates_topic: str = topics.GATES,
+    **processor_kwargs: Any,
+) -> AsrProcessor:
     settings = settings or AsrSettings()
     mesh_settings = mesh_settings or MeshSettings()
     worker = worker or AsrWorker(settings=settings, pool=pool, work_budget_s=mesh_settings.work_budget_s())
     handler = BatchHandler(worker, pool, trim_heap=settings.trim_heap)
     pool_settings = settings.pool_settings(pool)
     processor = AsrProcessor(
-        mesh_settings, service=SERVICE, topics=[topics.chunks_topic(pool)],
-        group_id=group_id(pool), handler=handler, batched=True, batch_size=pool_settings.batch_size,
-        batch_timeout_ms=pool_settings.batch_timeout_ms, **processor_kwargs)
+        mesh_settings,
+        service=SERVICE,
+        topics=[topics.chunks_topic(pool)],
+        group_id=group_id(pool),
+        handler=handler,
+        batched=True,
+        batch_size=pool_settings.batch_size,
+        batch_timeout_ms=pool_settings.batch_timeout_ms,
+        **processor_kwargs,
+    )
     handler.sensor = processor.sensor
     if worker.router.enabled:
-        processor.gates = GateWatcher(worker.router, processor.settings, topic=gates_topic,
-                                      sensor=processor.sensor)
+        processor.gates = GateWatcher(
+            worker.router, processor.settings, topic=gates_topic, sensor=processor.sensor
+        )
         report(worker.router, processor.sensor)
     return processor
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.asr", description=__doc__)
-    parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
-                        help="which chunk topic to serve (default: STT_ASR_POOL or realtime)")
+    parser.add_argument(
+        "--pool",
+        choices=["realtime", "batch"],
+        default=None,
+        help="which chunk topic to serve (default: STT_ASR_POOL or realtime)",
+    )
     args = parser.parse_args(argv)
     configure_logs(SERVICE)
     settings = AsrSettings()
     pool: Pool = args.pool or settings.pool
     rollout = settings.rollout
-    log.info("asr %s pool: main=%s fallback=%s candidate=%s (share %.3f, tenants %s)", pool,
-             settings.main_model(pool), settings.fallback_model, rollout.candidate_model,
-             rollout.candidate_share, ",".join(rollout.candidate_tenants) or "none")
+    log.info(
+        "asr %s pool: main=%s fallback=%s candidate=%s (share %.3f, tenants %s)",
+        pool,
+        settings.main_model(pool),
+        settings.fallback_model,
+        rollout.candidate_model,
+        rollout.candidate_share,
+        ",".join(rollout.candidate_tenants) or "none",
+    )
     mesh_settings = MeshSettings()
     worker = AsrWorker(settings=settings, pool=pool, work_budget_s=mesh_settings.work_budget_s())
-    log.info("asr %s pool: decode budget %s s before the fallback (max.poll.interval.ms %d)", pool,
-             f"{worker.timeout_s:g}" if worker.timeout_s else "none", mesh_settings.max_poll_interval_ms)
+    log.info(
+        "asr %s pool: decode budget %s s before the fallback (max.poll.interval.ms %d)",
+        pool,
+        f"{worker.timeout_s:g}" if worker.timeout_s else "none",
+        mesh_settings.max_poll_interval_ms,
+    )
     try:
         build_processor(pool, settings, mesh_settings, worker=worker).run()
     finally:

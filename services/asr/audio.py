@@ -23,8 +23,9 @@ def dbfs(audio: np.ndarray) -> float:
     return max(SILENT_DBFS, 20.0 * float(np.log10(rms))) if rms > 0 else SILENT_DBFS
 
 
-def peak_frame_dbfs(audio: np.ndarray, start_s: float, end_s: float,
-                    frame_s: float = 0.02, margin_s: float = 0.25) -> float:
+def peak_frame_dbfs(
+    audio: np.ndarray, start_s: float, end_s: float, frame_s: float = 0.02, margin_s: float = 0.25
+) -> float:
     """Level of the loudest ``frame_s`` frame of a word, widened by ``margin_s`` each side.
 
     Aligned word times can be off by a few hundred ms (some words even get zero length),

@@ -30,9 +30,11 @@ class PoolSettings(BaseModel):
     batch_size: int = Field(default=8, ge=1, description="Most chunks decoded together.")
     batch_timeout_ms: int = Field(default=200, ge=0, description="Longest wait to fill a batch.")
     timeout_s: float | None = Field(
-        default=60.0, gt=0,
+        default=60.0,
+        gt=0,
         description="Budget of one main-model batch before it goes to the fallback; unset: 0.8x "
-        "max.poll.interval.ms (STT_MAX_POLL_INTERVAL_MS, 240 s at its default).")
+        "max.poll.interval.ms (STT_MAX_POLL_INTERVAL_MS, 240 s at its default).",
+    )
     model: str | None = Field(default=None, description="Main model of this pool (default: model).")
 
 
@@ -68,19 +70,25 @@ class RolloutSettings(BaseModel):
     """
 
     candidate_model: str | None = Field(
-        default=None, description="Bundled name, mapped name or path; None: no candidate.")
+        default=None, description="Bundled name, mapped name or path; None: no candidate."
+    )
     candidate_share: float = Field(
-        default=0.0, ge=0, le=1, description="Share of recordings (by hash of id) it decodes.")
+        default=0.0, ge=0, le=1, description="Share of recordings (by hash of id) it decodes."
+    )
     candidate_tenants: list[str] = Field(
-        default_factory=list, description="Tenants whose every recording goes to the candidate.")
+        default_factory=list, description="Tenants whose every recording goes to the candidate."
+    )
     salt: str = Field(
         default="stt-asr-rollout",
-        description="Mixed into the hash: a new salt draws a different set of recordings.")
+        description="Mixed into the hash: a new salt draws a different set of recordings.",
+    )
     candidate_decode: dict[str, Any] = Field(
         default_factory=dict,
-        description="DecodeOptions overrides of the candidate arm only, e.g. {\"beam_size\": 1}.")
+        description='DecodeOptions overrides of the candidate arm only, e.g. {"beam_size": 1}.',
+    )
     candidate_vad: VadOverrides = Field(
-        default_factory=VadOverrides, description="VAD overrides of the candidate arm only.")
+        default_factory=VadOverrides, description="VAD overrides of the candidate arm only."
+    )
 
     @model_validator(mode="after")
     def _known_overrides(self) -> RolloutSettings:
@@ -118,43 +126,47 @@ def _batch() -> PoolSettings:
 
 
 class AsrSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STT_ASR_", env_nested_delimiter="__",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STT_ASR_", env_nested_delimiter="__", extra="ignore")
 
     pool: Pool = "realtime"
-    model: str = Field(
-        default="base", description="Bundled name (tiny.en, base), mapped name or path.")
+    model: str = Field(default="base", description="Bundled name (tiny.en, base), mapped name or path.")
     fallback_model: str | None = Field(
-        default="tiny.en", description="Decodes chunks the main model failed or timed out on.")
+        default="tiny.en", description="Decodes chunks the main model failed or timed out on."
+    )
     low_snr_model: str | None = Field(
-        default=None, description="Decodes chunks whose stats.snr_db is below low_snr_db.")
+        default=None, description="Decodes chunks whose stats.snr_db is below low_snr_db."
+    )
     low_snr_db: float | None = None
     model_paths: dict[str, str] = Field(
-        default_factory=dict, description="Model name -> local CTranslate2 directory.")
+        default_factory=dict, description="Model name -> local CTranslate2 directory."
+    )
     model_cache_dir: Path = Field(default_factory=_default_cache)
     allow_download: bool = Field(
-        default=False,
-        description="Let unknown names download from the Hugging Face hub (GPU deploys).")
+        default=False, description="Let unknown names download from the Hugging Face hub (GPU deploys)."
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    compute_type: str = Field(
-        default="auto", description="auto: float16 on CUDA, cpu_compute_type on CPU.")
+    compute_type: str = Field(default="auto", description="auto: float16 on CUDA, cpu_compute_type on CPU.")
     cpu_compute_type: str = "int8"
     device_index: int = 0
     cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2's default.")
     trim_heap: bool = Field(
-        default=True, description="Return the C heap's free memory to the system after each "
-        "batch (malloc_trim), so RSS does not creep up over hours.")
+        default=True,
+        description="Return the C heap's free memory to the system after each "
+        "batch (malloc_trim), so RSS does not creep up over hours.",
+    )
     decode: DecodeOptions = Field(default_factory=DecodeOptions)
     guards: GuardSettings = Field(default_factory=GuardSettings)
     coverage: CoverageSettings = Field(
         default_factory=CoverageSettings,
-        description="Speech coverage: re-decode uncovered speech, flag what stays uncovered.")
+        description="Speech coverage: re-decode uncovered speech, flag what stays uncovered.",
+    )
     tenant_prompts: dict[str, TenantPrompt] = Field(default_factory=dict)
     realtime: PoolSettings = Field(default_factory=_realtime)
     batch: PoolSettings = Field(default_factory=_batch)
     rollout: RolloutSettings = Field(
         default_factory=RolloutSettings,
-        description="Candidate model, the recordings it decodes and its decode overrides.")
+        description="Candidate model, the recordings it decodes and its decode overrides.",
+    )
 
     def pool_settings(self, pool: Pool | None = None) -> PoolSettings:
         return self.realtime if (pool or self.pool) == "realtime" else self.batch

@@ -79,8 +79,7 @@ def total(spans: Iterable[Span]) -> float:
 
 def reliable(words: Sequence[Word], settings: CoverageSettings) -> list[Word]:
     """Words whose alignment is short enough to be believed, in time order."""
-    return sorted((w for w in words if w.end - w.start <= settings.max_word_s),
-                  key=lambda w: w.start)
+    return sorted((w for w in words if w.end - w.start <= settings.max_word_s), key=lambda w: w.start)
 
 
 def covered(words: Sequence[Word], settings: CoverageSettings) -> list[Span]:
@@ -88,8 +87,7 @@ def covered(words: Sequence[Word], settings: CoverageSettings) -> list[Span]:
     return merge((w.start - tol, w.end + tol) for w in reliable(words, settings))
 
 
-def coverage(speech: Sequence[Span], words: Sequence[Word],
-             settings: CoverageSettings) -> float | None:
+def coverage(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettings) -> float | None:
     """Share of ``speech`` seconds near a word; None when there is no speech to cover."""
     speech = merge(speech)
     seconds = total(speech)
@@ -98,8 +96,9 @@ def coverage(speech: Sequence[Span], words: Sequence[Word],
     return max(0.0, 1.0 - total(subtract(speech, covered(words, settings))) / seconds)
 
 
-def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettings,
-         duration_s: float) -> list[Span]:
+def gaps(
+    speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettings, duration_s: float
+) -> list[Span]:
     """Stretches to decode again, widened to the neighbouring words (or the chunk's edges):
     uncovered speech of ``min_gap_s`` or more, or of ``min_gap_low_s`` or more where the
     chunk's coverage is below ``min_coverage`` (several short holes, or one at a chunk edge
@@ -114,8 +113,7 @@ def gaps(speech: Sequence[Span], words: Sequence[Word], settings: CoverageSettin
     return merge(widen(h, words, settings, duration_s) for h in holes)
 
 
-def widen(span: Span, words: Sequence[Word], settings: CoverageSettings,
-          duration_s: float) -> Span:
+def widen(span: Span, words: Sequence[Word], settings: CoverageSettings, duration_s: float) -> Span:
     """``span`` stretched to the end of the reliable word before it and the start of the one
     after it (or the chunk's edges), so a decode of it starts and stops between words."""
     ordered = reliable(words, settings)
@@ -129,8 +127,7 @@ def words_in(segments: Sequence[Segment], span: Span) -> int:
     return sum(1 for s in segments for w in s.words if span[0] <= w.mid < span[1])
 
 
-def replace_span(segments: Sequence[Segment], span: Span,
-                 new: Sequence[Segment]) -> tuple[Segment, ...]:
+def replace_span(segments: Sequence[Segment], span: Span, new: Sequence[Segment]) -> tuple[Segment, ...]:
     """The words of ``span`` replaced by the segments of its re-decode, in time order.
 
     An old segment that straddles the span (a gap inside one decoded sentence) is split
@@ -151,8 +148,9 @@ def _split_around(segment: Segment, span: Span) -> list[Segment]:
 
 
 def _with_words(segment: Segment, words: tuple[Word, ...]) -> Segment:
-    return replace(segment, words=words, start=words[0].start, end=words[-1].end,
-                   text="".join(w.word for w in words))
+    return replace(
+        segment, words=words, start=words[0].start, end=words[-1].end, text="".join(w.word for w in words)
+    )
 
 
 def _first_time(segment: Segment) -> float:

@@ -75,12 +75,13 @@ def compression_ratio(text: str) -> float:
 def needs_retry(attempt: Attempt, opts: DecodeOptions) -> bool:
     """Whisper's rule: too repetitive or too unlikely, unless it is confidently silence."""
     unlikely = opts.log_prob_threshold is not None and attempt.avg_logprob < opts.log_prob_threshold
-    silent = opts.no_speech_threshold is not None and \
-        attempt.no_speech_prob > opts.no_speech_threshold
+    silent = opts.no_speech_threshold is not None and attempt.no_speech_prob > opts.no_speech_threshold
     if silent and unlikely:
         return False
-    repetitive = opts.compression_ratio_threshold is not None and \
-        attempt.compression_ratio > opts.compression_ratio_threshold
+    repetitive = (
+        opts.compression_ratio_threshold is not None
+        and attempt.compression_ratio > opts.compression_ratio_threshold
+    )
     return repetitive or unlikely
 
 
@@ -94,14 +95,21 @@ def best_attempt(attempts: list[Attempt], opts: DecodeOptions) -> Attempt:
     return max(fluent or attempts, key=lambda a: a.avg_logprob)
 
 
-def generate(model: Any, encoder_output: Any, prompts: list[list[int]], tokenizer: Any,
-             opts: DecodeOptions, take: Callable[[list[int]], Any]) -> list[Attempt]:
+def generate(
+    model: Any,
+    encoder_output: Any,
+    prompts: list[list[int]],
+    tokenizer: Any,
+    opts: DecodeOptions,
+    take: Callable[[list[int]], Any],
+) -> list[Attempt]:
     """Decode every window, retrying failed ones at the next temperature (in sub-batches)."""
     attempts: list[list[Attempt]] = [[] for _ in prompts]
     pending = list(range(len(prompts)))
     for temperature in opts.temperatures:
-        results = _generate_grouped(model, encoder_output, prompts, pending, tokenizer, opts,
-                                    temperature, take)
+        results = _generate_grouped(
+            model, encoder_output, prompts, pending, tokenizer, opts, temperature, take
+        )
         for i, attempt in zip(pending, results, strict=True):
             attempts[i].append(attempt)
         pending = [i for i in pending if needs_retry(attempts[i][-1], opts)]
@@ -110,33 +118,56 @@ def generate(model: Any, encoder_output: Any, prompts: list[list[int]], tokenize
     return [best_attempt(a, opts) for a in attempts]
 
 
-def _generate_grouped(model: Any, encoder_output: Any, prompts: list[list[int]],
-                      indices: list[int], tokenizer: Any, opts: DecodeOptions,
-                      temperature: float, take: Callable[[list[int]], Any]) -> list[Attempt]:
+def _generate_grouped(
+    model: Any,
+    encoder_output: Any,
+    prompts: list[list[int]],
+    indices: list[int],
+    tokenizer: Any,
+    opts: DecodeOptions,
+    temperature: float,
+    take: Callable[[list[int]], Any],
+) -> list[Attempt]:
     groups: dict[int, list[int]] = {}
     for i in indices:
         groups.setdefault(prompts[i].index(tokenizer.sot), []).append(i)
     by_index: dict[int, Attempt] = {}
     for group in groups.values():
         features = encoder_output if group == list(range(len(prompts))) else take(group)
-        results = _generate_once(model, features, [prompts[i] for i in group], tokenizer, opts,
-                                 temperature)
+        results = _generate_once(model, features, [prompts[i] for i in group], tokenizer, opts, temperature)
         by_index.update(zip(group, results, strict=True))
     return [by_index[i] for i in indices]
 
 
-def _generate_once(model: Any, features: Any, prompts: list[list[int]], tokenizer: Any,
-                   opts: DecodeOptions, temperature: float) -> list[Attempt]:
+def _generate_once(
+    model: Any,
+    features: Any,
+    prompts: list[list[int]],
+    tokenizer: Any,
+    opts: DecodeOptions,
+    temperature: float,
+) -> list[Attempt]:
     greedy = temperature == 0.0
-    max_length = 448 if opts.max_new_tokens is None else \
-        min(448, max(map(len, prompts)) + opts.max_new_tokens)
+    max_length = (
+        448 if opts.max_new_tokens is None else min(448, max(map(len, prompts)) + opts.max_new_tokens)
+    )
     results = model.model.generate(
-        features, prompts, beam_size=opts.beam_size if greedy else 1, patience=opts.patience,
-        num_hypotheses=1 if greedy else opts.best_of, length_penalty=opts.length_penalty,
-        repetition_penalty=opts.repetition_penalty, no_repeat_ngram_size=opts.no_repeat_ngram_size,
-        max_length=max_length, return_scores=True, return_no_speech_prob=True,
-        suppress_blank=opts.suppress_blank, suppress_tokens=suppressed(tokenizer, opts),
-        sampling_topk=1 if greedy else 0, sampling_temperature=temperature if not greedy else 1.0)
+        features,
+        prompts,
+        beam_size=opts.beam_size if greedy else 1,
+        patience=opts.patience,
+        num_hypotheses=1 if greedy else opts.best_of,
+        length_penalty=opts.length_penalty,
+        repetition_penalty=opts.repetition_penalty,
+        no_repeat_ngram_size=opts.no_repeat_ngram_size,
+        max_length=max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=opts.suppress_blank,
+        suppress_tokens=suppressed(tokenizer, opts),
+        sampling_topk=1 if greedy else 0,
+        sampling_temperature=temperature if not greedy else 1.0,
+    )
     return [_pick(result, tokenizer, opts, temperature) for result in results]
 
 
@@ -156,8 +187,16 @@ def suppressed(tokenizer: Any, opts: DecodeOptions) -> list[int]:
     tokens = [t for t in opts.suppress_tokens if t >= 0]
     if -1 in opts.suppress_tokens:
         tokens.extend(tokenizer.non_speech_tokens)
-    tokens.extend([tokenizer.transcribe, tokenizer.translate, tokenizer.sot, tokenizer.sot_prev,
-                   tokenizer.sot_lm, tokenizer.no_speech])
+    tokens.extend(
+        [
+            tokenizer.transcribe,
+            tokenizer.translate,
+            tokenizer.sot,
+            tokenizer.sot_prev,
+            tokenizer.sot_lm,
+            tokenizer.no_speech,
+        ]
+    )
     return sorted(set(t for t in tokens if t is not None))
 
 

@@ -36,9 +36,12 @@ def cuda_device_count() -> int:
         return 0
 
 
-def choose_device(device: str = "auto", compute_type: str = "auto",
-                  cpu_compute_type: str = CPU_COMPUTE_TYPE,
-                  cuda_count: Callable[[], int] = cuda_device_count) -> DeviceChoice:
+def choose_device(
+    device: str = "auto",
+    compute_type: str = "auto",
+    cpu_compute_type: str = CPU_COMPUTE_TYPE,
+    cuda_count: Callable[[], int] = cuda_device_count,
+) -> DeviceChoice:
     """Resolve ``auto`` settings; an explicit ``cuda`` without a GPU degrades to CPU."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
@@ -53,17 +56,19 @@ def choose_device(device: str = "auto", compute_type: str = "auto",
     return DeviceChoice("cpu", chosen, reason)
 
 
-def load_with_fallback(factory: Callable[..., Any], path: str, choice: DeviceChoice,
-                       cpu_compute_type: str = CPU_COMPUTE_TYPE, **kwargs: Any,
-                       ) -> tuple[Any, DeviceChoice]:
+def load_with_fallback(
+    factory: Callable[..., Any],
+    path: str,
+    choice: DeviceChoice,
+    cpu_compute_type: str = CPU_COMPUTE_TYPE,
+    **kwargs: Any,
+) -> tuple[Any, DeviceChoice]:
     """Build ``factory(path, device=..., compute_type=...)``; on a CUDA failure retry on CPU."""
     try:
-        return factory(path, device=choice.device, compute_type=choice.compute_type,
-                       **kwargs), choice
+        return factory(path, device=choice.device, compute_type=choice.compute_type, **kwargs), choice
     except (RuntimeError, ValueError, OSError) as exc:
         if choice.device == "cpu":
             raise
-        log.warning("loading %s on CUDA failed (%s); falling back to CPU %s", path, exc,
-                    cpu_compute_type)
+        log.warning("loading %s on CUDA failed (%s); falling back to CPU %s", path, exc, cpu_compute_type)
         cpu = DeviceChoice("cpu", cpu_compute_type, f"CUDA load failed: {exc}")
         return factory(path, device="cpu", compute_type=cpu_compute_type, **kwargs), cpu

@@ -48,8 +48,11 @@ class WhisperEngine:
         self.options = options or DecodeOptions()
         self.multilingual = bool(model.model.is_multilingual)
         self._tokenizers: dict[str, Tokenizer] = {}
-        self._vad = vad_options(self.options.vad_threshold, self.options.vad_min_silence_ms,
-                                self.options.vad_pad_ms) if self.options.vad_filter else None
+        self._vad = (
+            vad_options(self.options.vad_threshold, self.options.vad_min_silence_ms, self.options.vad_pad_ms)
+            if self.options.vad_filter
+            else None
+        )
 
     def decode_settings(self) -> dict[str, str]:
         return self.options.as_settings()
@@ -61,8 +64,10 @@ class WhisperEngine:
     def transcribe_batch(self, requests: Sequence[DecodeRequest]) -> list[Decoded]:
         for request in requests:
             if request.duration_s > MAX_WINDOW_S + 0.01:
-                raise ValueError(f"chunk of {request.duration_s:.2f} s is longer than one "
-                                 f"{MAX_WINDOW_S:.0f} s Whisper window")
+                raise ValueError(
+                    f"chunk of {request.duration_s:.2f} s is longer than one "
+                    f"{MAX_WINDOW_S:.0f} s Whisper window"
+                )
         clips = [clip_speech(r.audio.astype(np.float32, copy=False), self._vad) for r in requests]
         results = [self._silent(r, c) for r, c in zip(requests, clips, strict=True)]
         live = [i for i, c in enumerate(clips) if c.speech_s >= MIN_SPEECH_S]
@@ -79,15 +84,21 @@ class WhisperEngine:
         take = self._taker(encoded, features)
         languages = self._languages(requests, encoded, take)
         tokenizers = [self._tokenizer(lang) for lang, _ in languages]
-        prompts = [decode.prompt_for(tok, r.initial_prompt, r.hotwords)
-                   for tok, r in zip(tokenizers, requests, strict=True)]
+        prompts = [
+            decode.prompt_for(tok, r.initial_prompt, r.hotwords)
+            for tok, r in zip(tokenizers, requests, strict=True)
+        ]
         attempts = self._generate(encoded, prompts, tokenizers, take)
-        windows = [decode.window_segment(a.tokens, tok, c.speech_s)
-                   for a, tok, c in zip(attempts, tokenizers, clips, strict=True)]
+        windows = [
+            decode.window_segment(a.tokens, tok, c.speech_s)
+            for a, tok, c in zip(attempts, tokenizers, clips, strict=True)
+        ]
         if self.options.word_timestamps:
             self._align(encoded, tokenizers, windows, clips, take)
-        return [self._result(lang, windows[i], attempts[i], tokenizers[i], clips[i])
-                for i, lang in enumerate(languages)]
+        return [
+            self._result(lang, windows[i], attempts[i], tokenizers[i], clips[i])
+            for i, lang in enumerate(languages)
+        ]
 
     def _features(self, audio: np.ndarray) -> np.ndarray:
         return pad_or_trim(self.model.feature_extractor(audio)[..., :-1])
@@ -98,8 +109,7 @@ class WhisperEngine:
             return lambda rows: decode.take_rows(encoded, rows)
         return lambda rows: self.model.encode(features[rows])
 
-    def _languages(self, requests: list[DecodeRequest], encoded: Any,
-                   take: Any) -> list[tuple[str, float]]:
+    def _languages(self, requests: list[DecodeRequest], encoded: Any, take: Any) -> list[tuple[str, float]]:
         if not self.multilingual:
             return [("en", 1.0)] * len(requests)
         supported = set(self.model.supported_languages)
@@ -115,17 +125,27 @@ class WhisperEngine:
     def _tokenizer(self, language: str) -> Tokenizer:
         if language not in self._tokenizers:
             self._tokenizers[language] = Tokenizer(
-                self.model.hf_tokenizer, self.multilingual, task="transcribe",
-                language=language if self.multilingual else None)
+                self.model.hf_tokenizer,
+                self.multilingual,
+                task="transcribe",
+                language=language if self.multilingual else None,
+            )
         return self._tokenizers[language]
 
-    def _generate(self, encoded: Any, prompts: list[list[int]], tokenizers: list[Tokenizer],
-                  take: Any) -> list[Attempt]:
+    def _generate(
+        self, encoded: Any, prompts: list[list[int]], tokenizers: list[Tokenizer], take: Any
+    ) -> list[Attempt]:
         # Special tokens are shared by every language of one model, so any tokenizer will do.
         return decode.generate(self.model, encoded, prompts, tokenizers[0], self.options, take)
 
-    def _align(self, encoded: Any, tokenizers: list[Tokenizer], windows: list[list[dict]],
-               clips: list[Clipped], take: Any) -> None:
+    def _align(
+        self,
+        encoded: Any,
+        tokenizers: list[Tokenizer],
+        windows: list[list[dict]],
+        clips: list[Clipped],
+        take: Any,
+    ) -> None:
         groups: dict[str, list[int]] = {}
         for i, (tok, segs) in enumerate(zip(tokenizers, windows, strict=True)):
             if segs:
@@ -135,22 +155,32 @@ class WhisperEngine:
             frames = [min(3000, math.ceil(clips[i].speech_s) * 100) for i in rows]
             align_batch(self.model, tokenizers[rows[0]], batch, [windows[i] for i in rows], frames)
 
-    def _result(self, language: tuple[str, float], window: list[dict], attempt: Attempt,
-                tokenizer: Tokenizer, clip: Clipped) -> Decoded:
-        segments = restore_times([self._segment(s, attempt, tokenizer) for s in window],
-                                 clip.ts_map)
+    def _result(
+        self,
+        language: tuple[str, float],
+        window: list[dict],
+        attempt: Attempt,
+        tokenizer: Tokenizer,
+        clip: Clipped,
+    ) -> Decoded:
+        segments = restore_times([self._segment(s, attempt, tokenizer) for s in window], clip.ts_map)
         gap = self.options.segment_gap_s
         segments = [p for s in segments for p in split_sentences(s, gap) if p.text.strip()]
         return Decoded(language[0], language[1], tuple(segments), clip.speech_s, clip.regions)
 
     @staticmethod
     def _segment(seg: dict, attempt: Attempt, tokenizer: Tokenizer) -> Segment:
-        words = tuple(Word(w["word"], w["start"], w["end"], w["probability"])
-                      for w in seg.get("words", ()))
-        return Segment(round(seg["start"], 3), round(seg["end"], 3),
-                       tokenizer.decode(seg["tokens"]), words,
-                       attempt.avg_logprob, attempt.no_speech_prob, attempt.compression_ratio,
-                       attempt.temperature)
+        words = tuple(Word(w["word"], w["start"], w["end"], w["probability"]) for w in seg.get("words", ()))
+        return Segment(
+            round(seg["start"], 3),
+            round(seg["end"], 3),
+            tokenizer.decode(seg["tokens"]),
+            words,
+            attempt.avg_logprob,
+            attempt.no_speech_prob,
+            attempt.compression_ratio,
+            attempt.temperature,
+        )
 
     def _silent(self, request: DecodeRequest, clip: Clipped) -> Decoded:
         language = (request.language or "") if self.multilingual else "en"

@@ -33,11 +33,21 @@ class Quality:
     repetition_loops: int = 0
 
 
-def chunk_transcript(chunk: dict[str, Any], trace_id: str, segments: list[Segment],
-                     language: str, language_probability: float, model: ModelInfo,
-                     decode_settings: dict[str, str], timing: Timing, *,
-                     fallback_reason: str | None = None, retries: int = 0,
-                     quality: Quality | None = None, arm: str = "control") -> dict[str, Any]:
+def chunk_transcript(
+    chunk: dict[str, Any],
+    trace_id: str,
+    segments: list[Segment],
+    language: str,
+    language_probability: float,
+    model: ModelInfo,
+    decode_settings: dict[str, str],
+    timing: Timing,
+    *,
+    fallback_reason: str | None = None,
+    retries: int = 0,
+    quality: Quality | None = None,
+    arm: str = "control",
+) -> dict[str, Any]:
     duration = float(chunk["duration_s"])
     processing_ms = round(timing.processing_ms, 3)
     return {
@@ -84,8 +94,13 @@ def audio_stats(stats: dict[str, Any] | None) -> dict[str, float] | None:
 
 def _quality(q: Quality) -> dict[str, Any]:
     share = None if q.speech_coverage is None else round(q.speech_coverage, 4)
-    return {"speech_s": q.speech_s, "speech_coverage": share, "low_coverage": q.low_coverage,
-            "redecodes": q.redecodes, "repetition_loops": q.repetition_loops}
+    return {
+        "speech_s": q.speech_s,
+        "speech_coverage": share,
+        "low_coverage": q.low_coverage,
+        "redecodes": q.redecodes,
+        "repetition_loops": q.repetition_loops,
+    }
 
 
 def segment_dict(segment: Segment) -> dict[str, Any]:
@@ -94,8 +109,13 @@ def segment_dict(segment: Segment) -> dict[str, Any]:
         "end_s": round(segment.end, 3),
         "text": segment.text,
         "words": [
-            {"word": w.word.strip(), "start_s": round(w.start, 3), "end_s": round(w.end, 3),
-             "probability": round(float(w.probability), 4), "speaker": None}
+            {
+                "word": w.word.strip(),
+                "start_s": round(w.start, 3),
+                "end_s": round(w.end, 3),
+                "probability": round(float(w.probability), 4),
+                "speaker": None,
+            }
             for w in segment.words
         ],
         "avg_logprob": float(segment.avg_logprob),

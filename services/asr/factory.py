@@ -30,21 +30,36 @@ class Engines:
 def build_engine(name: str, settings: AsrSettings) -> WhisperEngine:
     from faster_whisper import WhisperModel
 
-    resolved = resolve(name, settings.model_cache_dir, settings.model_paths,
-                       allow_download=settings.allow_download)
+    resolved = resolve(
+        name, settings.model_cache_dir, settings.model_paths, allow_download=settings.allow_download
+    )
     choice = choose_device(settings.device, settings.compute_type, settings.cpu_compute_type)
     model, choice = load_with_fallback(
-        WhisperModel, str(resolved.path), choice, settings.cpu_compute_type,
-        device_index=settings.device_index, cpu_threads=settings.cpu_threads)
-    log.info("loaded %s (%s) on %s/%s: %s", resolved.name, resolved.version, choice.device,
-             choice.compute_type, choice.reason)
-    info = ModelInfo(resolved.name, resolved.version, resolved.sha256, choice.compute_type,
-                     choice.device)
+        WhisperModel,
+        str(resolved.path),
+        choice,
+        settings.cpu_compute_type,
+        device_index=settings.device_index,
+        cpu_threads=settings.cpu_threads,
+    )
+    log.info(
+        "loaded %s (%s) on %s/%s: %s",
+        resolved.name,
+        resolved.version,
+        choice.device,
+        choice.compute_type,
+        choice.reason,
+    )
+    info = ModelInfo(resolved.name, resolved.version, resolved.sha256, choice.compute_type, choice.device)
     return WhisperEngine(model, info, settings.decode)
 
 
-def build_engines(settings: AsrSettings, pool: Pool | None = None, *,
-                  build: Callable[[str, AsrSettings], WhisperEngine] = build_engine) -> Engines:
+def build_engines(
+    settings: AsrSettings,
+    pool: Pool | None = None,
+    *,
+    build: Callable[[str, AsrSettings], WhisperEngine] = build_engine,
+) -> Engines:
     """Main model of the pool, plus fallback, low-SNR and candidate models (each loaded once).
 
     The candidate decodes with the rollout's overrides; when it names weights loaded already
@@ -65,19 +80,22 @@ def build_engines(settings: AsrSettings, pool: Pool | None = None, *,
     if fallback is main:
         fallback = None  # retrying on the same weights would only fail the same way
     low_snr = get(settings.low_snr_model) if settings.low_snr_db is not None else None
-    return Engines(main, fallback, low_snr, _candidate(settings, get(settings.rollout.candidate_model),
-                                                       main))
+    return Engines(main, fallback, low_snr, _candidate(settings, get(settings.rollout.candidate_model), main))
 
 
-def _candidate(settings: AsrSettings, engine: WhisperEngine | None,
-               main: WhisperEngine) -> WhisperEngine | None:
+def _candidate(
+    settings: AsrSettings, engine: WhisperEngine | None, main: WhisperEngine
+) -> WhisperEngine | None:
     if engine is None:
         return None
     options = settings.candidate_options()
     if options != engine.options:
         return engine.with_options(options)
     if engine is main:
-        log.warning("rollout candidate %s is the main model with no decode overrides: "
-                    "there is nothing to compare, no candidate arm", settings.rollout.candidate_model)
+        log.warning(
+            "rollout candidate %s is the main model with no decode overrides: "
+            "there is nothing to compare, no candidate arm",
+            settings.rollout.candidate_model,
+        )
         return None
     return engine

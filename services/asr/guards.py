@@ -69,8 +69,9 @@ def apply(decoded: Decoded, audio: np.ndarray, settings: GuardSettings) -> Decod
     trimmed = repetition.trim(tuple(kept), loops)
     if trimmed.loops:
         dropped["repetition_loop"] += len(trimmed.loops)
-    return replace(decoded, segments=trimmed.segments, dropped=dict(dropped),
-                   suspect=decoded.suspect + trimmed.loops)
+    return replace(
+        decoded, segments=trimmed.segments, dropped=dict(dropped), suspect=decoded.suspect + trimmed.loops
+    )
 
 
 def segment_verdict(segment: Segment, s: GuardSettings) -> str | None:
@@ -79,14 +80,23 @@ def segment_verdict(segment: Segment, s: GuardSettings) -> str | None:
     mean_p = _mean_probability(segment)
     if silent and s.log_prob_threshold is not None and segment.avg_logprob < s.log_prob_threshold:
         return "no_speech"
-    if silent and s.uncertain_word_probability is not None and mean_p is not None \
-            and mean_p < s.uncertain_word_probability:
+    if (
+        silent
+        and s.uncertain_word_probability is not None
+        and mean_p is not None
+        and mean_p < s.uncertain_word_probability
+    ):
         return "uncertain_no_speech"
-    if s.compression_ratio_threshold is not None and \
-            segment.compression_ratio > s.compression_ratio_threshold:
+    if (
+        s.compression_ratio_threshold is not None
+        and segment.compression_ratio > s.compression_ratio_threshold
+    ):
         return "repetitive"
-    if s.min_mean_word_probability is not None and mean_p is not None \
-            and mean_p < s.min_mean_word_probability:
+    if (
+        s.min_mean_word_probability is not None
+        and mean_p is not None
+        and mean_p < s.min_mean_word_probability
+    ):
         return "low_confidence"
     return None
 
@@ -97,16 +107,20 @@ def _mean_probability(segment: Segment) -> float | None:
     return float(np.mean([w.probability for w in segment.words]))
 
 
-def _drop_quiet_words(segment: Segment, audio: np.ndarray, s: GuardSettings,
-                      dropped: Counter[str]) -> Segment:
+def _drop_quiet_words(
+    segment: Segment, audio: np.ndarray, s: GuardSettings, dropped: Counter[str]
+) -> Segment:
     if s.min_word_dbfs is None or not segment.words:
         return segment
-    words = tuple(w for w in segment.words
-                  if peak_frame_dbfs(audio, w.start, w.end) >= s.min_word_dbfs)
+    words = tuple(w for w in segment.words if peak_frame_dbfs(audio, w.start, w.end) >= s.min_word_dbfs)
     if len(words) == len(segment.words):
         return segment
     dropped["quiet_word"] += len(segment.words) - len(words)
     text = "".join(w.word for w in words)
-    return replace(segment, words=words, text=text,
-                   start=words[0].start if words else segment.start,
-                   end=words[-1].end if words else segment.end)
+    return replace(
+        segment,
+        words=words,
+        text=text,
+        start=words[0].start if words else segment.start,
+        end=words[-1].end if words else segment.end,
+    )

@@ -50,8 +50,9 @@ class ResolvedModel:
     sha256: str
 
 
-def resolve(name: str, cache_dir: Path, paths: Mapping[str, str] | None = None, *,
-            allow_download: bool = False) -> ResolvedModel:
+def resolve(
+    name: str, cache_dir: Path, paths: Mapping[str, str] | None = None, *, allow_download: bool = False
+) -> ResolvedModel:
     """Find a model by bundled name, configured name -> path mapping, or directory path.
 
     With ``allow_download`` (off by default, for GPU deploys that fetch weights once at
@@ -178,5 +179,3 @@ def _swap_into_place(tmp: Path, target: Path, expected: int, sidecars: list[Path
             return  # another process finished first
         shutil.rmtree(target, ignore_errors=True)  # a stale, incomplete directory
         os.rename(tmp, target)
-
-

@@ -46,16 +46,18 @@ def owned_speech(decoded: Decoded, owned: Owned) -> list[Span]:
 def gaps(decoded: Decoded, owned: Owned, duration_s: float, settings: CoverageSettings) -> list[Span]:
     """Uncovered speech the chunk owns, and the trimmed repetition loops that overlap it."""
     found = coverage.gaps(owned_speech(decoded, owned), decoded.words, settings, duration_s)
-    loops = [coverage.widen(span, decoded.words, settings, duration_s)
-             for span in decoded.suspect if span[1] > owned.start and span[0] < owned.end]
+    loops = [
+        coverage.widen(span, decoded.words, settings, duration_s)
+        for span in decoded.suspect
+        if span[1] > owned.start and span[0] < owned.end
+    ]
     return coverage.merge([*found, *loops])
 
 
 def request_for(audio: np.ndarray, span: Span, like: DecodeRequest, language: str) -> DecodeRequest:
     """The gap's audio, with the chunk's prompt and the language the first pass settled on."""
     lo, hi = round(span[0] * SAMPLE_RATE), round(span[1] * SAMPLE_RATE)
-    return DecodeRequest(audio[lo:hi], like.language or language or None, like.initial_prompt,
-                         like.hotwords)
+    return DecodeRequest(audio[lo:hi], like.language or language or None, like.initial_prompt, like.hotwords)
 
 
 def merge(decoded: Decoded, span: Span, sub: Decoded) -> tuple[Decoded, int]:
@@ -67,8 +69,15 @@ def merge(decoded: Decoded, span: Span, sub: Decoded) -> tuple[Decoded, int]:
     for seg in sub.segments:
         words = tuple(w.shifted(offset) for w in seg.words if span[0] <= w.mid + offset < span[1])
         if words:
-            new.append(replace(seg, words=words, start=words[0].start, end=words[-1].end,
-                               text="".join(w.word for w in words)))
+            new.append(
+                replace(
+                    seg,
+                    words=words,
+                    start=words[0].start,
+                    end=words[-1].end,
+                    text="".join(w.word for w in words),
+                )
+            )
     added = sum(len(s.words) for s in new)
     if not new or added < coverage.words_in(decoded.segments, span):
         return decoded, 0
@@ -76,8 +85,9 @@ def merge(decoded: Decoded, span: Span, sub: Decoded) -> tuple[Decoded, int]:
     for name, count in sub.dropped.items():
         dropped[name] = dropped.get(name, 0) + count
     suspect = tuple(x for x in decoded.suspect if x[1] <= span[0] or x[0] >= span[1])
-    merged = replace(decoded, segments=coverage.replace_span(decoded.segments, span, new),
-                     dropped=dropped, suspect=suspect)
+    merged = replace(
+        decoded, segments=coverage.replace_span(decoded.segments, span, new), dropped=dropped, suspect=suspect
+    )
     return merged, added
 
 
@@ -94,6 +104,9 @@ def measure(decoded: Decoded, owned: Owned, settings: CoverageSettings) -> Chunk
     speech = owned_speech(decoded, owned)
     seconds = coverage.total(speech)
     share = coverage.coverage(speech, decoded.words, settings)
-    low = share is not None and share < settings.min_coverage and \
-        (1.0 - share) * seconds >= settings.min_flag_speech_s
+    low = (
+        share is not None
+        and share < settings.min_coverage
+        and (1.0 - share) * seconds >= settings.min_flag_speech_s
+    )
     return ChunkCoverage(round(seconds, 3), share, low)

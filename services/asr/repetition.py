@@ -79,13 +79,13 @@ def is_number(token: str) -> bool:
 
 def _loop_at(tokens: list[str], i: int, settings: LoopSettings) -> Loop | None:
     for n in range(1, settings.max_ngram + 1):
-        gram = tokens[i:i + n]
+        gram = tokens[i : i + n]
         if len(gram) < n or not all(gram):
             return None
         if all(is_number(t) for t in gram):
             continue
         copies = 1
-        while tokens[i + copies * n:i + (copies + 1) * n] == gram:
+        while tokens[i + copies * n : i + (copies + 1) * n] == gram:
             copies += 1
         need = settings.min_repeats_single if n == 1 else settings.min_repeats
         if copies >= need:
@@ -113,7 +113,10 @@ def trim(segments: tuple[Segment, ...], settings: LoopSettings) -> Trimmed:
         if len(left) == len(seg.words):
             kept.append(seg)
         elif left:
-            kept.append(replace(seg, words=left, text="".join(w.word for w in left),
-                                start=left[0].start, end=left[-1].end))
+            kept.append(
+                replace(
+                    seg, words=left, text="".join(w.word for w in left), start=left[0].start, end=left[-1].end
+                )
+            )
     spans = tuple((words[loop.first].start, words[loop.end - 1].end) for loop in loops)
     return Trimmed(tuple(kept), spans)

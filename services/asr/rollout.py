@@ -95,8 +95,14 @@ class Router:
     Thread-safe: the gate watcher applies decisions while the worker routes.
     """
 
-    def __init__(self, settings: RolloutSettings, *, model_name: str | None = None,
-                 synced: bool = True, remember: int = 100_000) -> None:
+    def __init__(
+        self,
+        settings: RolloutSettings,
+        *,
+        model_name: str | None = None,
+        synced: bool = True,
+        remember: int = 100_000,
+    ) -> None:
         self.settings = settings
         self.candidate = settings.candidate_model
         names = (settings.candidate_model, model_name) if self.candidate else ()
@@ -135,8 +141,12 @@ class Router:
         with self._lock:
             was, self._synced = self._synced, True
         if not was and self.enabled:
-            log.info("rollout of %s: %s after replaying the gate decisions (share %.3f)",
-                     self.model_name, self._state.name.lower(), self.share())
+            log.info(
+                "rollout of %s: %s after replaying the gate decisions (share %.3f)",
+                self.model_name,
+                self._state.name.lower(),
+                self.share(),
+            )
 
     def share(self) -> float:
         """Share of recordings (by hash) the candidate takes now: 0 unless active."""
@@ -171,10 +181,10 @@ class Router:
         if hint == CONTROL or (self.enabled and self._state is not RolloutState.ROLLED_BACK):
             return hint
         if recording_id not in self._noted:
-            why = "no candidate is configured" if not self.enabled else \
-                f"{self.model_name} was rolled back"
-            log.info("recording %s asks for the candidate arm but %s: decoding it on control",
-                     recording_id, why)
+            why = "no candidate is configured" if not self.enabled else f"{self.model_name} was rolled back"
+            log.info(
+                "recording %s asks for the candidate arm but %s: decoding it on control", recording_id, why
+            )
             _remember(self._noted, recording_id, None, 10_000)
         return CONTROL
 
@@ -194,18 +204,27 @@ class Router:
             before = self._state
             if before is RolloutState.ROLLED_BACK:
                 if kind != "rollback":
-                    log.info("rollout of %s stays rolled back: ignoring %s from gate %s",
-                             self.model_name, kind, verdict.gate_id)
+                    log.info(
+                        "rollout of %s stays rolled back: ignoring %s from gate %s",
+                        self.model_name,
+                        kind,
+                        verdict.gate_id,
+                    )
                 return False
             if kind == "rollback":
                 self._state = RolloutState.ROLLED_BACK
             elif kind not in ("pause", "continue"):
-                log.warning("gate %s: unknown decision %r for %s, ignored", verdict.gate_id, kind,
-                            self.model_name)
+                log.warning(
+                    "gate %s: unknown decision %r for %s, ignored", verdict.gate_id, kind, self.model_name
+                )
                 return False
             elif at < self._decided_at_ms:
-                log.info("gate %s: %s for %s is older than the decision in force, ignored",
-                         verdict.gate_id, kind, self.model_name)
+                log.info(
+                    "gate %s: %s for %s is older than the decision in force, ignored",
+                    verdict.gate_id,
+                    kind,
+                    self.model_name,
+                )
                 return False
             else:
                 self._decided_at_ms = at
@@ -214,9 +233,15 @@ class Router:
                 return False
             self.verdict = verdict
         level = logging.INFO if kind == "continue" else logging.WARNING
-        log.log(level, "rollout of %s: %s -> %s by gate %s (%s)", self.model_name,
-                before.name.lower(), self._state.name.lower(), verdict.gate_id,
-                "; ".join(verdict.reasons) or "no reason given")
+        log.log(
+            level,
+            "rollout of %s: %s -> %s by gate %s (%s)",
+            self.model_name,
+            before.name.lower(),
+            self._state.name.lower(),
+            verdict.gate_id,
+            "; ".join(verdict.reasons) or "no reason given",
+        )
         return True
 
 
@@ -258,19 +283,32 @@ class GateWatcher:
     ``applied``, ``unchanged`` or ``other_model``) and keeps the rollout gauges current.
     """
 
-    def __init__(self, router: Router, settings: MeshSettings, *, topic: str = topics.GATES,
-                 sensor: Sensor | None = None, serde: AvroSerde | None = None,
-                 consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
-                 poll_s: float = 0.5, metadata_refresh_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        router: Router,
+        settings: MeshSettings,
+        *,
+        topic: str = topics.GATES,
+        sensor: Sensor | None = None,
+        serde: AvroSerde | None = None,
+        consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+        poll_s: float = 0.5,
+        metadata_refresh_ms: int = 10_000,
+    ) -> None:
         self.router, self.settings, self.topic = router, settings, topic
         self.sensor, self.poll_s = sensor, poll_s
         self.serde = serde or AvroSerde(settings.schema_registry_url)
         self.group_id = f"stt-asr-gates-{uuid.uuid4().hex}"
         conf = settings.consumer_config(self.group_id)
         conf.pop("statistics.interval.ms", None)
-        self.conf = {**conf, "client.id": "asr-gates", "enable.auto.commit": False,
-                     "auto.offset.reset": "earliest", "enable.partition.eof": True,
-                     "topic.metadata.refresh.interval.ms": metadata_refresh_ms}
+        self.conf = {
+            **conf,
+            "client.id": "asr-gates",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "topic.metadata.refresh.interval.ms": metadata_refresh_ms,
+        }
         self._consumer_factory = consumer_factory
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -306,8 +344,9 @@ class GateWatcher:
         else:
             changed, outcome = False, "other_model"
         if self.sensor is not None:
-            self.sensor.count("asr_gate_decisions", decision=str(decision.get("decision", "")),
-                              outcome=outcome)
+            self.sensor.count(
+                "asr_gate_decisions", decision=str(decision.get("decision", "")), outcome=outcome
+            )
         if changed:
             report(self.router, self.sensor)
         return changed
@@ -325,8 +364,11 @@ class GateWatcher:
                     log.exception("gate watcher: error handling a message of %s", self.topic)
                 if not warned and not self.router.synced and time.monotonic() - started > 30:
                     warned = True
-                    log.warning("gate decisions on %s not read to the end after 30 s: new "
-                                "recordings stay on control until they are", self.topic)
+                    log.warning(
+                        "gate decisions on %s not read to the end after 30 s: new "
+                        "recordings stay on control until they are",
+                        self.topic,
+                    )
         finally:
             close_within(consumer, 5.0)
 
@@ -348,8 +390,13 @@ class GateWatcher:
         try:
             schema, value = self.serde.decode(msg.value(), msg.headers())
         except SerializationError as exc:
-            log.warning("gate watcher: unreadable record %s[%d]@%d skipped: %s", self.topic,
-                        msg.partition(), msg.offset(), exc)
+            log.warning(
+                "gate watcher: unreadable record %s[%d]@%d skipped: %s",
+                self.topic,
+                msg.partition(),
+                msg.offset(),
+                exc,
+            )
             return
         if schema != GATE_DECISION:
             log.warning("gate watcher: %s on %s is not a GateDecision, skipped", schema, self.topic)

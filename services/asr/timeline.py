@@ -21,8 +21,13 @@ from services.asr.results import Segment, Word
 EDGE_TOLERANCE_S = 0.02
 
 
-def place(segments: tuple[Segment, ...] | list[Segment], start_s: float, duration_s: float,
-          keep_from_s: float, keep_until_s: float) -> list[Segment]:
+def place(
+    segments: tuple[Segment, ...] | list[Segment],
+    start_s: float,
+    duration_s: float,
+    keep_from_s: float,
+    keep_until_s: float,
+) -> list[Segment]:
     """Shift chunk-relative segments by ``start_s`` and keep what the keep window owns."""
     lo = -math.inf if keep_from_s <= start_s + EDGE_TOLERANCE_S else keep_from_s
     end = start_s + duration_s
@@ -36,8 +41,12 @@ def place(segments: tuple[Segment, ...] | list[Segment], start_s: float, duratio
 
 
 def _shift(segment: Segment, offset: float) -> Segment:
-    return replace(segment, start=segment.start + offset, end=segment.end + offset,
-                   words=tuple(w.shifted(offset) for w in segment.words))
+    return replace(
+        segment,
+        start=segment.start + offset,
+        end=segment.end + offset,
+        words=tuple(w.shifted(offset) for w in segment.words),
+    )
 
 
 def _keep(segment: Segment, lo: float, hi: float) -> Segment | None:
@@ -49,8 +58,7 @@ def _keep(segment: Segment, lo: float, hi: float) -> Segment | None:
         return None
     if len(words) == len(segment.words):
         return replace(segment, text=segment.text.strip())
-    return replace(segment, words=words, text=join_words(words), start=words[0].start,
-                   end=words[-1].end)
+    return replace(segment, words=words, text=join_words(words), start=words[0].start, end=words[-1].end)
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:

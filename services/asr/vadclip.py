@@ -34,8 +34,12 @@ class Clipped:
 
 def vad_options(threshold: float = 0.5, min_silence_ms: int = 160, pad_ms: int = 400) -> VadOptions:
     """faster-whisper's batched-mode defaults; one chunk never holds more than 30 s."""
-    return VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms,
-                      speech_pad_ms=pad_ms, max_speech_duration_s=30.0)
+    return VadOptions(
+        threshold=threshold,
+        min_silence_duration_ms=min_silence_ms,
+        speech_pad_ms=pad_ms,
+        max_speech_duration_s=30.0,
+    )
 
 
 def clip_speech(audio: np.ndarray, options: VadOptions | None) -> Clipped:
@@ -45,10 +49,9 @@ def clip_speech(audio: np.ndarray, options: VadOptions | None) -> Clipped:
     regions = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
     if not regions:
         return Clipped(np.zeros(0, dtype=np.float32), 0.0, None)
-    speech = np.concatenate([audio[r["start"]:r["end"]] for r in regions])
+    speech = np.concatenate([audio[r["start"] : r["end"]] for r in regions])
     seconds = tuple((r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions)
-    return Clipped(speech, len(speech) / SAMPLE_RATE, SpeechTimestampsMap(regions, SAMPLE_RATE),
-                   seconds)
+    return Clipped(speech, len(speech) / SAMPLE_RATE, SpeechTimestampsMap(regions, SAMPLE_RATE), seconds)
 
 
 def restore_times(segments: list[Segment], ts_map: SpeechTimestampsMap | None) -> list[Segment]:
@@ -60,8 +63,11 @@ def restore_times(segments: list[Segment], ts_map: SpeechTimestampsMap | None) -
 
 def _restore(segment: Segment, ts_map: SpeechTimestampsMap) -> Segment:
     if not segment.words:
-        return replace(segment, start=ts_map.get_original_time(segment.start),
-                       end=ts_map.get_original_time(segment.end, is_end=True))
+        return replace(
+            segment,
+            start=ts_map.get_original_time(segment.start),
+            end=ts_map.get_original_time(segment.end, is_end=True),
+        )
     words = tuple(_restore_word(w, ts_map) for w in segment.words)
     return replace(segment, start=words[0].start, end=words[-1].end, words=words)
 
@@ -69,5 +75,9 @@ def _restore(segment: Segment, ts_map: SpeechTimestampsMap) -> Segment:
 def _restore_word(word: Word, ts_map: SpeechTimestampsMap) -> Word:
     # Both ends resolve through the region holding the midpoint, so a word never spans a gap.
     index = ts_map.get_chunk_index(word.mid)
-    return Word(word.word, ts_map.get_original_time(word.start, index),
-                ts_map.get_original_time(word.end, index), word.probability)
+    return Word(
+        word.word,
+        ts_map.get_original_time(word.start, index),
+        ts_map.get_original_time(word.end, index),
+        word.probability,
+    )

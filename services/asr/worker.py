@@ -97,11 +97,19 @@ class AsrWorker:
     loads weights by accident. ``router`` defaults to one built from ``settings.rollout``.
     """
 
-    def __init__(self, engine: Engine | None = None, fallback: Engine | None = None, *,
-                 low_snr: Engine | None = None, candidate: Engine | None = None,
-                 settings: AsrSettings | None = None, pool: Pool | None = None,
-                 router: Router | None = None, clock: Callable[[], float] = time.time,
-                 work_budget_s: float | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        fallback: Engine | None = None,
+        *,
+        low_snr: Engine | None = None,
+        candidate: Engine | None = None,
+        settings: AsrSettings | None = None,
+        pool: Pool | None = None,
+        router: Router | None = None,
+        clock: Callable[[], float] = time.time,
+        work_budget_s: float | None = None,
+    ) -> None:
         self.settings = settings or AsrSettings()
         self.pool: Pool = pool or self.settings.pool
         if engine is None:
@@ -118,8 +126,10 @@ class AsrWorker:
             candidate = None  # nothing to compare
         self.engine, self.fallback, self.low_snr, self.candidate = engine, fallback, low_snr, candidate
         self.router = router or self._router(candidate)
-        self._overrides = ",".join(f"{k}={getattr(self.settings.candidate_options(), k)}"
-                                   for k in sorted(self.settings.rollout.decode_overrides()))
+        self._overrides = ",".join(
+            f"{k}={getattr(self.settings.candidate_options(), k)}"
+            for k in sorted(self.settings.rollout.decode_overrides())
+        )
         budget = self.settings.pool_settings(self.pool).timeout_s
         if budget is None:  # derived from the poll interval (MeshSettings.work_budget_s)
             budget = work_budget_s or MeshSettings.model_construct().work_budget_s()
@@ -163,14 +173,14 @@ class AsrWorker:
     # -- preparing --------------------------------------------------------------------------
     def _prepare(self, index: int, job: ChunkJob) -> _Item:
         chunk = job.chunk
-        audio = pcm_to_float(chunk["pcm"], chunk.get("encoding", "s16le"),
-                             chunk.get("sample_rate", SAMPLE_RATE))
+        audio = pcm_to_float(
+            chunk["pcm"], chunk.get("encoding", "s16le"), chunk.get("sample_rate", SAMPLE_RATE)
+        )
         if len(audio) / SAMPLE_RATE > MAX_WINDOW_S + 0.01:
             raise ValueError(f"chunk of {len(audio) / SAMPLE_RATE:.2f} s exceeds {MAX_WINDOW_S:.0f} s")
         hints = chunk.get("hints") or {}
         prompt = self.settings.prompt_for(chunk.get("tenant", "default"))
-        request = DecodeRequest(audio, hints.get("language"), prompt.initial_prompt,
-                                prompt.hotwords)
+        request = DecodeRequest(audio, hints.get("language"), prompt.initial_prompt, prompt.hotwords)
         item = _Item(index, job, audio, request, self.engine)
         self._route(item, hints.get("arm"))
         if guards.is_silent(audio, self.settings.guards):
@@ -182,8 +192,7 @@ class AsrWorker:
         chunk = item.job.chunk
         if arm_hint is not None:
             item.notes["arm_hint"] = str(arm_hint)
-        item.arm = self.router.arm_for(chunk["recording_id"], chunk.get("tenant", "default"),
-                                       arm_hint)
+        item.arm = self.router.arm_for(chunk["recording_id"], chunk.get("tenant", "default"), arm_hint)
         if item.arm == CANDIDATE:
             if self.candidate is not None:
                 item.engine = self.candidate
@@ -222,7 +231,8 @@ class AsrWorker:
         if stuck is not None and not stuck.done():
             raise DecodeTimeout(f"{engine.info.name} still busy with a batch over budget")
         executor = self._executors.setdefault(
-            id(engine), ThreadPoolExecutor(1, thread_name_prefix=f"asr-{engine.info.name}"))
+            id(engine), ThreadPoolExecutor(1, thread_name_prefix=f"asr-{engine.info.name}")
+        )
         future = executor.submit(engine.transcribe_batch, requests)
         try:
             return future.result(timeout=self.timeout_s)
@@ -286,8 +296,10 @@ class AsrWorker:
                 break
         fallback = self.fallback
         if fallback is not None:
-            self._redecode([it for it in items if it.engine is not fallback
-                            and self._fallback_speaks(fallback, it)], lambda it: fallback)
+            self._redecode(
+                [it for it in items if it.engine is not fallback and self._fallback_speaks(fallback, it)],
+                lambda it: fallback,
+            )
 
     def _redecode(self, items: list[_Item], engine_of: Callable[[_Item], Engine]) -> bool:
         """One round over every chunk's gaps, one batch per model; True if any was tried."""
@@ -311,15 +323,18 @@ class AsrWorker:
 
     def _gaps(self, it: _Item) -> list[Span]:
         assert it.decoded is not None
-        return recover.gaps(it.decoded, recover.Owned.of(it.job.chunk), len(it.audio) / SAMPLE_RATE,
-                            self.settings.coverage)
+        return recover.gaps(
+            it.decoded, recover.Owned.of(it.job.chunk), len(it.audio) / SAMPLE_RATE, self.settings.coverage
+        )
 
     def _decode_gaps(self, engine: Engine, jobs: list[tuple[_Item, Span]]) -> None:
-        requests = [recover.request_for(it.audio, span, it.request, _language(it))
-                    for it, span in jobs]
+        requests = [recover.request_for(it.audio, span, it.request, _language(it)) for it, span in jobs]
         try:
-            results = self._run_main(engine, requests) if engine is not self.fallback \
+            results = (
+                self._run_main(engine, requests)
+                if engine is not self.fallback
                 else engine.transcribe_batch(requests)
+            )
         except Exception as exc:  # the first pass stands; the chunk may end up flagged
             log.warning("%s failed re-decoding %d gap(s): %r", engine.info.name, len(jobs), exc)
             return
@@ -333,27 +348,47 @@ class AsrWorker:
                     it.notes["redecode_model"] = engine.info.name
 
     # -- events -----------------------------------------------------------------------------
-    def _finish(self, it: _Item, started_ms: float, t0: float,
-                batch_size: int) -> dict[str, Any] | Exception:
+    def _finish(self, it: _Item, started_ms: float, t0: float, batch_size: int) -> dict[str, Any] | Exception:
         if it.error is not None:
             return it.error
         chunk = it.job.chunk
         decoded = it.decoded or self._silent(it)
         covered = recover.measure(decoded, recover.Owned.of(chunk), self.settings.coverage)
-        segments = timeline.place(decoded.segments, chunk["start_s"], chunk["duration_s"],
-                                  chunk["keep_from_s"], chunk["keep_until_s"])
+        segments = timeline.place(
+            decoded.segments,
+            chunk["start_s"],
+            chunk["duration_s"],
+            chunk["keep_from_s"],
+            chunk["keep_until_s"],
+        )
         done = it.done_at or time.perf_counter()
         produced = it.job.produced_at_ms or chunk.get("produced_at_ms") or started_ms
-        timing = events.Timing(queue_ms=max(0.0, started_ms - produced),
-                               processing_ms=(done - t0) * 1000.0, batch_size=batch_size,
-                               produced_at_ms=int(self._clock() * 1000))
+        timing = events.Timing(
+            queue_ms=max(0.0, started_ms - produced),
+            processing_ms=(done - t0) * 1000.0,
+            batch_size=batch_size,
+            produced_at_ms=int(self._clock() * 1000),
+        )
         return events.chunk_transcript(
-            chunk, it.job.trace_id or chunk["trace_id"], segments,
-            decoded.language or it.request.language or "", decoded.language_probability,
-            it.engine.info, self._settings_map(it, decoded), timing,
-            fallback_reason=it.fallback_reason, retries=it.job.retries + it.attempts,
-            quality=events.Quality(covered.speech_s, covered.coverage, covered.low, it.redecodes,
-                                   decoded.dropped.get("repetition_loop", 0)), arm=it.arm)
+            chunk,
+            it.job.trace_id or chunk["trace_id"],
+            segments,
+            decoded.language or it.request.language or "",
+            decoded.language_probability,
+            it.engine.info,
+            self._settings_map(it, decoded),
+            timing,
+            fallback_reason=it.fallback_reason,
+            retries=it.job.retries + it.attempts,
+            quality=events.Quality(
+                covered.speech_s,
+                covered.coverage,
+                covered.low,
+                it.redecodes,
+                decoded.dropped.get("repetition_loop", 0),
+            ),
+            arm=it.arm,
+        )
 
     def _silent(self, it: _Item) -> Decoded:
         english_only = not getattr(it.engine, "multilingual", True)

@@ -90,8 +90,12 @@ def pool_settings(settings: DiarizeSettings, pool: str | None) -> DiarizeSetting
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.diarize")
-    parser.add_argument("--pool", choices=["realtime", "batch"], default=None,
-                        help="the chunk topic to diarize (default STT_DIARIZE_POOL, realtime)")
+    parser.add_argument(
+        "--pool",
+        choices=["realtime", "batch"],
+        default=None,
+        help="the chunk topic to diarize (default STT_DIARIZE_POOL, realtime)",
+    )
     args = parser.parse_args(argv)
     configure_logs(SERVICE)
     settings = MeshSettings()

@@ -173,7 +173,6 @@ class CAMPPlusEmbedding:
             out[items] = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
         return out
 
-
     def _forward(self, batch: torch.Tensor) -> np.ndarray:
         if self.session is not None:
             return np.asarray(self.session.run(None, {"feats": batch.cpu().numpy()})[0])

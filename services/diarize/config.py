@@ -63,12 +63,16 @@ class DiarizeSettings(BaseSettings):
 
     # --- pools -------------------------------------------------------------------------------
     pool: Literal["realtime", "batch"] = Field(
-        default="realtime", description="Which chunk topic this process diarizes (--pool): each pool "
-        "is its own consumer group and process, so a batch backlog never delays realtime calls.")
+        default="realtime",
+        description="Which chunk topic this process diarizes (--pool): each pool "
+        "is its own consumer group and process, so a batch backlog never delays realtime calls.",
+    )
 
     # --- assembly ----------------------------------------------------------------------------
-    state_dir: Path = Field(default=Path(".stt-mesh/diarize"),
-                            description="Spilled audio of open recordings (each pool: <state_dir>/<pool>).")
+    state_dir: Path = Field(
+        default=Path(".stt-mesh/diarize"),
+        description="Spilled audio of open recordings (each pool: <state_dir>/<pool>).",
+    )
     recording_timeout_s: float = Field(600.0, gt=0, description="close silent recordings")
     done_retention_s: float = Field(
         3600.0, ge=0, description="keep finished recordings' state this long (redeliveries)"

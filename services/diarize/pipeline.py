@@ -290,9 +290,7 @@ def _local_embedding_pipeline_class() -> type:
             if segmentation.specifications.powerset:
                 self.segmentation = ParamDict(min_duration_off=Uniform(0.0, 1.0))
             else:
-                self.segmentation = ParamDict(
-                    threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0)
-                )
+                self.segmentation = ParamDict(threshold=Uniform(0.1, 0.9), min_duration_off=Uniform(0.0, 1.0))
             self._embedding = embedding
             self._audio = Audio(sample_rate=embedding.sample_rate, mono="downmix")
             self.clustering = AgglomerativeClustering(metric=embedding.metric)

@@ -27,7 +27,6 @@ from .windows import Downmix, SpeakerHints, diarize_windows, plan_windows
 log = logging.getLogger(__name__)
 
 
-
 class DiarizeWorker:
     def __init__(
         self,

@@ -90,10 +90,10 @@ class RawHandler:
         return outputs
 
     def _failed(self, rejected: Rejected, trace_id: str | None = None) -> list[Output]:
-        request = request_from_part({"recording_id": rejected.recording_id, **rejected.header},
-                                    trace_id)
-        result = self.worker.fail(request, rejected.error_type, rejected.reason,
-                                  size_bytes=rejected.received_bytes)
+        request = request_from_part({"recording_id": rejected.recording_id, **rejected.header}, trace_id)
+        result = self.worker.fail(
+            request, rejected.error_type, rejected.reason, size_bytes=rejected.received_bytes
+        )
         return outputs_for(result)
 
 
@@ -114,8 +114,15 @@ def main(argv: list[str] | None = None) -> None:
     configure_logs("ingest")
     mesh_settings, settings = MeshSettings(), IngestSettings()
     handler = RawHandler(*build(settings))
-    proc = Processor(mesh_settings, service="ingest", topics=[topics.RAW], group_id="stt-ingest",
-                     handler=handler, tick=handler.tick, tick_interval_s=settings.expiry_interval_s)
+    proc = Processor(
+        mesh_settings,
+        service="ingest",
+        topics=[topics.RAW],
+        group_id="stt-ingest",
+        handler=handler,
+        tick=handler.tick,
+        tick_interval_s=settings.expiry_interval_s,
+    )
     proc.run()
 
 
@@ -139,9 +146,7 @@ def serve_http() -> None:
         stop()
 
 
-def kafka_publish(
-    publisher: Publisher, flush_timeout_s: float = 30.0
-) -> Callable[[IngestResult], None]:
+def kafka_publish(publisher: Publisher, flush_timeout_s: float = 30.0) -> Callable[[IngestResult], None]:
     """A ``publish`` for the HTTP intake: send every event, wait for Kafka's acknowledgement.
     Serialised, so a delivery failure is reported to the request that caused it."""
     lock = threading.Lock()
@@ -164,8 +169,7 @@ def health_beat(settings: MeshSettings, server: Any) -> Callable[[], None]:
     if settings.metrics_port is None:
         return lambda: None
     health = Health()
-    probe = HealthServer(health, CollectorRegistry(), settings.metrics_host,
-                         settings.metrics_port).start()
+    probe = HealthServer(health, CollectorRegistry(), settings.metrics_host, settings.metrics_port).start()
     done = threading.Event()
 
     def beat() -> None:

@@ -115,8 +115,7 @@ def _cut(
         if n - start <= lim.max_len:
             spans.append((start, n, keep_from, n))
             return spans
-        cut = _pause_cut(pauses, keep_from + lim.min_chunk, start + lim.max_len,
-                         start + lim.target, sr)
+        cut = _pause_cut(pauses, keep_from + lim.min_chunk, start + lim.max_len, start + lim.target, sr)
         if cut is not None:
             spans.append((start, cut, keep_from, cut))
             keep_from, lead = cut, 0

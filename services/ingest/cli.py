@@ -21,8 +21,14 @@ from mesh.trace import new_trace_id
 from services.ingest import events
 
 MAX_PART_SIZE = 1024 * 1024
-_TELEPHONY_TYPES = {".ul": "audio/basic", ".ulaw": "audio/basic", ".mulaw": "audio/basic",
-                    ".mu": "audio/basic", ".al": "audio/x-alaw", ".alaw": "audio/x-alaw"}
+_TELEPHONY_TYPES = {
+    ".ul": "audio/basic",
+    ".ulaw": "audio/basic",
+    ".mulaw": "audio/basic",
+    ".mu": "audio/basic",
+    ".al": "audio/x-alaw",
+    ".alaw": "audio/x-alaw",
+}
 
 
 def publish_files(
@@ -54,16 +60,27 @@ def publish_files(
     problem = events.hints_problem(hints)
     if problem:
         raise ValueError(problem)
-    common = {"tenant": tenant, "source": "cli", "priority": priority, "split_channels": split_channels,
-              "hints": hints, "metadata": dict(metadata or {})}
+    common = {
+        "tenant": tenant,
+        "source": "cli",
+        "priority": priority,
+        "split_channels": split_channels,
+        "hints": hints,
+        "metadata": dict(metadata or {}),
+    }
     sent = []
-    with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True,
-              unit_divisor=1024, disable=not progress, desc="publishing") as bar:
+    with tqdm(
+        total=sum(f.stat().st_size for f in files),
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not progress,
+        desc="publishing",
+    ) as bar:
         for path in files:
             ids = (events.new_recording_id(), new_trace_id())
             with path.open("rb") as stream:
-                for part in iter_parts(stream, path.stat().st_size, ids, path.name, part_size,
-                                       common, clock):
+                for part in iter_parts(stream, path.stat().st_size, ids, path.name, part_size, common, clock):
                     publisher.send(Output(topic=topics.RAW, schema="RecordingPart", value=part))
                     bar.update(len(part["data"]))
             sent.append(ids)

@@ -21,10 +21,12 @@ class IngestSettings(BaseSettings):
     max_duration_s: float = Field(default=4 * 3600.0, gt=0, description="Longest recording.")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest file.")
     max_channels: int = Field(default=8, ge=1, description="Most channels split_channels keeps.")
-    min_sample_rate: int = Field(default=8000, ge=1,
-                                 description="Lowest source rate accepted (telephone: 8 kHz).")
+    min_sample_rate: int = Field(
+        default=8000, ge=1, description="Lowest source rate accepted (telephone: 8 kHz)."
+    )
     part_timeout_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="Fail an upload (parts on Kafka, an HTTP body) whose bytes stop arriving.",
     )
     max_buffered_bytes: int = Field(
@@ -39,7 +41,7 @@ class IngestSettings(BaseSettings):
     results_url: str | None = Field(
         default="http://127.0.0.1:8090",
         description="The sink's HTTP API, asked first by GET /v1/recordings/{id}; empty or "
-                    "'none' answers from this replica's memory only.",
+        "'none' answers from this replica's memory only.",
     )
     results_timeout_s: float = Field(default=2.0, gt=0, description="Wait on the result store.")
 

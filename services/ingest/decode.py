@@ -77,15 +77,19 @@ def decode(
         stream = _audio_stream(container)
         rate = stream.codec_context.sample_rate
         if rate < limits.min_sample_rate:
-            raise DecodeError("sample_rate_too_low", f"the audio is sampled at {rate} Hz; speech "
-                                                     f"needs at least {limits.min_sample_rate} Hz")
+            raise DecodeError(
+                "sample_rate_too_low",
+                f"the audio is sampled at {rate} Hz; speech needs at least {limits.min_sample_rate} Hz",
+            )
         declared = _declared_duration(data, kind, container, stream)
         if declared is not None and declared > limits.max_duration_s:
             raise DecodeError("too_long", _too_long(declared, limits))
         channels = stream.codec_context.channels
         if keep_channels and channels > limits.max_channels:
-            raise DecodeError("too_many_channels", f"{channels} channels; split_channels allows "
-                                                   f"at most {limits.max_channels}")
+            raise DecodeError(
+                "too_many_channels",
+                f"{channels} channels; split_channels allows at most {limits.max_channels}",
+            )
         samples, bad = _decode_all(container, stream, keep_channels, limits, declared)
     finally:
         container.close()
@@ -122,16 +126,19 @@ def _open(data: bytes, kind: str | None, content_type: str | None, filename: str
 def _audio_stream(container: Any) -> Any:
     if not container.streams.audio:
         kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-        raise DecodeError("not_audio", f"the {_container_name(container)} file holds "
-                                       f"{', '.join(kinds)} but no audio stream")
+        raise DecodeError(
+            "not_audio", f"the {_container_name(container)} file holds {', '.join(kinds)} but no audio stream"
+        )
     stream = container.streams.audio[0]
     ctx = stream.codec_context
     if ctx is None:
-        raise DecodeError("unsupported_codec", f"no decoder for the audio codec in this "
-                                               f"{_container_name(container)} file")
+        raise DecodeError(
+            "unsupported_codec", f"no decoder for the audio codec in this {_container_name(container)} file"
+        )
     if not ctx.channels or not ctx.sample_rate:
-        raise DecodeError("unreadable_header", f"header declares {ctx.channels} channels at "
-                                               f"{ctx.sample_rate} Hz")
+        raise DecodeError(
+            "unreadable_header", f"header declares {ctx.channels} channels at {ctx.sample_rate} Hz"
+        )
     return stream
 
 
@@ -147,7 +154,10 @@ def _declared_duration(data: bytes, kind: str | None, container: Any, stream: An
 
 
 def _decode_all(
-    container: Any, stream: Any, keep_channels: bool, limits: DecodeLimits,
+    container: Any,
+    stream: Any,
+    keep_channels: bool,
+    limits: DecodeLimits,
     declared: float | None,
 ) -> tuple[np.ndarray, int]:
     channels = stream.codec_context.channels if keep_channels else 1
@@ -166,8 +176,7 @@ def _decode_all(
         for frame in frames:
             out.extend(resampler.push(frame))
         if out.size > max_samples:  # stop early: a mislabelled file must not exhaust memory
-            raise DecodeError("too_long", f"the audio runs past the {limits.max_duration_s:.0f} s "
-                                          "limit")
+            raise DecodeError("too_long", f"the audio runs past the {limits.max_duration_s:.0f} s limit")
     out.extend(resampler.push(None))
     if out.size > max_samples:
         raise DecodeError("too_long", _too_long(out.size / TARGET_RATE, limits))
@@ -188,8 +197,9 @@ class _Samples:
         for block in blocks:
             end = self.size + block.shape[1]
             if end > self._buf.shape[1]:
-                grown = np.empty((self._buf.shape[0], max(end, self._buf.shape[1] * 3 // 2)),
-                                 dtype=np.float32)
+                grown = np.empty(
+                    (self._buf.shape[0], max(end, self._buf.shape[1] * 3 // 2)), dtype=np.float32
+                )
                 grown[:, : self.size] = self._buf[:, : self.size]
                 self._buf = grown
             self._buf[:, self.size : end] = block

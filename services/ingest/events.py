@@ -61,8 +61,11 @@ def make_hints(
 def hints_from(value: Mapping[str, Any] | None) -> dict[str, Any]:
     """A complete RecordingHints record from a partial mapping (missing fields default)."""
     value = value or {}
-    return make_hints(**{k: value.get(k) for k in ("language", *_HINT_INTS)},
-                      channel_roles=value.get("channel_roles") or (), arm=value.get("arm"))
+    return make_hints(
+        **{k: value.get(k) for k in ("language", *_HINT_INTS)},
+        channel_roles=value.get("channel_roles") or (),
+        arm=value.get("arm"),
+    )
 
 
 def trace_id_for(candidate: object) -> str:
@@ -104,8 +107,14 @@ def hints_problem(hints: Mapping[str, Any]) -> str | None:
 
 
 def recording_failed(
-    request: IngestRequest, trace_id: str, error_type: str, reason: str, *,
-    size_bytes: int, sha256: str | None, now_ms: int,
+    request: IngestRequest,
+    trace_id: str,
+    error_type: str,
+    reason: str,
+    *,
+    size_bytes: int,
+    sha256: str | None,
+    now_ms: int,
 ) -> dict[str, Any]:
     return {
         "recording_id": request.recording_id,
@@ -150,5 +159,3 @@ def audio_chunk(request: IngestRequest, trace_id: str, **facts: Any) -> dict[str
         "encoding": ENCODING,
         **facts,
     }
-
-

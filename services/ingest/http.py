@@ -40,8 +40,16 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[IngestResult], None]
 MULTIPART_SLACK = 1024 * 1024  # form fields and boundaries around the file
-_BINARY_TYPES = {"", "application/octet-stream", "application/ogg", "video/mp4", "video/webm",
-                 "video/ogg", "video/quicktime", "video/x-matroska"}
+_BINARY_TYPES = {
+    "",
+    "application/octet-stream",
+    "application/ogg",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "video/x-matroska",
+}
 _STATUS_BY_ERROR = {"too_large": 413, "unsupported_codec": 415}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -72,11 +80,13 @@ def create_app(
 
     @app.post("/v1/recordings", status_code=202)
     async def submit(request: Request) -> JSONResponse:
-        data, request_ = await _read_upload(request, settings.max_upload_bytes,
-                                            settings.part_timeout_s)
+        data, request_ = await _read_upload(request, settings.max_upload_bytes, settings.part_timeout_s)
         if _already_accepted(store, request_.recording_id):
-            raise Rejection(409, "duplicate", f"recording {request_.recording_id} was already "
-                                              "accepted; use a new recording_id")
+            raise Rejection(
+                409,
+                "duplicate",
+                f"recording {request_.recording_id} was already accepted; use a new recording_id",
+            )
         result = await run_in_threadpool(worker.ingest, data, request_)
         if not result.ok:
             return await _refuse(result, publish, store)
@@ -84,29 +94,29 @@ def create_app(
             await run_in_threadpool(publish, result)
         except Exception as exc:
             log.exception("publishing %s failed", result.recording_id)
-            raise Rejection(503, "unavailable", f"the recording could not be queued ({exc}); "
-                                                "try again") from exc
+            raise Rejection(
+                503, "unavailable", f"the recording could not be queued ({exc}); try again"
+            ) from exc
         status = status_of(result)
         store.put(result.recording_id, status)
         return JSONResponse(status, status_code=202)
 
     @app.get("/v1/recordings/{recording_id}")
     async def recording_status(recording_id: str) -> JSONResponse:
-        answer = await run_in_threadpool(ask_result_store, settings.results_url, recording_id,
-                                         settings.results_timeout_s)
+        answer = await run_in_threadpool(
+            ask_result_store, settings.results_url, recording_id, settings.results_timeout_s
+        )
         code, body = merge(recording_id, answer, store.get(recording_id))
         return JSONResponse(body, status_code=code)
 
     return app
 
 
-async def _read_upload(request: Request, limit: int,
-                       idle_timeout_s: float) -> tuple[bytes, IngestRequest]:
+async def _read_upload(request: Request, limit: int, idle_timeout_s: float) -> tuple[bytes, IngestRequest]:
     """The file bytes and the request built from query, form fields and headers."""
     ctype = request.headers.get("content-type", "")
     multipart = media_type(ctype) == "multipart/form-data"
-    body = await _read_capped(request, limit + (MULTIPART_SLACK if multipart else 0),
-                              idle_timeout_s)
+    body = await _read_capped(request, limit + (MULTIPART_SLACK if multipart else 0), idle_timeout_s)
     fields: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         fields.setdefault(key, []).append(value)
@@ -137,13 +147,18 @@ async def _read_capped(request: Request, cap: int, idle_timeout_s: float) -> byt
             return bytes(body)
         except TimeoutError:
             log.info("upload stalled after %d%s bytes", len(body), of)
-            raise Rejection(408, "upload_stalled", f"no bytes arrived for {idle_timeout_s:g} s "
-                                                   f"after {len(body)}{of} bytes; send the "
-                                                   "recording again") from None
+            raise Rejection(
+                408,
+                "upload_stalled",
+                f"no bytes arrived for {idle_timeout_s:g} s "
+                f"after {len(body)}{of} bytes; send the "
+                "recording again",
+            ) from None
         except ClientDisconnect:
             log.info("client went away after %d%s bytes of its upload", len(body), of)
-            raise Rejection(400, "client_disconnected", f"the client closed the connection "
-                                                        f"after {len(body)}{of} bytes") from None
+            raise Rejection(
+                400, "client_disconnected", f"the client closed the connection after {len(body)}{of} bytes"
+            ) from None
         body += piece
         if len(body) > cap:
             raise Rejection(413, "too_large", f"the body exceeds the limit of {cap} bytes")
@@ -190,8 +205,11 @@ def _replay(body: bytes) -> Callable[[], Any]:
 def _check_media_type(ctype: str) -> None:
     mime = media_type(ctype)
     if not (mime.startswith("audio/") or mime in _BINARY_TYPES):
-        raise Rejection(415, "unsupported_media_type", f"cannot ingest {mime}; send an audio/* "
-                                                       "type or application/octet-stream")
+        raise Rejection(
+            415,
+            "unsupported_media_type",
+            f"cannot ingest {mime}; send an audio/* type or application/octet-stream",
+        )
 
 
 def request_from_fields(fields: Mapping[str, list[str]], traceparent: str | None) -> IngestRequest:
@@ -276,8 +294,13 @@ async def _refuse(result: IngestResult, publish: Publish, store: StatusStore) ->
     except Exception:
         log.warning("could not publish the failure of %s", result.recording_id, exc_info=True)
     status = _STATUS_BY_ERROR.get(failed.get("error_type", ""), 422)
-    return _error(status, failed.get("error_type", "invalid"), failed.get("reason", ""),
-                  recording_id=result.recording_id, trace_id=result.trace_id)
+    return _error(
+        status,
+        failed.get("error_type", "invalid"),
+        failed.get("reason", ""),
+        recording_id=result.recording_id,
+        trace_id=result.trace_id,
+    )
 
 
 def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:

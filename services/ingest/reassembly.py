@@ -102,8 +102,7 @@ class PartAssembler:
         """Give up on recordings with no new part for ``timeout_s``."""
         now = self.clock()
         with self._lock:
-            stale = [rid for rid, buf in self._buffers.items()
-                     if now - buf.last_seen > self.timeout_s]
+            stale = [rid for rid, buf in self._buffers.items() if now - buf.last_seen > self.timeout_s]
             return [self._reject(rid, "missing_parts", self._missing(rid)) for rid in stale]
 
     def _add(self, part: Mapping[str, Any]) -> Outcome:
@@ -113,16 +112,14 @@ class PartAssembler:
         if rid in self._completed:
             return Ignored(rid, f"recording {rid} was already assembled")
         if not 0 <= index < count:
-            return self._reject(rid, "invalid_parts", f"part {index} of {count} is out of range",
-                                header)
+            return self._reject(rid, "invalid_parts", f"part {index} of {count} is out of range", header)
         buf = self._buffers.get(rid)
         if buf is None:
             if count == 1:
                 return self._complete(rid, data, header)
             buf = self._buffers[rid] = _Buffer(count, header, self.clock())
         if count != buf.part_count:
-            return self._reject(rid, "invalid_parts",
-                                f"part_count changed from {buf.part_count} to {count}")
+            return self._reject(rid, "invalid_parts", f"part_count changed from {buf.part_count} to {count}")
         if index in buf.parts:
             return Pending(rid, len(buf.parts), count, duplicate=True)
         problem = self._size_problem(buf, len(data))
@@ -141,12 +138,16 @@ class PartAssembler:
 
     def _size_problem(self, buf: _Buffer, incoming: int) -> tuple[str, str] | None:
         if buf.size + incoming > self.max_recording_bytes:
-            return "too_large", (f"the recording exceeds the limit of {self.max_recording_bytes} "
-                                 f"bytes after {len(buf.parts) + 1} of {buf.part_count} parts")
+            return "too_large", (
+                f"the recording exceeds the limit of {self.max_recording_bytes} "
+                f"bytes after {len(buf.parts) + 1} of {buf.part_count} parts"
+            )
         if self._buffered + incoming > self.max_buffered_bytes:
-            return "buffer_full", (f"ingest already holds {self._buffered} bytes of unfinished "
-                                   f"recordings (limit {self.max_buffered_bytes}); send it again "
-                                   "later")
+            return "buffer_full", (
+                f"ingest already holds {self._buffered} bytes of unfinished "
+                f"recordings (limit {self.max_buffered_bytes}); send it again "
+                "later"
+            )
         return None
 
     def _complete(self, rid: str, data: bytes, header: dict[str, Any]) -> Complete:
@@ -155,8 +156,9 @@ class PartAssembler:
             self._completed.popitem(last=False)
         return Complete(rid, data, header)
 
-    def _reject(self, rid: str, error_type: str, reason: str,
-                header: dict[str, Any] | None = None) -> Rejected:
+    def _reject(
+        self, rid: str, error_type: str, reason: str, header: dict[str, Any] | None = None
+    ) -> Rejected:
         """Drop what is buffered; failed recordings are not remembered, so a resend works."""
         buf = self._drop(rid)
         header = buf.header if buf else (header or {"recording_id": rid})
@@ -172,5 +174,7 @@ class PartAssembler:
         buf = self._buffers[rid]
         missing = [i for i in range(buf.part_count) if i not in buf.parts]
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-        return (f"received {len(buf.parts)} of {buf.part_count} parts, none for "
-                f"{self.timeout_s:.0f} s; missing parts: {shown}")
+        return (
+            f"received {len(buf.parts)} of {buf.part_count} parts, none for "
+            f"{self.timeout_s:.0f} s; missing parts: {shown}"
+        )

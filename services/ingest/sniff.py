@@ -37,8 +37,14 @@ _RAW_TYPES = {
     "audio/x-alaw": "alaw",
     "audio/l16": "s16be",  # RFC 2586: network byte order
 }
-_RAW_SUFFIXES = {".ul": "mulaw", ".ulaw": "mulaw", ".mulaw": "mulaw", ".mu": "mulaw",
-                 ".al": "alaw", ".alaw": "alaw"}
+_RAW_SUFFIXES = {
+    ".ul": "mulaw",
+    ".ulaw": "mulaw",
+    ".mulaw": "mulaw",
+    ".mu": "mulaw",
+    ".al": "alaw",
+    ".alaw": "alaw",
+}
 _RAW_DEFAULT_RATE = {"mulaw": 8000, "alaw": 8000, "s16be": 8000}
 
 
@@ -88,9 +94,7 @@ def media_type(content_type: str | None) -> str:
 
 def truncation(data: bytes, container: str | None) -> str | None:
     """Why the file looks cut short, or None when its structure is complete (or unknown)."""
-    check = {"wav": _wav_truncation, "mp4": _mp4_truncation, "ogg": _ogg_truncation}.get(
-        container or ""
-    )
+    check = {"wav": _wav_truncation, "mp4": _mp4_truncation, "ogg": _ogg_truncation}.get(container or "")
     return check(data) if check else None
 
 

@@ -35,12 +35,24 @@ def status_of(result: IngestResult) -> dict[str, Any]:
     """The public status of an ingest result, as this replica knows it."""
     status: dict[str, Any] = {"recording_id": result.recording_id, "trace_id": result.trace_id}
     if result.failed is not None:
-        return {**status, "status": "failed", "error_type": result.failed["error_type"],
-                "reason": result.failed["reason"], "chunk_count": 0, "duration_s": None}
+        return {
+            **status,
+            "status": "failed",
+            "error_type": result.failed["error_type"],
+            "reason": result.failed["reason"],
+            "chunk_count": 0,
+            "duration_s": None,
+        }
     meta = result.metadata or {}
-    return {**status, "status": "queued", "error_type": None, "reason": None,
-            "chunk_count": meta.get("chunk_count", len(result.chunks)),
-            "duration_s": meta.get("duration_s"), "priority": result.priority}
+    return {
+        **status,
+        "status": "queued",
+        "error_type": None,
+        "reason": None,
+        "chunk_count": meta.get("chunk_count", len(result.chunks)),
+        "duration_s": meta.get("duration_s"),
+        "priority": result.priority,
+    }
 
 
 class StatusStore:
@@ -101,9 +113,7 @@ def ask_result_store(base_url: str | None, recording_id: str, timeout_s: float) 
     return StoreAnswer("answered", body)
 
 
-def merge(
-    recording_id: str, answer: StoreAnswer, local: dict[str, Any] | None
-) -> tuple[int, dict[str, Any]]:
+def merge(recording_id: str, answer: StoreAnswer, local: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
     """The HTTP status and body of ``GET /v1/recordings/{id}``.
 
     The store's answer wins; memory adds only fields the store lacks. Memory alone answers
@@ -117,7 +127,9 @@ def merge(
         detail = {"result_store_detail": answer.detail} if answer.detail else {}
         return 200, {**local, "result_store": state, **detail}
     if answer.state == "unavailable":
-        return 503, {"error": "unavailable", "detail": f"{answer.detail}; this replica has no "
-                                                       f"record of {recording_id} either"}
+        return 503, {
+            "error": "unavailable",
+            "detail": f"{answer.detail}; this replica has no record of {recording_id} either",
+        }
     where = "here" if answer.state == "disabled" else "to the result store or to this replica"
     return 404, {"error": "not_found", "detail": f"no recording {recording_id} is known {where}"}

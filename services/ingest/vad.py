@@ -53,8 +53,7 @@ class SileroVad:
         for offset in range(0, audio.size, self.window):
             piece = np.ascontiguousarray(audio[offset : offset + self.window], dtype=np.float32)
             for span in get_speech_timestamps(piece, self._options, sample_rate):
-                spans.append(((offset + span["start"]) / sample_rate,
-                              (offset + span["end"]) / sample_rate))
+                spans.append(((offset + span["start"]) / sample_rate, (offset + span["end"]) / sample_rate))
         return spans
 
 

@@ -76,9 +76,15 @@ class SliceWindow:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"reports": self.reports, "accepted": self.accepted, "proxy_sum": self.proxy_sum,
-                "wer_sum": self.wer_sum, "wer_n": self.wer_n, "hallucinating": self.hallucinating,
-                "latency": dict(self.latency)}
+        return {
+            "reports": self.reports,
+            "accepted": self.accepted,
+            "proxy_sum": self.proxy_sum,
+            "wer_sum": self.wer_sum,
+            "wer_n": self.wer_n,
+            "hallucinating": self.hallucinating,
+            "latency": dict(self.latency),
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> SliceWindow:

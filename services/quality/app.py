@@ -93,8 +93,12 @@ def _headers(headers: Any) -> list[tuple[str, bytes]]:
 class QualityApp:
     """The Faust app and its agents; ``build`` wires it, ``run`` starts a worker."""
 
-    def __init__(self, settings: QualitySettings | None = None,
-                 mesh_settings: MeshSettings | None = None, proxy: WerProxy | None = None) -> None:
+    def __init__(
+        self,
+        settings: QualitySettings | None = None,
+        mesh_settings: MeshSettings | None = None,
+        proxy: WerProxy | None = None,
+    ) -> None:
         self.settings = settings or QualitySettings()
         self.mesh = mesh_settings or MeshSettings()
         self.proxy = proxy or WerProxy.load(self.settings.proxy_path)
@@ -112,28 +116,44 @@ class QualityApp:
         datadir = s.datadir / s.app_id
         datadir.mkdir(parents=True, exist_ok=True)
         app = _App(
-            s.app_id, broker=brokers, store="memory://", datadir=str(datadir), web_enabled=False,
-            topic_partitions=s.partitions, topic_replication_factor=s.replication_factor,
-            table_standby_replicas=0, consumer_auto_offset_reset="earliest",
-            processing_guarantee="at_least_once", broker_commit_every=50,
-            key_serializer="raw", value_serializer="raw", producer_max_request_size=10_485_760,
-            consumer_max_fetch_size=10_485_760)
-        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
-                               "key_serializer": "raw", "value_serializer": "raw"}
+            s.app_id,
+            broker=brokers,
+            store="memory://",
+            datadir=str(datadir),
+            web_enabled=False,
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            broker_commit_every=50,
+            key_serializer="raw",
+            value_serializer="raw",
+            producer_max_request_size=10_485_760,
+            consumer_max_fetch_size=10_485_760,
+        )
+        raw: dict[str, Any] = {
+            "key_type": bytes,
+            "value_type": bytes,
+            "key_serializer": "raw",
+            "value_serializer": "raw",
+        }
         self.ticks = app.topic(f"{s.app_id}-timeouts", partitions=s.partitions, internal=True, **raw)
         self.source = app.topic(*JOINED, self.ticks.get_topic_name(), **raw)
-        self.slice_topic = app.topic(f"{s.app_id}-slice-reports", partitions=s.partitions,
-                                     internal=True, **raw)
+        self.slice_topic = app.topic(
+            f"{s.app_id}-slice-reports", partitions=s.partitions, internal=True, **raw
+        )
         self.gate_topic = app.topic(f"{s.app_id}-gate-samples", partitions=1, internal=True, **raw)
-        self.out = {t: app.topic(t, **raw) for t in
-                    (topics.QUALITY, topics.GATES, *(topics.dlq(t) for t in JOINED))}
+        self.out = {
+            t: app.topic(t, **raw) for t in (topics.QUALITY, topics.GATES, *(topics.dlq(t) for t in JOINED))
+        }
         retention = {"cleanup.policy": "compact,delete", "retention.ms": str(86_400_000)}
-        self.recordings = app.Table("recordings", default=None, partitions=s.partitions,
-                                    key_type=str,
-                                    extra_topic_configs=retention)
-        self.slices = app.Table("slices", default=dict, partitions=s.partitions,
-                                key_type=str).tumbling(
-                                    s.window_s, expires=s.window_expires_s, key_index=True)
+        self.recordings = app.Table(
+            "recordings", default=None, partitions=s.partitions, key_type=str, extra_topic_configs=retention
+        )
+        self.slices = app.Table("slices", default=dict, partitions=s.partitions, key_type=str).tumbling(
+            s.window_s, expires=s.window_expires_s, key_index=True
+        )
         self.gates = app.Table("gates", default=None, partitions=1, key_type=str)
         app.agent(self.source, name="join")(self._join_agent)
         app.agent(self.slice_topic, name="slices")(self._slice_agent)
@@ -167,8 +187,9 @@ class QualityApp:
                 schema, value = self.serde.decode(message.value, _headers(message.headers))
                 await self._on_event(schema.rsplit(".", 1)[-1], value, message)
             except Exception as exc:  # errors are data: the message goes to its dead-letter topic
-                log.warning("dead-lettering %s[%d]@%d: %s", message.topic, message.partition,
-                            message.offset, exc)
+                log.warning(
+                    "dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc
+                )
                 self.sensor.on_error(message.topic, type(exc).__name__)
                 await self._send(dead_letter(_Raw(message), exc, SERVICE))
                 self.sensor.on_dead_letter(message.topic, type(exc).__name__)
@@ -186,9 +207,9 @@ class QualityApp:
         known = self.recordings.get(rid)
         if known is not None and known.get("done_ms"):
             return  # a redelivered event of a recording already reported complete
-        state = known or join.new_state(rid, value.get("trace_id", ""),
-                                                        value.get("tenant", "default"),
-                                                        message.partition, join.now_ms())
+        state = known or join.new_state(
+            rid, value.get("trace_id", ""), value.get("tenant", "default"), message.partition, join.now_ms()
+        )
         state = join.absorb(state, schema, value, chunk_feats)
         state["last_ms"] = join.now_ms()
         if join.complete(state, self.settings):
@@ -202,8 +223,11 @@ class QualityApp:
         if state is None:
             return
         if join.timed_out(state, self.settings, now):
-            log.info("recording %s: no event for %.0f s, reporting it partial", rid,
-                     join.timeout_s(state, self.settings))
+            log.info(
+                "recording %s: no event for %.0f s, reporting it partial",
+                rid,
+                join.timeout_s(state, self.settings),
+            )
             await self._finish(state, partial=True, trace=TraceContext.new(state["trace_id"] or None))
         elif join.expired(state, self.settings, now):
             del self.recordings[rid]
@@ -221,10 +245,14 @@ class QualityApp:
         report = join.recording_report(state, self.proxy, self.settings, partial)
         self.observer.on_recording(report)
         await self._report(report, trace)
-        sample = {"report": _sample(report), "at_ms": report["produced_at_ms"],
-                  "expected": join.golden_run_size(state)}
-        await self.slice_topic.send(key=slice_key(report["slice"]).encode(),
-                                    value=json.dumps(sample).encode())
+        sample = {
+            "report": _sample(report),
+            "at_ms": report["produced_at_ms"],
+            "expected": join.golden_run_size(state),
+        }
+        await self.slice_topic.send(
+            key=slice_key(report["slice"]).encode(), value=json.dumps(sample).encode()
+        )
         gate_id = f"golden:{report['golden_run']}" if report["golden_run"] else "live"
         await self.gate_topic.send(key=gate_id.encode(), value=json.dumps(sample).encode())
 
@@ -232,8 +260,9 @@ class QualityApp:
         """Timeouts: a tick to the partition that owns the join (see the module docstring)."""
         now = join.now_ms()
         for rid, state in list(self.recordings.items()):
-            if state is not None and (join.timed_out(state, self.settings, now)
-                                      or join.expired(state, self.settings, now)):
+            if state is not None and (
+                join.timed_out(state, self.settings, now) or join.expired(state, self.settings, now)
+            ):
                 await self.ticks.send(key=rid.encode(), value=b"", partition=state["partition"])
 
     # -- stage 2: slice aggregates ----------------------------------------------------------
@@ -272,14 +301,18 @@ class QualityApp:
             reports = [x["report"] for x in gate["samples"]]
             # a recording without chunks (nothing to decode) is evidence about neither arm, and
             # golden gates compare true WER, which probes do not have
-            reports = [r for r in reports if not r["model"].startswith("none@")
-                       and (gate_id == "live" or r["true_wer"] is not None)]
+            reports = [
+                r
+                for r in reports
+                if not r["model"].startswith("none@") and (gate_id == "live" or r["true_wer"] is not None)
+            ]
             candidates = [r for r in reports if r["arm"] == "candidate"]
             controls = [r for r in reports if r["arm"] == "control"]
             if not candidates:
                 continue
-            decision = evaluate([_gate_sample(r, golden=gate_id != "live") for r in reports],
-                                self.settings.gate)
+            decision = evaluate(
+                [_gate_sample(r, golden=gate_id != "live") for r in reports], self.settings.gate
+            )
             fingerprint = (decision.decision, len(candidates), len(controls))
             if self._last_decision.get(gate_id) == fingerprint:
                 continue
@@ -289,30 +322,50 @@ class QualityApp:
             self.observer.on_gate(event)
             await self._send_event(topics.GATES, "GateDecision", event, key=gate_id)
 
-    def _decision_event(self, gate_id: str, decision: Any, candidates: Sequence[dict[str, Any]],
-                        controls: Sequence[dict[str, Any]],
-                        samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def _decision_event(
+        self,
+        gate_id: str,
+        decision: Any,
+        candidates: Sequence[dict[str, Any]],
+        controls: Sequence[dict[str, Any]],
+        samples: Sequence[dict[str, Any]],
+    ) -> dict[str, Any]:
         def info(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
             name, _, version = (reports[-1]["model"] if reports else "none@").partition("@")
-            return {"name": name, "version": version, "sha256": "", "compute_type": "",
-                    "device": reports[-1]["device"] if reports else ""}
+            return {
+                "name": name,
+                "version": version,
+                "sha256": "",
+                "compute_type": "",
+                "device": reports[-1]["device"] if reports else "",
+            }
 
         times = [x["at_ms"] for x in samples]
-        return {"gate_id": gate_id, "canary": info(candidates), "control": info(controls),
-                "decision": decision.decision, "slice_deltas": decision.slice_deltas,
-                "reason": "; ".join(decision.reasons)[:2000], "produced_at_ms": join.now_ms(),
-                "source": "live" if gate_id == "live" else "golden",
-                "golden_run": None if gate_id == "live" else gate_id.split(":", 1)[1],
-                "reasons": list(decision.reasons), "slices": list(decision.comparisons),
-                "window_start_ms": min(times, default=0), "window_end_ms": max(times, default=0)}
+        return {
+            "gate_id": gate_id,
+            "canary": info(candidates),
+            "control": info(controls),
+            "decision": decision.decision,
+            "slice_deltas": decision.slice_deltas,
+            "reason": "; ".join(decision.reasons)[:2000],
+            "produced_at_ms": join.now_ms(),
+            "source": "live" if gate_id == "live" else "golden",
+            "golden_run": None if gate_id == "live" else gate_id.split(":", 1)[1],
+            "reasons": list(decision.reasons),
+            "slices": list(decision.comparisons),
+            "window_start_ms": min(times, default=0),
+            "window_end_ms": max(times, default=0),
+        }
 
     # -- output -----------------------------------------------------------------------------
     async def _report(self, report: dict[str, Any], trace: TraceContext) -> None:
-        await self._send_event(topics.QUALITY, "QualityReport", report, key=report["recording_id"],
-                               trace=trace.child())
+        await self._send_event(
+            topics.QUALITY, "QualityReport", report, key=report["recording_id"], trace=trace.child()
+        )
 
-    async def _send_event(self, topic: str, schema: str, value: dict[str, Any], key: str,
-                          trace: TraceContext | None = None) -> None:
+    async def _send_event(
+        self, topic: str, schema: str, value: dict[str, Any], key: str, trace: TraceContext | None = None
+    ) -> None:
         data, headers = self.serde.encode(schema, value)
         if trace is not None:
             headers = inject(headers, trace)
@@ -320,8 +373,9 @@ class QualityApp:
         self.sensor.on_message_out(topic)
 
     async def _send(self, output: Any) -> None:
-        await self._send_event(output.topic, output.schema, output.value,
-                               key=(output.key or b"").decode(errors="replace"))
+        await self._send_event(
+            output.topic, output.schema, output.value, key=(output.key or b"").decode(errors="replace")
+        )
 
     # -- running ----------------------------------------------------------------------------
     def ensure_internal_topics(self, timeout_s: float = 30.0) -> None:
@@ -332,9 +386,10 @@ class QualityApp:
 
         s = self.settings
         admin = AdminClient(self.mesh.kafka_common())
-        wanted = [NewTopic(t.get_topic_name(), num_partitions=n, replication_factor=s.replication_factor)
-                  for t, n in ((self.ticks, s.partitions), (self.slice_topic, s.partitions),
-                               (self.gate_topic, 1))]
+        wanted = [
+            NewTopic(t.get_topic_name(), num_partitions=n, replication_factor=s.replication_factor)
+            for t, n in ((self.ticks, s.partitions), (self.slice_topic, s.partitions), (self.gate_topic, 1))
+        ]
         for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
             try:
                 future.result(timeout_s)
@@ -347,8 +402,9 @@ class QualityApp:
         self.ensure_internal_topics()
         server = None
         if self.mesh.metrics_port is not None:
-            server = HealthServer(self.health, self.sensor.registry, self.mesh.metrics_host,
-                                  self.mesh.metrics_port).start()
+            server = HealthServer(
+                self.health, self.sensor.registry, self.mesh.metrics_host, self.mesh.metrics_port
+            ).start()
             log.info("quality metrics on port %d", server.port)
         try:
             worker = faust.Worker(self.app, loglevel=self.settings.faust_loglevel)
@@ -360,6 +416,7 @@ class QualityApp:
 
 def _guarded(timer: Any) -> Any:
     """A timer that logs its error and runs again next time (an exception would stop the worker)."""
+
     @functools.wraps(timer)
     async def run() -> None:
         try:
@@ -373,22 +430,37 @@ def _guarded(timer: Any) -> Any:
 def _sample(report: dict[str, Any]) -> dict[str, Any]:
     """What the aggregates and the gates keep of a report (no text, no identifiers)."""
     f = report["features"]
-    return {"arm": report["arm"], "model": f"{report['model']['name']}@{report['model']['version']}",
-            "device": report["model"]["device"], "slice": report["slice"],
-            "wer_proxy": report["wer_proxy"], "true_wer": report["true_wer"],
-            "accepted": report["verdict"] == "accepted", "latency_s": f.get("latency_s"),
-            "processing_s": report["processing_s"], "hallucinated_words": report["hallucinated_words"],
-            "privacy_errors": report["privacy_errors"], "cost_usd": report["cost_usd"],
-            "rtf": report["rtf"], "retries": report["retries"],
-            "fallback_share": f.get("fallback_share", 0.0)}
+    return {
+        "arm": report["arm"],
+        "model": f"{report['model']['name']}@{report['model']['version']}",
+        "device": report["model"]["device"],
+        "slice": report["slice"],
+        "wer_proxy": report["wer_proxy"],
+        "true_wer": report["true_wer"],
+        "accepted": report["verdict"] == "accepted",
+        "latency_s": f.get("latency_s"),
+        "processing_s": report["processing_s"],
+        "hallucinated_words": report["hallucinated_words"],
+        "privacy_errors": report["privacy_errors"],
+        "cost_usd": report["cost_usd"],
+        "rtf": report["rtf"],
+        "retries": report["retries"],
+        "fallback_share": f.get("fallback_share", 0.0),
+    }
 
 
 def _gate_sample(r: dict[str, Any], golden: bool) -> Sample:
     wer = r["true_wer"] if golden and r["true_wer"] is not None else r["wer_proxy"]
     # a golden run publishes its whole set at once, so its latencies are queue position:
     # only live traffic says anything about the candidate's latency
-    return Sample(arm=r["arm"], model=r["model"], slice=r["slice"], wer=float(wer),
-                  latency_s=None if golden else r["latency_s"], privacy_errors=int(r["privacy_errors"]))
+    return Sample(
+        arm=r["arm"],
+        model=r["model"],
+        slice=r["slice"],
+        wer=float(wer),
+        latency_s=None if golden else r["latency_s"],
+        privacy_errors=int(r["privacy_errors"]),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

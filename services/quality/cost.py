@@ -43,11 +43,14 @@ def device_kind(device: str) -> str:
 
 class CostPolicy(BaseModel):
     price_per_cpu_second: float = Field(
-        default=CPU_HOUR_USD / 3600, ge=0, description="USD per CPU-second (placeholder default).")
+        default=CPU_HOUR_USD / 3600, ge=0, description="USD per CPU-second (placeholder default)."
+    )
     price_per_gpu_second: float = Field(
-        default=GPU_HOUR_USD / 3600, ge=0, description="USD per GPU-second (placeholder default).")
+        default=GPU_HOUR_USD / 3600, ge=0, description="USD per GPU-second (placeholder default)."
+    )
     tolerance: float = Field(
-        default=0.10, ge=0, description="Relative rise of unit cost that counts as a regression.")
+        default=0.10, ge=0, description="Relative rise of unit cost that counts as a regression."
+    )
 
     def cost_usd(self, processing_s: float, device: str) -> float:
         if processing_s < 0 or not math.isfinite(processing_s):
@@ -111,9 +114,13 @@ class Window:
         return self.rtf_sum / self.rtf_n if self.rtf_n else 0.0
 
     def drivers(self) -> dict[str, float]:
-        return {"retry_rate": self.retry_rate, "fallback_share": self.fallback_share,
-                "candidate_share": self.candidate_share, "rtf": self.rtf,
-                "rejected_share": self.rejected_share}
+        return {
+            "retry_rate": self.retry_rate,
+            "fallback_share": self.fallback_share,
+            "candidate_share": self.candidate_share,
+            "rtf": self.rtf,
+            "rejected_share": self.rejected_share,
+        }
 
 
 class UnitCost:
@@ -123,9 +130,20 @@ class UnitCost:
         self.policy = policy or CostPolicy()
         self._windows: dict[tuple[str, str], Window] = {}
 
-    def add(self, tenant: str, model: str, *, processing_s: float, device: str, accepted: bool,
-            retries: int = 0, fallback_used: float = 0.0, arm: str = "control",
-            rtf: float | None = None, cost_usd: float | None = None) -> float:
+    def add(
+        self,
+        tenant: str,
+        model: str,
+        *,
+        processing_s: float,
+        device: str,
+        accepted: bool,
+        retries: int = 0,
+        fallback_used: float = 0.0,
+        arm: str = "control",
+        rtf: float | None = None,
+        cost_usd: float | None = None,
+    ) -> float:
         """Add one report and return its cost.
 
         ``fallback_used`` is the share of the recording's chunks decoded by the fallback model
@@ -188,8 +206,10 @@ class Regression:
     @property
     def reason(self) -> str:
         rise = f"{self.relative * 100:+.1f}%" if math.isfinite(self.relative) else "+inf%"
-        head = (f"unit cost {rise} ({self.old_unit_cost:.6g} -> {self.new_unit_cost:.6g} "
-                f"USD per accepted transcript)")
+        head = (
+            f"unit cost {rise} ({self.old_unit_cost:.6g} -> {self.new_unit_cost:.6g} "
+            f"USD per accepted transcript)"
+        )
         if not self.drivers:
             return head + "; no tracked driver rose (price or mix change?)"
         return head + "; drivers: " + ", ".join(f"{d.name} {d.old:.4g} -> {d.new:.4g}" for d in self.drivers)
@@ -210,7 +230,8 @@ def cost_regression(old: Window, new: Window, tolerance: float = 0.10) -> Regres
         return None
     relative = _rise(before, after) if math.isfinite(after) else math.inf
     old_d, new_d = old.drivers(), new.drivers()
-    rose: Iterable[Driver] = (Driver(name, old_d[name], new_d[name]) for name in old_d
-                              if new_d[name] > old_d[name] + 1e-12)
+    rose: Iterable[Driver] = (
+        Driver(name, old_d[name], new_d[name]) for name in old_d if new_d[name] > old_d[name] + 1e-12
+    )
     drivers = sorted(rose, key=lambda d: _rise(d.old, d.new), reverse=True)
     return Regression(old_unit_cost=before, new_unit_cost=after, relative=relative, drivers=drivers)

@@ -28,8 +28,11 @@ class _Consumer(faust_kafka.Consumer):
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        fresh = [tp for tp in self.assignment()
-                 if not self._is_changelog_tp(tp) and not self._committed_offset.get(tp)]
+        fresh = [
+            tp
+            for tp in self.assignment()
+            if not self._is_changelog_tp(tp) and not self._committed_offset.get(tp)
+        ]
         if fresh:
             await self.seek_wait(dict(await self.earliest_offsets(*fresh)))
 

@@ -37,7 +37,7 @@ def longest_repeat_run(tokens: Sequence[str], max_n: int = MAX_NGRAM) -> int:
     for n in range(1, max_n + 1):
         for start in range(len(tokens) - 2 * n + 1):
             copies, pos = 1, start + n
-            while pos + n <= len(tokens) and tokens[pos:pos + n] == tokens[start:start + n]:
+            while pos + n <= len(tokens) and tokens[pos : pos + n] == tokens[start : start + n]:
                 copies, pos = copies + 1, pos + n
             best = max(best, copies)
     return best
@@ -120,8 +120,12 @@ def overlap_share(turns: Sequence[Mapping[str, Any]]) -> float:
     return overlap / speech if speech > 0 else 0.0
 
 
-def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequence[Mapping[str, float]],
-                       meta: Mapping[str, Any] | None, turns: Mapping[str, Any] | None) -> dict[str, float]:
+def recording_features(
+    chunks: Sequence[Mapping[str, Any]],
+    chunk_feats: Sequence[Mapping[str, float]],
+    meta: Mapping[str, Any] | None,
+    turns: Mapping[str, Any] | None,
+) -> dict[str, float]:
     """A recording's features from its chunks (with their features), metadata and turns."""
     speech = [f["speech_s"] for f in chunk_feats]
     spoken = [f for f in chunk_feats if f["words"] > 0]
@@ -179,7 +183,8 @@ def recording_features(chunks: Sequence[Mapping[str, Any]], chunk_feats: Sequenc
         out["speaker_count"] = float(turns.get("num_speakers") or 0)
         # the join keeps the share it computed when the turns arrived, not the turns themselves
         shared = turns.get("overlap_share")
-        out["overlap_share"] = (float(shared) if shared is not None
-                                else overlap_share(turns.get("turns") or ()))
+        out["overlap_share"] = (
+            float(shared) if shared is not None else overlap_share(turns.get("turns") or ())
+        )
         out["diarization_rtf"] = float(turns.get("rtf") or 0.0)
     return out

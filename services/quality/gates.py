@@ -98,22 +98,28 @@ class GatePolicy(BaseModel):
     min_samples: int = Field(default=5, ge=2, description="Fewest samples per arm per slice to judge it.")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level of the one-sided test.")
     min_effect: float = Field(
-        default=0.147, ge=0, le=1, description="Smallest Cliff's delta that counts (0.147: 'small').")
+        default=0.147, ge=0, le=1, description="Smallest Cliff's delta that counts (0.147: 'small')."
+    )
     default_bound: float = Field(
-        default=0.10, ge=0,
-        description="Allowed relative WER regression on 'all' and on unprotected slices.")
+        default=0.10, ge=0, description="Allowed relative WER regression on 'all' and on unprotected slices."
+    )
     protected: dict[str, float] = Field(
         default_factory=dict,
         description="Slice label ('dimension=value', or 'all') -> allowed relative regression; "
-                    "a regression there rolls back.")
+        "a regression there rolls back.",
+    )
     dimensions: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_DIMENSIONS), description="Slice dimensions compared.")
+        default_factory=lambda: list(DEFAULT_DIMENSIONS), description="Slice dimensions compared."
+    )
     latency_bound: float = Field(
-        default=0.2, ge=0, description="Allowed relative increase of p95 latency (on 'all').")
+        default=0.2, ge=0, description="Allowed relative increase of p95 latency (on 'all')."
+    )
     abs_floor: float = Field(
-        default=0.005, ge=0,
+        default=0.005,
+        ge=0,
         description="Absolute WER delta at or below which a relative regression is ignored, so that "
-                    "0.000 -> 0.001 on a near-perfect slice is not an 'infinite' regression.")
+        "0.000 -> 0.001 on a near-perfect slice is not an 'infinite' regression.",
+    )
 
     @field_validator("protected")
     @classmethod
@@ -223,29 +229,38 @@ def _single_model(samples: Iterable[Sample], arm: str) -> str | None:
     return next(iter(models), None)
 
 
-def _compare_wer(slice_label: str, control: list[float], candidate: list[float], policy: GatePolicy,
-                 metric: str) -> dict[str, Any]:
+def _compare_wer(
+    slice_label: str, control: list[float], candidate: list[float], policy: GatePolicy, metric: str
+) -> dict[str, Any]:
     protected = policy.is_protected(slice_label)
     bound = policy.bound(slice_label)
     c_mean = float(np.mean(control)) if control else 0.0
     k_mean = float(np.mean(candidate)) if candidate else 0.0
     record: dict[str, Any] = {
-        "slice": slice_label, "metric": metric,
-        "control_n": len(control), "candidate_n": len(candidate),
-        "control": c_mean, "candidate": k_mean,
+        "slice": slice_label,
+        "metric": metric,
+        "control_n": len(control),
+        "candidate_n": len(candidate),
+        "control": c_mean,
+        "candidate": k_mean,
         "relative_delta": relative(k_mean, c_mean) if control and candidate else 0.0,
-        "p_value": None, "effect_size": 0.0,
-        "protected": protected, "bound": bound, "verdict": "inconclusive",
+        "p_value": None,
+        "effect_size": 0.0,
+        "protected": protected,
+        "bound": bound,
+        "verdict": "inconclusive",
     }
     if min(len(control), len(candidate)) < policy.min_samples:
         return record
     test = mann_whitney_greater(candidate, control)
     record["p_value"] = test.p_value
     record["effect_size"] = test.cliffs_delta
-    regressed = (test.p_value < policy.alpha
-                 and test.cliffs_delta >= policy.min_effect
-                 and record["relative_delta"] > bound
-                 and k_mean - c_mean > policy.abs_floor)
+    regressed = (
+        test.p_value < policy.alpha
+        and test.cliffs_delta >= policy.min_effect
+        and record["relative_delta"] > bound
+        and k_mean - c_mean > policy.abs_floor
+    )
     record["verdict"] = "regressed" if regressed else "ok"
     return record
 
@@ -259,12 +274,18 @@ def _compare_latency(control: list[float], candidate: list[float], policy: GateP
     c95 = _p95(control) if control else 0.0
     k95 = _p95(candidate) if candidate else 0.0
     record: dict[str, Any] = {
-        "slice": ALL, "metric": "latency_s",
-        "control_n": len(control), "candidate_n": len(candidate),
-        "control": c95, "candidate": k95,
+        "slice": ALL,
+        "metric": "latency_s",
+        "control_n": len(control),
+        "candidate_n": len(candidate),
+        "control": c95,
+        "candidate": k95,
         "relative_delta": relative(k95, c95) if control and candidate else 0.0,
-        "p_value": None, "effect_size": 0.0,
-        "protected": True, "bound": policy.latency_bound, "verdict": "inconclusive",
+        "p_value": None,
+        "effect_size": 0.0,
+        "protected": True,
+        "bound": policy.latency_bound,
+        "verdict": "inconclusive",
     }
     if min(len(control), len(candidate)) < policy.min_samples:
         return record
@@ -278,14 +299,18 @@ def _compare_latency(control: list[float], candidate: list[float], policy: GateP
 
 def _describe(record: dict[str, Any], tag: str) -> str:
     what = "p95 latency" if record["metric"] == "latency_s" else record["metric"]
-    return (f"{record['slice']}: {what} {_pct(record['relative_delta'])} "
-            f"(bound {_bound_pct(record['bound'])}), p={record['p_value']:.3g}, "
-            f"cliff={record['effect_size']:.2f} [{tag}]")
+    return (
+        f"{record['slice']}: {what} {_pct(record['relative_delta'])} "
+        f"(bound {_bound_pct(record['bound'])}), p={record['p_value']:.3g}, "
+        f"cliff={record['effect_size']:.2f} [{tag}]"
+    )
 
 
 def _too_few(record: dict[str, Any], policy: GatePolicy) -> str:
-    return (f"{record['slice']}: too few samples for {record['metric']} (control {record['control_n']}, "
-            f"candidate {record['candidate_n']}; need {policy.min_samples} per arm) [protected]")
+    return (
+        f"{record['slice']}: too few samples for {record['metric']} (control {record['control_n']}, "
+        f"candidate {record['candidate_n']}; need {policy.min_samples} per arm) [protected]"
+    )
 
 
 def evaluate(samples: Iterable[Sample], policy: GatePolicy | None = None, *, metric: str = "wer") -> Decision:
@@ -307,8 +332,10 @@ def evaluate(samples: Iterable[Sample], policy: GatePolicy | None = None, *, met
     leaks = sum(s.privacy_errors for s in samples if s.arm == "candidate")
     if leaks:
         leaking = sum(1 for s in samples if s.arm == "candidate" and s.privacy_errors)
-        rollback.append(f"privacy: candidate output contains {leaks} privacy error(s) "
-                        f"in {leaking} sample(s); rollback regardless of quality")
+        rollback.append(
+            f"privacy: candidate output contains {leaks} privacy error(s) "
+            f"in {leaking} sample(s); rollback regardless of quality"
+        )
 
     comparisons: list[dict[str, Any]] = []
     slice_deltas: dict[str, float] = {}
@@ -322,7 +349,8 @@ def evaluate(samples: Iterable[Sample], policy: GatePolicy | None = None, *, met
             slice_deltas[slice_label] = record["candidate"] - record["control"]
         if record["verdict"] == "regressed":
             (rollback if record["protected"] else inform).append(
-                _describe(record, "protected" if record["protected"] else "unprotected, informational"))
+                _describe(record, "protected" if record["protected"] else "unprotected, informational")
+            )
         elif record["verdict"] == "inconclusive" and record["protected"]:
             pause.append(_too_few(record, policy))
 
@@ -343,5 +371,11 @@ def evaluate(samples: Iterable[Sample], policy: GatePolicy | None = None, *, met
     else:
         kind = "continue"
         reasons = inform
-    return Decision(decision=kind, reasons=reasons, comparisons=comparisons, slice_deltas=slice_deltas,
-                    control_model=control_model, candidate_model=candidate_model)
+    return Decision(
+        decision=kind,
+        reasons=reasons,
+        comparisons=comparisons,
+        slice_deltas=slice_deltas,
+        control_model=control_model,
+        candidate_model=candidate_model,
+    )

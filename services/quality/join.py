@@ -37,9 +37,21 @@ REFERENCE_CHANNELS_KEY = "reference_channels"  # JSON list: one reference per ch
 PII_VALUES_KEY = "pii_values"  # producer metadata: JSON list of values that must not survive redaction
 GOLDEN_RUN_KEY, GOLDEN_SLICE_KEY, GOLDEN_SPLIT_KEY = "golden_run", "golden_slice", "golden_split"
 GOLDEN_SIZE_KEY = "golden_run_size"  # recordings published in the run: its gate waits for all of them
-META_FIELDS = ("duration_s", "codec", "container", "channels", "original_sample_rate", "priority",
-               "chunk_count", "stats", "hints", "metadata", "submitted_at_ms", "ingested_at_ms",
-               "split_channels")
+META_FIELDS = (
+    "duration_s",
+    "codec",
+    "container",
+    "channels",
+    "original_sample_rate",
+    "priority",
+    "chunk_count",
+    "stats",
+    "hints",
+    "metadata",
+    "submitted_at_ms",
+    "ingested_at_ms",
+    "split_channels",
+)
 
 
 def now_ms() -> int:
@@ -47,20 +59,35 @@ def now_ms() -> int:
 
 
 def new_state(rid: str, trace_id: str, tenant: str, partition: int, at_ms: int) -> dict[str, Any]:
-    return {"rid": rid, "trace_id": trace_id, "tenant": tenant, "partition": partition,
-            "first_ms": at_ms, "meta": None, "chunks": {}, "chunk_count": None, "turns": None,
-            "redaction": None, "failed": None}
+    return {
+        "rid": rid,
+        "trace_id": trace_id,
+        "tenant": tenant,
+        "partition": partition,
+        "first_ms": at_ms,
+        "meta": None,
+        "chunks": {},
+        "chunk_count": None,
+        "turns": None,
+        "redaction": None,
+        "failed": None,
+    }
 
 
 def _keeps_text(state: Mapping[str, Any]) -> bool:
     meta = state["meta"]
     # an empty reference is a reference too: a probe's words are counted as hallucinated
-    return meta is None or any(meta["metadata"].get(k) is not None
-                               for k in (REFERENCE_KEY, REFERENCE_CHANNELS_KEY))
+    return meta is None or any(
+        meta["metadata"].get(k) is not None for k in (REFERENCE_KEY, REFERENCE_CHANNELS_KEY)
+    )
 
 
-def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any],
-           chunk_feats: Mapping[str, float] | None = None) -> dict[str, Any]:
+def absorb(
+    state: dict[str, Any],
+    schema: str,
+    value: Mapping[str, Any],
+    chunk_feats: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """Fold one event into the state (idempotent: a redelivered event changes nothing).
     ``chunk_feats``: a ChunkTranscript's features when the caller has them already."""
     state["priority"] = state.get("priority") or value.get("priority")
@@ -80,38 +107,51 @@ def absorb(state: dict[str, Any], schema: str, value: Mapping[str, Any],
         state["failed"] = value.get("reason") or "failed"
     elif schema == "ChunkTranscript":
         key = f"{value['channel']}:{value['seq']}"
-        state["chunks"][key] = _chunk_summary(value, keep_text=_keeps_text(state),
-                                               feats=chunk_feats)
+        state["chunks"][key] = _chunk_summary(value, keep_text=_keeps_text(state), feats=chunk_feats)
         state["chunk_count"] = state["chunk_count"] or value["chunk_count"]
     elif schema == "SpeakerTurns":
-        state["turns"] = {"num_speakers": value["num_speakers"], "rtf": value["rtf"],
-                          "partial": value["partial"], "pipeline": value["pipeline"],
-                          "processing_ms": value["processing_ms"],
-                          "overlap_share": feat.overlap_share(value["turns"]),
-                          "turns": []}  # the turns themselves are not needed once summarised
+        state["turns"] = {
+            "num_speakers": value["num_speakers"],
+            "rtf": value["rtf"],
+            "partial": value["partial"],
+            "pipeline": value["pipeline"],
+            "processing_ms": value["processing_ms"],
+            "overlap_share": feat.overlap_share(value["turns"]),
+            "turns": [],
+        }  # the turns themselves are not needed once summarised
     elif schema == "RedactedTranscript" and value["scope"] == "recording":
         known = verdict.metadata_list(state["meta"], PII_VALUES_KEY) if state["meta"] else []
-        state["redaction"] = {"entity_counts": dict(value["entity_counts"]),
-                              "policy": f"{value['policy_name']}@{value['policy_version']}",
-                              "partial": value["partial"],
-                              "privacy_errors": verdict.privacy_errors(value["text"], known),
-                              # the redacted text waits for the metadata's declared values
-                              "text": value["text"] if state["meta"] is None else None}
+        state["redaction"] = {
+            "entity_counts": dict(value["entity_counts"]),
+            "policy": f"{value['policy_name']}@{value['policy_version']}",
+            "partial": value["partial"],
+            "privacy_errors": verdict.privacy_errors(value["text"], known),
+            # the redacted text waits for the metadata's declared values
+            "text": value["text"] if state["meta"] is None else None,
+        }
     return state
 
 
-def _chunk_summary(chunk: Mapping[str, Any], keep_text: bool,
-                   feats: Mapping[str, float] | None = None) -> dict[str, Any]:
+def _chunk_summary(
+    chunk: Mapping[str, Any], keep_text: bool, feats: Mapping[str, float] | None = None
+) -> dict[str, Any]:
     m = chunk["model"]
     settings = chunk.get("decode_settings") or {}
-    return {"seq": chunk["seq"], "channel": chunk["channel"], "language": chunk["language"],
-            "speech_s": chunk["speech_s"], "model": f"{m['name']}@{m['version']}",
-            "device": m["device"], "arm": chunk.get("arm") or "control",
-            "redecode_model": settings.get("redecode_model"),
-            "recording_duration_s": chunk["recording_duration_s"], "start_s": chunk["start_s"],
-            "features": dict(feats) if feats is not None else feat.chunk_features(chunk),
-            "text": normalize(feat.chunk_text(chunk)) if keep_text else None,
-            "word_count": len(feat.chunk_words(chunk))}
+    return {
+        "seq": chunk["seq"],
+        "channel": chunk["channel"],
+        "language": chunk["language"],
+        "speech_s": chunk["speech_s"],
+        "model": f"{m['name']}@{m['version']}",
+        "device": m["device"],
+        "arm": chunk.get("arm") or "control",
+        "redecode_model": settings.get("redecode_model"),
+        "recording_duration_s": chunk["recording_duration_s"],
+        "start_s": chunk["start_s"],
+        "features": dict(feats) if feats is not None else feat.chunk_features(chunk),
+        "text": normalize(feat.chunk_text(chunk)) if keep_text else None,
+        "word_count": len(feat.chunk_words(chunk)),
+    }
 
 
 def complete(state: Mapping[str, Any], settings: QualitySettings) -> bool:
@@ -141,8 +181,14 @@ def done_marker(state: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
     """What is kept of a completely reported recording: enough to ignore a redelivered event
     (which would otherwise start a new join and, after its timeout, a partial report newer than
     the complete one) until ``join_expire_s`` has passed."""
-    return {"rid": state["rid"], "trace_id": state["trace_id"], "tenant": state["tenant"],
-            "partition": state["partition"], "first_ms": state["first_ms"], "done_ms": at_ms}
+    return {
+        "rid": state["rid"],
+        "trace_id": state["trace_id"],
+        "tenant": state["tenant"],
+        "partition": state["partition"],
+        "first_ms": state["first_ms"],
+        "done_ms": at_ms,
+    }
 
 
 def timed_out(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> bool:
@@ -158,7 +204,8 @@ def expired(state: Mapping[str, Any], settings: QualitySettings, at_ms: int) -> 
     if state.get("done_ms"):
         return at_ms - state["done_ms"] >= settings.join_expire_s * 1000
     return bool(state.get("partial_ms")) and (
-        at_ms - state.get("last_ms", state["first_ms"]) >= settings.join_expire_s * 1000)
+        at_ms - state.get("last_ms", state["first_ms"]) >= settings.join_expire_s * 1000
+    )
 
 
 # -- slices ---------------------------------------------------------------------------------
@@ -178,17 +225,28 @@ def duration_band(seconds: float) -> str:
     return ">=10m"
 
 
-def slice_of(state: Mapping[str, Any], feats: Mapping[str, float], model: str, arm: str,
-             language: str, settings: QualitySettings) -> dict[str, str]:
+def slice_of(
+    state: Mapping[str, Any],
+    feats: Mapping[str, float],
+    model: str,
+    arm: str,
+    language: str,
+    settings: QualitySettings,
+) -> dict[str, str]:
     meta = state["meta"] or {}
     producer = meta.get("metadata") or {}
     channels = meta.get("channels")
-    dims = {"model": model, "arm": arm, "language": language, "tenant": state["tenant"],
-            "codec": meta.get("codec") or "unknown",
-            "channels": "unknown" if channels is None else ("mono" if channels == 1 else "stereo"),
-            "snr_band": snr_band(feats.get("snr_db")),
-            "duration_band": duration_band(feats.get("duration_s", 0.0)),
-            "priority": meta.get("priority") or "unknown"}
+    dims = {
+        "model": model,
+        "arm": arm,
+        "language": language,
+        "tenant": state["tenant"],
+        "codec": meta.get("codec") or "unknown",
+        "channels": "unknown" if channels is None else ("mono" if channels == 1 else "stereo"),
+        "snr_band": snr_band(feats.get("snr_db")),
+        "duration_band": duration_band(feats.get("duration_s", 0.0)),
+        "priority": meta.get("priority") or "unknown",
+    }
     if producer.get(GOLDEN_SLICE_KEY):
         dims["slice"] = producer[GOLDEN_SLICE_KEY]
     for key in settings.slice_metadata_keys:
@@ -213,25 +271,47 @@ def chunk_report(chunk: Mapping[str, Any], proxy: WerProxy, settings: QualitySet
     m = chunk["model"]
     state = {"meta": None, "tenant": chunk["tenant"]}
     return {
-        "recording_id": chunk["recording_id"], "trace_id": chunk["trace_id"], "tenant": chunk["tenant"],
-        "scope": "chunk", "seq": chunk["seq"], "model": dict(m), "audio_duration_s": chunk["duration_s"],
-        "word_count": int(f["words"]), "mean_word_probability": f["mean_word_probability"],
-        "mean_avg_logprob": f["avg_logprob"], "wer_proxy": estimate, "language": chunk["language"],
-        "rtf": f["rtf"], "flags": why, "produced_at_ms": now_ms(), "arm": arm,
-        "verdict": "needs_review" if why else "accepted", "reasons": why,
-        "proxy_version": proxy.version, "true_wer": None, "speech_coverage": chunk.get("speech_coverage"),
-        "features": f, "language_mix": feat.language_mix([chunk]), "speaker_count": None,
-        "pii_counts": {}, "models": [f"{m['name']}@{m['version']}"], "redaction_policy": "",
+        "recording_id": chunk["recording_id"],
+        "trace_id": chunk["trace_id"],
+        "tenant": chunk["tenant"],
+        "scope": "chunk",
+        "seq": chunk["seq"],
+        "model": dict(m),
+        "audio_duration_s": chunk["duration_s"],
+        "word_count": int(f["words"]),
+        "mean_word_probability": f["mean_word_probability"],
+        "mean_avg_logprob": f["avg_logprob"],
+        "wer_proxy": estimate,
+        "language": chunk["language"],
+        "rtf": f["rtf"],
+        "flags": why,
+        "produced_at_ms": now_ms(),
+        "arm": arm,
+        "verdict": "needs_review" if why else "accepted",
+        "reasons": why,
+        "proxy_version": proxy.version,
+        "true_wer": None,
+        "speech_coverage": chunk.get("speech_coverage"),
+        "features": f,
+        "language_mix": feat.language_mix([chunk]),
+        "speaker_count": None,
+        "pii_counts": {},
+        "models": [f"{m['name']}@{m['version']}"],
+        "redaction_policy": "",
         "slice": slice_of(state, f, f"{m['name']}@{m['version']}", arm, chunk["language"], settings),
-        "partial": False, "hallucinated_words": 0, "privacy_errors": 0,
-        "retries": int(chunk.get("retries") or 0), "processing_s": f["compute_ms"] / 1000.0,
+        "partial": False,
+        "hallucinated_words": 0,
+        "privacy_errors": 0,
+        "retries": int(chunk.get("retries") or 0),
+        "processing_s": f["compute_ms"] / 1000.0,
         "cost_usd": cost_usd(f["compute_ms"] / 1000.0, m["device"], settings.cost),
         "golden_run": None,
     }
 
 
-def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: QualitySettings,
-                     partial: bool) -> dict[str, Any]:
+def recording_report(
+    state: Mapping[str, Any], proxy: WerProxy, settings: QualitySettings, partial: bool
+) -> dict[str, Any]:
     """The recording-scope QualityReport from a (complete or timed-out) join state."""
     chunks = sorted(state["chunks"].values(), key=lambda c: (c["start_s"], c["channel"]))
     chunk_feats = [c["features"] for c in chunks]
@@ -245,24 +325,34 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
         used.append(f"diarization:{state['turns']['pipeline']}")
     arms = Counter(c["arm"] for c in chunks)
     arm = arms.most_common(1)[0][0] if arms else "control"
-    mix = feat.language_mix([{"speech_s": c["speech_s"], "language": c["language"],
-                              "segments": [{"words": [{}] * c["word_count"]}]} for c in chunks])
+    mix = feat.language_mix(
+        [
+            {
+                "speech_s": c["speech_s"],
+                "language": c["language"],
+                "segments": [{"words": [{}] * c["word_count"]}],
+            }
+            for c in chunks
+        ]
+    )
     language = max(mix, key=lambda lang: mix[lang]) if mix else (chunks[0]["language"] if chunks else None)
     redaction = state["redaction"] or {}
     privacy = int(redaction.get("privacy_errors", 0))
     partial = partial or bool(redaction.get("partial")) or bool((state["turns"] or {}).get("partial"))
     estimate = proxy.predict(f) if f["words"] else 0.0
     hint = (meta.get("hints") or {}).get("language")
-    why = verdict.reasons(f, estimate, settings.verdict, language=language, hint=hint,
-                          partial=partial, privacy_errors=privacy)
+    why = verdict.reasons(
+        f, estimate, settings.verdict, language=language, hint=hint, partial=partial, privacy_errors=privacy
+    )
     if state["failed"]:
         why = ["failed", *why]
     reference = producer.get(REFERENCE_KEY)
     hypothesis = " ".join(c["text"] or "" for c in chunks) if reference is not None else ""
     per_channel = verdict.metadata_list(meta, REFERENCE_CHANNELS_KEY)
     if per_channel and len({c["channel"] for c in chunks}) > 1:
-        hyps = [" ".join(c["text"] or "" for c in chunks if c["channel"] == ch)
-                for ch in range(len(per_channel))]
+        hyps = [
+            " ".join(c["text"] or "" for c in chunks if c["channel"] == ch) for ch in range(len(per_channel))
+        ]
         wer = verdict.pooled_wer(per_channel, hyps)
     else:
         wer = verdict.true_wer(reference, hypothesis)
@@ -275,20 +365,39 @@ def recording_report(state: Mapping[str, Any], proxy: WerProxy, settings: Qualit
         f["latency_s"] = max(0.0, (produced_at - meta["submitted_at_ms"]) / 1000.0)
     processing_s = f["processing_s"] + (state["turns"] or {}).get("processing_ms", 0.0) / 1000.0
     return {
-        "recording_id": state["rid"], "trace_id": state["trace_id"], "tenant": state["tenant"],
-        "scope": "recording", "seq": None, "model": _model_info(main_model, device),
-        "audio_duration_s": f["duration_s"], "word_count": int(f["words"]),
-        "mean_word_probability": f["mean_word_probability"], "mean_avg_logprob": f["avg_logprob"],
-        "wer_proxy": estimate, "language": language, "rtf": f["rtf_p50"], "flags": why,
-        "produced_at_ms": produced_at, "arm": arm, "verdict": "needs_review" if why else "accepted",
-        "reasons": why, "proxy_version": proxy.version, "true_wer": wer,
-        "speech_coverage": f["speech_coverage"] if f["speech_s"] > 0 else None, "features": f,
-        "language_mix": mix, "speaker_count": (state["turns"] or {}).get("num_speakers"),
-        "pii_counts": dict(redaction.get("entity_counts", {})), "models": used,
+        "recording_id": state["rid"],
+        "trace_id": state["trace_id"],
+        "tenant": state["tenant"],
+        "scope": "recording",
+        "seq": None,
+        "model": _model_info(main_model, device),
+        "audio_duration_s": f["duration_s"],
+        "word_count": int(f["words"]),
+        "mean_word_probability": f["mean_word_probability"],
+        "mean_avg_logprob": f["avg_logprob"],
+        "wer_proxy": estimate,
+        "language": language,
+        "rtf": f["rtf_p50"],
+        "flags": why,
+        "produced_at_ms": produced_at,
+        "arm": arm,
+        "verdict": "needs_review" if why else "accepted",
+        "reasons": why,
+        "proxy_version": proxy.version,
+        "true_wer": wer,
+        "speech_coverage": f["speech_coverage"] if f["speech_s"] > 0 else None,
+        "features": f,
+        "language_mix": mix,
+        "speaker_count": (state["turns"] or {}).get("num_speakers"),
+        "pii_counts": dict(redaction.get("entity_counts", {})),
+        "models": used,
         "redaction_policy": redaction.get("policy", ""),
         "slice": slice_of(state, f, main_model, arm, language or "unknown", settings),
-        "partial": partial, "hallucinated_words": hallucinated, "privacy_errors": privacy,
-        "retries": int(f["retries"]), "processing_s": processing_s,
+        "partial": partial,
+        "hallucinated_words": hallucinated,
+        "privacy_errors": privacy,
+        "retries": int(f["retries"]),
+        "processing_s": processing_s,
         "cost_usd": cost_usd(processing_s, device, settings.cost),
         "golden_run": producer.get(GOLDEN_RUN_KEY),
     }

@@ -33,20 +33,37 @@ class Observer:
         self.burn = BurnRate(settings.slo)
         self.cost = UnitCost(settings.cost)
         r = sensor.registry
-        self._burn = Gauge("stt_quality_queue_burn_rate",
-                           "Queue-time SLO burn rate (bad fraction / allowed bad fraction)",
-                           ["service", "window"], registry=r)
-        self._paging = Gauge("stt_quality_queue_slo_paging",
-                             "1 while both burn-rate windows are above the paging rate", ["service"],
-                             registry=r)
-        self._unit_cost = Gauge("stt_quality_cost_per_accepted_usd",
-                                "Cost per accepted transcript since start", ["service", "tenant", "model"],
-                                registry=r)
+        self._burn = Gauge(
+            "stt_quality_queue_burn_rate",
+            "Queue-time SLO burn rate (bad fraction / allowed bad fraction)",
+            ["service", "window"],
+            registry=r,
+        )
+        self._paging = Gauge(
+            "stt_quality_queue_slo_paging",
+            "1 while both burn-rate windows are above the paging rate",
+            ["service"],
+            registry=r,
+        )
+        self._unit_cost = Gauge(
+            "stt_quality_cost_per_accepted_usd",
+            "Cost per accepted transcript since start",
+            ["service", "tenant", "model"],
+            registry=r,
+        )
         names = ("accepted_rate", "mean_wer_proxy", "p95_latency_seconds", "hallucination_rate", "reports")
-        self._slice = {n: Gauge(f"stt_quality_slice_{n}", f"Current tumbling window: {n}",
-                                ["service", "slice"], registry=r) for n in names}
-        self._gate = Gauge("stt_quality_gate_state", "Last gate decision: 0 continue, 1 pause, 2 rollback",
-                           ["service", "gate", "canary"], registry=r)
+        self._slice = {
+            n: Gauge(
+                f"stt_quality_slice_{n}", f"Current tumbling window: {n}", ["service", "slice"], registry=r
+            )
+            for n in names
+        }
+        self._gate = Gauge(
+            "stt_quality_gate_state",
+            "Last gate decision: 0 continue, 1 pause, 2 rollback",
+            ["service", "gate", "canary"],
+            registry=r,
+        )
 
     def on_chunk(self, report: Mapping[str, Any], chunk: Mapping[str, Any]) -> None:
         labels = self._labels(report)
@@ -69,8 +86,12 @@ class Observer:
             covered = f["speech_s"] * f["speech_coverage"]
             self.sensor.count("quality_covered_speech_seconds", covered, **labels)
         for lang, share in report["language_mix"].items():
-            self.sensor.count("quality_language_speech_seconds", share * f.get("speech_s", 0.0),
-                              language=lang, model=labels["model"])
+            self.sensor.count(
+                "quality_language_speech_seconds",
+                share * f.get("speech_s", 0.0),
+                language=lang,
+                model=labels["model"],
+            )
         if report["hallucinated_words"]:
             self.sensor.count("quality_hallucinated_words", report["hallucinated_words"], **labels)
         if report["privacy_errors"]:
@@ -78,10 +99,18 @@ class Observer:
         self.sensor.count("quality_cost_usd", report["cost_usd"], tenant=report["tenant"], **labels)
         if report["verdict"] == "accepted":
             self.sensor.count("quality_accepted", tenant=report["tenant"], **labels)
-        self.cost.add(report["tenant"], labels["model"], processing_s=report["processing_s"],
-                      device=report["model"]["device"] or "cpu", accepted=report["verdict"] == "accepted",
-                      retries=report["retries"], fallback_used=min(1.0, f.get("fallback_share", 0.0)),
-                      arm=report["arm"], rtf=report["rtf"], cost_usd=report["cost_usd"])
+        self.cost.add(
+            report["tenant"],
+            labels["model"],
+            processing_s=report["processing_s"],
+            device=report["model"]["device"] or "cpu",
+            accepted=report["verdict"] == "accepted",
+            retries=report["retries"],
+            fallback_used=min(1.0, f.get("fallback_share", 0.0)),
+            arm=report["arm"],
+            rtf=report["rtf"],
+            cost_usd=report["cost_usd"],
+        )
         for (tenant, model), value in self.cost.by_key().items():
             self._unit_cost.labels(self.sensor.service, tenant, model).set(value)
 

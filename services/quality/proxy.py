@@ -77,12 +77,20 @@ class WerProxy:
         """Each feature's share of the estimate (coefficient times standardised value)."""
         if not self.features:
             return {}
-        return {name: float(c * (feats.get(name, m) - m) / s)
-                for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)}
+        return {
+            name: float(c * (feats.get(name, m) - m) / s)
+            for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)
+        }
 
     def _params(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept, "target": self.target}
+        return {
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "target": self.target,
+        }
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,11 +102,20 @@ class WerProxy:
         if not path.is_file():
             return cls.baseline()
         doc = json.loads(path.read_text())
-        proxy = cls(tuple(doc["features"]), tuple(doc["mean"]), tuple(doc["scale"]), tuple(doc["coef"]),
-                    float(doc["intercept"]), doc.get("meta", {}), doc.get("target", "wer"))
+        proxy = cls(
+            tuple(doc["features"]),
+            tuple(doc["mean"]),
+            tuple(doc["scale"]),
+            tuple(doc["coef"]),
+            float(doc["intercept"]),
+            doc.get("meta", {}),
+            doc.get("target", "wer"),
+        )
         if doc.get("version") not in (None, proxy.version):
-            raise ValueError(f"{path}: version {doc['version']} does not match its coefficients "
-                             f"({proxy.version}); refit instead of editing the file")
+            raise ValueError(
+                f"{path}: version {doc['version']} does not match its coefficients "
+                f"({proxy.version}); refit instead of editing the file"
+            )
         return proxy
 
     @classmethod
@@ -106,8 +123,14 @@ class WerProxy:
         return cls((), (), (), (), 0.0, {"model": "1 - mean word probability"})
 
 
-def fit(rows: Sequence[Mapping[str, float]], wer: Sequence[float], features: Sequence[str] = FEATURES,
-        alpha: float = 1.0, meta: Mapping[str, Any] | None = None, target: str = "wer") -> WerProxy:
+def fit(
+    rows: Sequence[Mapping[str, float]],
+    wer: Sequence[float],
+    features: Sequence[str] = FEATURES,
+    alpha: float = 1.0,
+    meta: Mapping[str, Any] | None = None,
+    target: str = "wer",
+) -> WerProxy:
     """Ridge regression of WER (or of its square root, which tames the few recordings with WER
     near or above 1) on standardised features (the intercept is not penalised)."""
     x = np.array([[r.get(f, np.nan) for f in features] for r in rows], dtype=float)
@@ -122,8 +145,15 @@ def fit(rows: Sequence[Mapping[str, float]], wer: Sequence[float], features: Seq
     scale[scale < 1e-9] = 1.0
     z = (x - mean) / scale
     coef = np.linalg.solve(z.T @ z + alpha * np.eye(len(features)), z.T @ (y - y.mean()))
-    return WerProxy(tuple(features), tuple(map(float, mean)), tuple(map(float, scale)),
-                    tuple(map(float, coef)), float(y.mean()), dict(meta or {}), target)
+    return WerProxy(
+        tuple(features),
+        tuple(map(float, mean)),
+        tuple(map(float, scale)),
+        tuple(map(float, coef)),
+        float(y.mean()),
+        dict(meta or {}),
+        target,
+    )
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:

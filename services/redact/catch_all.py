@@ -51,17 +51,18 @@ def is_date_shape(digits: str) -> bool:
     def md(a: str, b: str) -> bool:
         return 1 <= int(a) <= 12 and 1 <= int(b) <= 31
 
-    year_last = digits[4:6] in ("19", "20") and (md(digits[:2], digits[2:4])
-                                                 or md(digits[2:4], digits[:2]))
+    year_last = digits[4:6] in ("19", "20") and (md(digits[:2], digits[2:4]) or md(digits[2:4], digits[:2]))
     return year_last or (digits[:2] in ("19", "20") and md(digits[4:6], digits[6:]))
 
 
 def is_money(text: str, start: int, end: int) -> bool:
-    before = text[max(0, start - 2): start].strip()
+    before = text[max(0, start - 2) : start].strip()
     after = cue_words(text, start, end, 0, 1)
-    return (bool(before) and before[-1] in _CURRENCY) or (bool(after) and (
-        after[0].strip(".,?!") in MONEY_WORDS or after[0].startswith("%"))) or \
-        text[end: end + 1] == "%"
+    return (
+        (bool(before) and before[-1] in _CURRENCY)
+        or (bool(after) and (after[0].strip(".,?!") in MONEY_WORDS or after[0].startswith("%")))
+        or text[end : end + 1] == "%"
+    )
 
 
 def _pieces(run: spoken.DigitRun, typed: Sequence[NumberMatch]) -> list[list[spoken.Unit]]:
@@ -80,8 +81,9 @@ def _pieces(run: spoken.DigitRun, typed: Sequence[NumberMatch]) -> list[list[spo
     return [p for p in [*pieces, stretch] if p]
 
 
-def catch_all(text: str, run: spoken.DigitRun, typed: Sequence[NumberMatch],
-              window: int = 8) -> list[NumberMatch]:
+def catch_all(
+    text: str, run: spoken.DigitRun, typed: Sequence[NumberMatch], window: int = 8
+) -> list[NumberMatch]:
     """LONG_NUMBER / ACCOUNT_NUMBER spans of a run, under each typed match and over each
     stretch no typed match covers; and a phone, card or SSN cue word before a number of
     about that length types it (a misheard phone number with a digit lost is a phone)."""
@@ -102,9 +104,14 @@ def catch_all(text: str, run: spoken.DigitRun, typed: Sequence[NumberMatch],
     return out
 
 
-def edge_fragments(text: str, covered: Sequence[tuple[int, int]], context: Sequence[str] = (),
-                   min_digits: int = 4, min_uncued: int = 5,
-                   window: int = 10) -> list[NumberMatch]:
+def edge_fragments(
+    text: str,
+    covered: Sequence[tuple[int, int]],
+    context: Sequence[str] = (),
+    min_digits: int = 4,
+    min_uncued: int = 5,
+    window: int = 10,
+) -> list[NumberMatch]:
     """Digit runs cut by a chunk boundary: a run at the very start or end of ``text`` that no
     detection covers, typed by the nearest cue word (``min_digits`` or more), or LONG_NUMBER
     when no cue says what it is (``min_uncued`` or more). ``context`` holds the last words
@@ -115,13 +122,12 @@ def edge_fragments(text: str, covered: Sequence[tuple[int, int]], context: Seque
     found = []
     for run in spoken.find_digit_runs(text):
         at_start = not text[: run.start].strip(_EDGE_JUNK)
-        at_end = not text[run.end:].strip(_EDGE_JUNK)
+        at_end = not text[run.end :].strip(_EDGE_JUNK)
         if not (at_start or at_end) or len(run.digits) < min_digits:
             continue
         if any(s < run.end and run.start < e for s, e in covered):
             continue
-        words = [*(w.lower() for w in context if at_start),
-                 *cue_words(text, run.start, run.end, window, 0)]
+        words = [*(w.lower() for w in context if at_start), *cue_words(text, run.start, run.end, window, 0)]
         entity = nearest_cue(words)
         if entity in (None, LONG) and len(run.digits) < min_uncued:
             continue
@@ -140,8 +146,9 @@ class CatchAllNumberRecognizer(EntityRecognizer):
     ENTITIES = [LONG, ACCOUNT, PHONE, CARD, SSN]
 
     def __init__(self, supported_language: str = "en", name: str = "CatchAllNumberRecognizer"):
-        super().__init__(supported_entities=list(self.ENTITIES),
-                         supported_language=supported_language, name=name)
+        super().__init__(
+            supported_entities=list(self.ENTITIES), supported_language=supported_language, name=name
+        )
 
     def load(self) -> None:
         return None
@@ -149,8 +156,7 @@ class CatchAllNumberRecognizer(EntityRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         wanted = set(entities or self.supported_entities) & set(self.supported_entities)
         found = [m for run, typed in runs_and_matches(text) for m in catch_all(text, run, typed)]
-        return [result(self, m) for m in [*found, *lettered_numbers(text)]
-                if m.entity in wanted]
+        return [result(self, m) for m in [*found, *lettered_numbers(text)] if m.entity in wanted]
 
 
 def lettered_numbers(text: str) -> list[NumberMatch]:
@@ -164,6 +170,7 @@ def lettered_numbers(text: str) -> list[NumberMatch]:
             continue
         cue = nearest_cue(cue_words(text, tok.start, tok.end, 8, 0))
         entity = ACCOUNT if cue == ACCOUNT else LONG
-        out.append(NumberMatch(entity, ACCOUNT_SCORE if cue == ACCOUNT else LONG_SCORE,
-                               tok.start, tok.end, digits))
+        out.append(
+            NumberMatch(entity, ACCOUNT_SCORE if cue == ACCOUNT else LONG_SCORE, tok.start, tok.end, digits)
+        )
     return out

@@ -28,11 +28,23 @@ from pathlib import Path
 Span = tuple[str, int, int]  # (type, start, end)
 EVAL_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_eval.jsonl"
 HELD_OUT_SPLIT = "test6"
-NUMBER_TYPES = ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
-                "LONG_NUMBER", "ACCOUNT_NUMBER")
+NUMBER_TYPES = (
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "LONG_NUMBER",
+    "ACCOUNT_NUMBER",
+)
 TARGETS = {**dict.fromkeys(NUMBER_TYPES, 0.98), "PERSON": 0.95}
-FIRST_TEST_TARGETS = {"PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.95, "EMAIL_ADDRESS": 0.95,
-                      "US_SSN": 0.95, "PERSON": 0.9}
+FIRST_TEST_TARGETS = {
+    "PHONE_NUMBER": 0.95,
+    "CREDIT_CARD": 0.95,
+    "EMAIL_ADDRESS": 0.95,
+    "US_SSN": 0.95,
+    "PERSON": 0.9,
+}
 PRECISION_TARGET = 0.9
 ASR_ANY_TYPE_TARGET = 0.9
 
@@ -80,8 +92,10 @@ class Report:
         lines = [f"{'type':<14}{'n':>5}{'recall':>8}{'prec':>7}{'any':>7}{'chars':>7}"]
         rows = [*sorted(self.per_type.items()), ("OVERALL", self.overall)]
         for name, s in rows:
-            lines.append(f"{name:<14}{s.labelled:>5}{s.recall:>8.3f}{s.precision:>7.3f}"
-                         f"{s.any_type_recall:>7.3f}{s.char_coverage:>7.3f}")
+            lines.append(
+                f"{name:<14}{s.labelled:>5}{s.recall:>8.3f}{s.precision:>7.3f}"
+                f"{s.any_type_recall:>7.3f}{s.char_coverage:>7.3f}"
+            )
         return "\n".join(lines)
 
 
@@ -94,8 +108,9 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a[1] < b[2] and b[1] < a[2]
 
 
-def score(rows: Sequence[dict], predictions: Sequence[Iterable[Span]],
-          types: Iterable[str] | None = None) -> Report:
+def score(
+    rows: Sequence[dict], predictions: Sequence[Iterable[Span]], types: Iterable[str] | None = None
+) -> Report:
     """Compare predictions (one list of spans per row) with the rows' labels."""
     keep = set(types) if types is not None else None
     rep = Report(utterances=len(rows))
@@ -124,13 +139,15 @@ def score(rows: Sequence[dict], predictions: Sequence[Iterable[Span]],
             if not ok:
                 rep.false_alarms.append((row["text"], p))
     for s in rep.per_type.values():
-        for name in ("labelled", "found", "any_type_found", "detected", "correct", "chars",
-                     "chars_covered"):
+        for name in ("labelled", "found", "any_type_found", "detected", "correct", "chars", "chars_covered"):
             setattr(rep.overall, name, getattr(rep.overall, name) + getattr(s, name))
     return rep
 
 
-def evaluate(detect_many: Callable[[list[str]], list[list[Span]]], rows: Sequence[dict],
-             types: Iterable[str] | None = None) -> Report:
+def evaluate(
+    detect_many: Callable[[list[str]], list[list[Span]]],
+    rows: Sequence[dict],
+    types: Iterable[str] | None = None,
+) -> Report:
     """Run ``detect_many`` (texts -> spans per text) over the rows and score it."""
     return score(rows, detect_many([r["text"] for r in rows]), types)

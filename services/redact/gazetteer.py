@@ -65,8 +65,12 @@ def read_census_names(*parts: str) -> set[str]:
     """Lower-cased names (the first column) of the ``names`` package's census files
     ``parts``; ModuleNotFoundError without the package."""
     root = resources.files("names")
-    return {line.split()[0].lower() for part in parts
-            for line in (root / part).read_text().splitlines() if line.strip()}
+    return {
+        line.split()[0].lower()
+        for part in parts
+        for line in (root / part).read_text().splitlines()
+        if line.strip()
+    }
 
 
 @functools.cache
@@ -77,8 +81,7 @@ def census_given_names() -> frozenset[str]:
     except ModuleNotFoundError:
         log.warning("package 'names' not installed: given-name recognizer disabled")
         return frozenset()
-    return frozenset(found - AMBIGUOUS - PLACE_NAMES - COMMON_WORDS - CALENDAR_WORDS
-                     - BUSINESS_WORDS)
+    return frozenset(found - AMBIGUOUS - PLACE_NAMES - COMMON_WORDS - CALENDAR_WORDS - BUSINESS_WORDS)
 
 
 def _place_spans(nlp_artifacts) -> list[tuple[int, int]]:
@@ -94,10 +97,12 @@ class GivenNameRecognizer(EntityRecognizer):
     SCORE = 0.87
 
     def __init__(self, given_names: Iterable[str] | None = None, supported_language: str = "en"):
-        self.given_names = (frozenset(n.lower() for n in given_names)
-                            if given_names is not None else census_given_names())
-        super().__init__(supported_entities=["PERSON"], name="GivenNameRecognizer",
-                         supported_language=supported_language)
+        self.given_names = (
+            frozenset(n.lower() for n in given_names) if given_names is not None else census_given_names()
+        )
+        super().__init__(
+            supported_entities=["PERSON"], name="GivenNameRecognizer", supported_language=supported_language
+        )
 
     def load(self) -> None:
         return None
@@ -111,17 +116,30 @@ class GivenNameRecognizer(EntityRecognizer):
         results = []
         for i, tok in enumerate(toks):
             core = tok.core
-            if not (core[:1].isupper() and not core.isupper()
-                    and core.lower() in self.given_names) or self._place_context(toks, i, places):
+            if not (
+                core[:1].isupper() and not core.isupper() and core.lower() in self.given_names
+            ) or self._place_context(toks, i, places):
                 continue
             end = i + 1
-            while end < len(toks) and end - i < 3 and not toks[end - 1].punct_after.strip() \
-                    and is_title_word(toks[end].core):
+            while (
+                end < len(toks)
+                and end - i < 3
+                and not toks[end - 1].punct_after.strip()
+                and is_title_word(toks[end].core)
+            ):
                 end += 1
-            results.append(RecognizerResult(
-                entity_type="PERSON", start=tok.start, end=toks[end - 1].end, score=self.SCORE,
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+            results.append(
+                RecognizerResult(
+                    entity_type="PERSON",
+                    start=tok.start,
+                    end=toks[end - 1].end,
+                    score=self.SCORE,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+            )
         return results
 
     @staticmethod
@@ -131,12 +149,13 @@ class GivenNameRecognizer(EntityRecognizer):
         start = toks[i].start
         if any(s < start < e for s, e in places):
             return True
-        prev = [t.core.lower() for t in toks[max(0, i - 3): i]]
+        prev = [t.core.lower() for t in toks[max(0, i - 3) : i]]
         if not prev:
             return False
         if toks[i - 1].punct_after.strip():
             return toks[i - 1].punct_after.strip() == "," and any(
-                s <= toks[i - 1].start < e for s, e in places)
+                s <= toks[i - 1].start < e for s, e in places
+            )
         if prev[-1] in PLACE_PREPOSITIONS or prev[-1] in ("the", "a", "an"):
             return True  # "in Savannah", "the Denver office"
         return prev[-1] == "to" and not any(w in PERSON_VERBS for w in prev[:-1])

@@ -24,8 +24,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from services.redact import spoken
 from services.redact.numbers import ACCOUNT, ACCOUNT_CUES
 
-_NUMWORD = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS} - {"o"}, key=len,
-                           reverse=True))
+_NUMWORD = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS} - {"o"}, key=len, reverse=True))
 _OCTET = rf"(?:\d{{1,3}}|(?:{_NUMWORD}))(?:[\s-]+(?:\d{{1,3}}|{_NUMWORD}|hundred(?:\s+and)?))*"
 # "not": how Whisper tiny.en hears "dot" between digits ("1 7 2 not 1 6 not ..."); commas
 # around the word when the caller pauses ("192, dot, 168").
@@ -120,12 +119,17 @@ def iban_valid(value: str) -> bool:
         return False
 
 
-def _result(rec: EntityRecognizer, entity: str, start: int, end: int,
-            score: float) -> RecognizerResult:
+def _result(rec: EntityRecognizer, entity: str, start: int, end: int, score: float) -> RecognizerResult:
     return RecognizerResult(
-        entity_type=entity, start=start, end=end, score=score,
-        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
-                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id})
+        entity_type=entity,
+        start=start,
+        end=end,
+        score=score,
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id,
+        },
+    )
 
 
 class SpokenIpRecognizer(EntityRecognizer):
@@ -134,8 +138,11 @@ class SpokenIpRecognizer(EntityRecognizer):
     SCORE = 0.9
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=["IP_ADDRESS"], name="SpokenIpRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=["IP_ADDRESS"],
+            name="SpokenIpRecognizer",
+            supported_language=supported_language,
+        )
 
     def load(self) -> None:
         return None
@@ -145,10 +152,11 @@ class SpokenIpRecognizer(EntityRecognizer):
             return []
         out = []
         for m in IP_REGEX.finditer(text):
-            octets = [spoken.normalise_number_words(_AND.sub(" ", o.strip())).replace(" ", "")
-                      for o in _SEP_SPLIT.split(m.group())]
-            if len(octets) == 4 and all(o.isdigit() and len(o) <= 3 and int(o) <= 255
-                                        for o in octets):
+            octets = [
+                spoken.normalise_number_words(_AND.sub(" ", o.strip())).replace(" ", "")
+                for o in _SEP_SPLIT.split(m.group())
+            ]
+            if len(octets) == 4 and all(o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets):
                 out.append(_result(self, "IP_ADDRESS", m.start(), m.end(), self.SCORE))
         return out
 
@@ -160,8 +168,11 @@ class SpelledIbanRecognizer(EntityRecognizer):
     VALID_SCORE, SHAPE_SCORE = 1.0, 0.95
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=["IBAN_CODE"], name="SpelledIbanRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=["IBAN_CODE"],
+            name="SpelledIbanRecognizer",
+            supported_language=supported_language,
+        )
 
     def load(self) -> None:
         return None
@@ -215,8 +226,11 @@ class AccountNumberRecognizer(EntityRecognizer):
     WINDOW = 7
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=[ACCOUNT], name="AccountNumberRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=[ACCOUNT],
+            name="AccountNumberRecognizer",
+            supported_language=supported_language,
+        )
 
     def load(self) -> None:
         return None

@@ -105,9 +105,16 @@ _STREET_WORDS = frozenset(STREET_TYPES.split("|"))
 def is_title_word(core: str) -> bool:
     """\"Park", "O'Connor": capitalised, alphabetic, not a common or calendar word."""
     w = core.lower()
-    return (len(core) > 1 and core[0].isupper() and not core.isupper()
-            and core.replace("'", "").isalpha() and w not in COMMON_WORDS
-            and w not in CALENDAR_WORDS and w not in _STREET_WORDS and w not in BUSINESS_WORDS)
+    return (
+        len(core) > 1
+        and core[0].isupper()
+        and not core.isupper()
+        and core.replace("'", "").isalpha()
+        and w not in COMMON_WORDS
+        and w not in CALENDAR_WORDS
+        and w not in _STREET_WORDS
+        and w not in BUSINESS_WORDS
+    )
 
 
 # fmt: off
@@ -159,8 +166,9 @@ class NameCueRecognizer(EntityRecognizer):
     LONE_NAME_SCORE = 0.5
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=["PERSON"], name="NameCueRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=["PERSON"], name="NameCueRecognizer", supported_language=supported_language
+        )
         self._by_first: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
         for cue, lower_ok in PREFIX_CUES.items():
             self._by_first.setdefault(cue[0], []).append((cue, lower_ok))
@@ -183,9 +191,14 @@ class NameCueRecognizer(EntityRecognizer):
                 k = i + len(cue)
                 allowed = " .," if cue[-1] in ("name", "surname") else " ."
                 if tuple(words[i:k]) == cue and not toks[k - 1].punct_after.strip(allowed):
-                    spans += self._name_after(toks, k, lower_ok, weak=cue in WEAK_CUES,
-                                              caseless=caseless,
-                                              cased=cased if truecased else "")
+                    spans += self._name_after(
+                        toks,
+                        k,
+                        lower_ok,
+                        weak=cue in WEAK_CUES,
+                        caseless=caseless,
+                        cased=cased if truecased else "",
+                    )
             if w in VOCATIVE_CUES and i + 1 < len(toks):
                 spans += self._vocative(toks, i + 1, caseless, cased)
             if toks[i].punct_after.startswith(",") and _opens_sentence(toks, i):
@@ -199,8 +212,15 @@ class NameCueRecognizer(EntityRecognizer):
                 spans += self._spelling_of_previous(toks, words, i)
         return [self._result(s, e, score) for s, e, score in spans]
 
-    def _name_after(self, toks: list[spoken.Token], j: int, lower_ok: bool,
-                    weak: bool = False, caseless: bool = False, cased: str = "") -> list:
+    def _name_after(
+        self,
+        toks: list[spoken.Token],
+        j: int,
+        lower_ok: bool,
+        weak: bool = False,
+        caseless: bool = False,
+        cased: str = "",
+    ) -> list:
         """Name words after a cue. After a weak cue in caseless text ("called", "tell"),
         a word counts only if truecasing (``cased``, when given) took it for a name:
         "kwame asante called earlier" holds no name after "called"."""
@@ -211,8 +231,12 @@ class NameCueRecognizer(EntityRecognizer):
         if not lower_ok and j < len(toks) and toks[j].core.islower():
             lower_ok = caseless or self._introduced(toks, j)
         end = j
-        while end < len(toks) and end - j < 3 and _name_like(toks[end].core, lower_ok) and not (
-                guarded and _caseless_non_name(toks[end].core)):
+        while (
+            end < len(toks)
+            and end - j < 3
+            and _name_like(toks[end].core, lower_ok)
+            and not (guarded and _caseless_non_name(toks[end].core))
+        ):
             end += 1
             if toks[end - 1].punct_after.strip():
                 break
@@ -226,7 +250,7 @@ class NameCueRecognizer(EntityRecognizer):
     def _introduced(toks: list[spoken.Token], j: int) -> bool:
         """\"this is sarah calling": a lower-case name counts when a self-introduction
         word follows it within two words."""
-        nxt = [t.core.lower() for t in toks[j + 1: j + 3]]
+        nxt = [t.core.lower() for t in toks[j + 1 : j + 3]]
         return any(w in ("calling", "speaking", "here") for w in nxt)
 
     def _opening_address(self, tok: spoken.Token) -> list:
@@ -236,8 +260,7 @@ class NameCueRecognizer(EntityRecognizer):
             return [(tok.start, tok.end, self.FULL_NAME_SCORE)]
         return []
 
-    def _vocative(self, toks: list[spoken.Token], j: int, caseless: bool = False,
-                  cased: str = "") -> list:
+    def _vocative(self, toks: list[spoken.Token], j: int, caseless: bool = False, cased: str = "") -> list:
         tok = toks[j]
         ends_phrase = bool(tok.punct_after.strip()) or j == len(toks) - 1
         if not ends_phrase or not _name_like(tok.core, caseless):
@@ -245,7 +268,7 @@ class NameCueRecognizer(EntityRecognizer):
         if tok.core[0].isupper():
             return [(tok.start, tok.end, self.CUE_SCORE)]
         if caseless and not _caseless_non_name(tok.core):  # a known name scores as cued
-            known = cased[tok.start: tok.start + 1].isupper()
+            known = cased[tok.start : tok.start + 1].isupper()
             return [(tok.start, tok.end, self.CUE_SCORE if known else self.LOWER_SCORE)]
         return []
 
@@ -253,10 +276,14 @@ class NameCueRecognizer(EntityRecognizer):
         """Capitalised words before a reporting verb ("Rebecca said"); in lower-case text the
         words truecasing capitalised (``cased``: "it was seraphina who called")."""
         k = i
-        while k > 0 and i - k < 3 and cased[toks[k - 1].start].isupper() and _name_like(
-                cased[toks[k - 1].start: toks[k - 1].end], False) and (
-                k == i or not toks[k - 1].punct_after.strip()) \
-                and not toks[k - 1].core.endswith("ing"):  # "Tracking says ..."
+        while (
+            k > 0
+            and i - k < 3
+            and cased[toks[k - 1].start].isupper()
+            and _name_like(cased[toks[k - 1].start : toks[k - 1].end], False)
+            and (k == i or not toks[k - 1].punct_after.strip())
+            and not toks[k - 1].core.endswith("ing")
+        ):  # "Tracking says ..."
             k -= 1
         return [(toks[k].start, toks[i - 1].end, self.CUE_SCORE)] if k < i else []
 
@@ -276,26 +303,23 @@ class NameCueRecognizer(EntityRecognizer):
             return []
         start, end = toks[i].start, toks[k - 1].end
         doc = getattr(nlp_artifacts, "tokens", None)
-        ents = [e for e in (doc.ents if doc is not None else ())
-                if e.start_char < end and start < e.end_char]
+        ents = [e for e in (doc.ents if doc is not None else ()) if e.start_char < end and start < e.end_char]
         if k - i == 1:
             prev = toks[i - 1].core.lower() if i > 0 else ""
-            if ents or prev in ARTICLES or _opens_sentence(toks, i) or \
-                    toks[i].core.lower().endswith("ly"):
+            if ents or prev in ARTICLES or _opens_sentence(toks, i) or toks[i].core.lower().endswith("ly"):
                 return []
             return [(start, end, self.LONE_NAME_SCORE)]
         if any(e.label_ in NOT_PERSON_LABELS for e in ents):
             return []
         return [(start, end, self.FULL_NAME_SCORE)]
 
-    def _spelling_of_previous(self, toks: list[spoken.Token], words: list[str],
-                              i: int) -> list:
+    def _spelling_of_previous(self, toks: list[spoken.Token], words: list[str], i: int) -> list:
         """\"Santos, S A N T O S": letters spelling a word said just before are a name."""
         k = i
         while k < len(toks) and len(words[k]) == 1 and words[k].isalpha():
             k += 1
         spelled = "".join(words[i:k])
-        if k - i < 3 or spelled not in {w.replace("'", "") for w in words[max(0, i - 6): i]}:
+        if k - i < 3 or spelled not in {w.replace("'", "") for w in words[max(0, i - 6) : i]}:
             return []
         return [(toks[i].start, toks[k - 1].end, self.CUE_SCORE)]
 
@@ -312,6 +336,12 @@ class NameCueRecognizer(EntityRecognizer):
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return RecognizerResult(
-            entity_type="PERSON", start=start, end=end, score=score,
-            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+            entity_type="PERSON",
+            start=start,
+            end=end,
+            score=score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )

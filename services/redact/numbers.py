@@ -89,8 +89,14 @@ def _nanp(d: str) -> bool:
 
 def _ssn_valid(d: str) -> bool:
     area, group, serial = d[:3], d[3:5], d[5:]
-    return (len(d) == 9 and area not in ("000", "666") and area[0] != "9"
-            and group != "00" and serial != "0000" and len(set(d)) > 1)
+    return (
+        len(d) == 9
+        and area not in ("000", "666")
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and len(set(d)) > 1
+    )
 
 
 def card_like_groups(groups: Sequence[int]) -> bool:
@@ -101,8 +107,7 @@ def card_like_groups(groups: Sequence[int]) -> bool:
     return len(g) >= 4 and all(x == 4 for x in g[:-1]) and 1 <= g[-1] <= 4
 
 
-def classify_digits(digits: str, plus: bool = False,
-                    groups: Sequence[int] = ()) -> tuple[str, float] | None:
+def classify_digits(digits: str, plus: bool = False, groups: Sequence[int] = ()) -> tuple[str, float] | None:
     """Entity type and base score of a normalised digit string, or None."""
     n = len(digits)
     if plus:
@@ -176,24 +181,27 @@ def number_matches(run: spoken.DigitRun) -> list[NumberMatch]:
     found: list[tuple[int, int, NumberMatch]] = []
 
     def search(lo: int, hi: int) -> None:
-        spans = sorted(((a, b) for a in points for b in points if lo <= a < b <= hi),
-                       key=lambda ab: ab[0] - ab[1])
+        spans = sorted(
+            ((a, b) for a in points for b in points if lo <= a < b <= hi), key=lambda ab: ab[0] - ab[1]
+        )
         for a, b in spans:
             units = run.units[a:b]
             digits = "".join(u.digits for u in units)
             kind = classify_digits(digits, run.plus and a == 0, digit_groups(units))
             if kind and (kind[1] >= SPLIT_MIN_SCORE or (a, b) == (0, len(run.units))):
                 start = run.start if a == 0 else units[0].start  # run.start includes "plus"
-                found.append((a, b, NumberMatch(kind[0], kind[1], start, units[-1].end,
-                                                digits)))
+                found.append((a, b, NumberMatch(kind[0], kind[1], start, units[-1].end, digits)))
                 search(lo, a)
                 search(b, hi)
                 return
 
     search(0, len(run.units))
     covered = {k for a, b, _ in found for k in range(a, b)}
-    return [m for a, b, m in sorted(found, key=lambda f: f[0])
-            if (a, b) == (0, len(run.units)) or _loose_digits(run, a, b, covered) < 2]
+    return [
+        m
+        for a, b, m in sorted(found, key=lambda f: f[0])
+        if (a, b) == (0, len(run.units)) or _loose_digits(run, a, b, covered) < 2
+    ]
 
 
 _memo: list = [None, []]
@@ -211,7 +219,7 @@ def cue_words(text: str, start: int, end: int, before: int, after: int) -> list[
     toks = spoken.tokenize(text)
     starts = [t.start for t in toks]
     i, j = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
-    return [t.core.lower() for t in toks[max(0, i - before): i] + toks[j: j + after]]
+    return [t.core.lower() for t in toks[max(0, i - before) : i] + toks[j : j + after]]
 
 
 def _stem(w: str) -> str:
@@ -222,8 +230,7 @@ def _stem(w: str) -> str:
 def cue_adjustment(entity: str, words: Iterable[str], external: Iterable[str] = ()) -> float:
     """+boost for the entity's own cue words, -boost for words of non-PII numbers."""
     stems = [_stem(w) for w in words]
-    own = any(w in CUES[entity] for w in stems) or any(
-        w.lower() in CUES[entity] for w in external)
+    own = any(w in CUES[entity] for w in stems) or any(w.lower() in CUES[entity] for w in external)
     # Another entity's cue ("card" before nine digits) is no reason to keep a number: a
     # misheard card or phone number is as sensitive. Only non-PII number words count against.
     other = any(w in NEGATIVE_CUES for w in stems)
@@ -249,10 +256,16 @@ def nearest_cue(words: Sequence[str]) -> str | None:
 
 def result(rec: EntityRecognizer, m: NumberMatch) -> RecognizerResult:
     return RecognizerResult(
-        entity_type=m.entity, start=m.start, end=m.end, score=m.score,
-        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
-                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id,
-                              "normalised": m.digits})
+        entity_type=m.entity,
+        start=m.start,
+        end=m.end,
+        score=m.score,
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id,
+            "normalised": m.digits,
+        },
+    )
 
 
 class SpokenNumberRecognizer(EntityRecognizer):
@@ -260,31 +273,40 @@ class SpokenNumberRecognizer(EntityRecognizer):
 
     ENTITIES = [PHONE, CARD, SSN]
 
-    def __init__(self, supported_entities: list[str] | None = None, window: int = 10,
-                 supported_language: str = "en", name: str = "SpokenNumberRecognizer"):
+    def __init__(
+        self,
+        supported_entities: list[str] | None = None,
+        window: int = 10,
+        supported_language: str = "en",
+        name: str = "SpokenNumberRecognizer",
+    ):
         self.window = window
         context = sorted(set().union(*CUES.values()))
-        super().__init__(supported_entities=supported_entities or list(self.ENTITIES),
-                         supported_language=supported_language, name=name, context=context)
+        super().__init__(
+            supported_entities=supported_entities or list(self.ENTITIES),
+            supported_language=supported_language,
+            name=name,
+            context=context,
+        )
 
     def load(self) -> None:  # nothing to load
         return None
 
     def analyze(self, text, entities, nlp_artifacts=None):
         wanted = set(entities or self.supported_entities) & set(self.supported_entities)
-        return [result(self, m) for _, matches in runs_and_matches(text) for m in matches
-                if m.entity in wanted]
+        return [
+            result(self, m) for _, matches in runs_and_matches(text) for m in matches if m.entity in wanted
+        ]
 
-    def enhance_using_context(self, text, raw_recognizer_results,
-                              other_raw_recognizer_results, nlp_artifacts, context=None):
+    def enhance_using_context(
+        self, text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context=None
+    ):
         """Nearest cue words move the score; results are marked so Presidio's generic
         lemma enhancer does not add its own boost on top."""
         out = []
         for r in raw_recognizer_results:
-            words = cue_words(text, r.start, r.end, self.window, 4 if r.entity_type == PHONE
-                              else 0)
-            r.score = max(0.0, min(1.0, r.score + cue_adjustment(r.entity_type, words,
-                                                                 context or ())))
+            words = cue_words(text, r.start, r.end, self.window, 4 if r.entity_type == PHONE else 0)
+            r.score = max(0.0, min(1.0, r.score + cue_adjustment(r.entity_type, words, context or ())))
             r.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
             out.append(r)
         return out

@@ -27,9 +27,19 @@ from typing import Any
 from services.redact import spoken
 
 OPERATORS = ("mask", "hash", "drop")
-ENTITIES = ("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN",
-            "IBAN_CODE", "IP_ADDRESS", "LOCATION", "DATE_TIME", "ACCOUNT_NUMBER",
-            "LONG_NUMBER")  # every type the detector finds
+ENTITIES = (
+    "PERSON",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "LOCATION",
+    "DATE_TIME",
+    "ACCOUNT_NUMBER",
+    "LONG_NUMBER",
+)  # every type the detector finds
 # Fail closed: the default redacts every type, the LONG_NUMBER catch-all (any other run of
 # 7+ digits) included; a policy exempts a type by leaving it out of ``entities``.
 DEFAULT_ENTITIES = ENTITIES
@@ -130,8 +140,19 @@ def apply(policy: Policy, text: str, spans: list[tuple[str, int, int, float]]) -
         pieces.append(text[pos:cut_start])
         out_len += cut_start - pos
         pieces.append(new)
-        replaced.append(Replaced(entity_type, score, start, end, out_len, out_len + len(new),
-                                 policy.operator_for(entity_type), cut_start, cut_end))
+        replaced.append(
+            Replaced(
+                entity_type,
+                score,
+                start,
+                end,
+                out_len,
+                out_len + len(new),
+                policy.operator_for(entity_type),
+                cut_start,
+                cut_end,
+            )
+        )
         out_len += len(new)
         pos = cut_end
     pieces.append(text[pos:])
@@ -148,9 +169,10 @@ def canonical_value(entity_type: str, text: str) -> str:
     if entity_type in ("IBAN_CODE", "ACCOUNT_NUMBER"):
         return re.sub(r"[^0-9A-Z]", "", spoken.normalise_number_words(text).upper())
     if entity_type == "IP_ADDRESS":
-        return ".".join(re.sub(r"\D", "", spoken.normalise_number_words(octet))
-                        for octet in re.split(r"\s*\.\s*|\s+(?:dot|point)\s+", text.strip(),
-                                              flags=re.I))
+        return ".".join(
+            re.sub(r"\D", "", spoken.normalise_number_words(octet))
+            for octet in re.split(r"\s*\.\s*|\s+(?:dot|point)\s+", text.strip(), flags=re.I)
+        )
     return " ".join(text.lower().split())
 
 
@@ -194,8 +216,10 @@ class PolicyBook:
             raise PolicyError(f"tenant {tenant}: {exc}") from exc
 
     @classmethod
-    def from_file(cls, path: Path | None, key: bytes | None = None,
-                  salts: Mapping[str, bytes] | None = None) -> PolicyBook:
+    def from_file(
+        cls, path: Path | None, key: bytes | None = None, salts: Mapping[str, bytes] | None = None
+    ) -> PolicyBook:
         doc = json.loads(path.read_text()) if path else {}
-        return cls(default=doc.get("default", {}), tenants=doc.get("tenants", {}), key=key,
-                   salts=dict(salts or {}))
+        return cls(
+            default=doc.get("default", {}), tenants=doc.get("tenants", {}), key=key, salts=dict(salts or {})
+        )

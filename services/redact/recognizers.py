@@ -51,9 +51,12 @@ class SpokenEmailRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(
-            supported_entity="EMAIL_ADDRESS", name="SpokenEmailRecognizer",
+            supported_entity="EMAIL_ADDRESS",
+            name="SpokenEmailRecognizer",
             patterns=[Pattern("spoken email", SPOKEN_EMAIL_REGEX, 0.6)],
-            context=["email", "e-mail", "mail", "address"], supported_language=supported_language)
+            context=["email", "e-mail", "mail", "address"],
+            supported_language=supported_language,
+        )
 
     def validate_result(self, pattern_text: str) -> bool:
         value = spoken.normalise_spoken_email(pattern_text)
@@ -64,9 +67,7 @@ class SpokenEmailRecognizer(PatternRecognizer):
 _EMAIL_CUE = re.compile(r"\b(?:e-?mail|email address|mail)\b[^.?!]{0,24}$", re.IGNORECASE)
 # ASR often loses the spoken "at": "john dot smith at example dot com" comes back as
 # "john.smith.example.com" or "john smith example dot com".
-ATLESS_EMAIL_REGEX = (
-    rf"\b{_WORD}(?:{_LSEP}{_WORD})*(?:\s+|\s*\.\s*){_WORD}{_DSEP}(?:{'|'.join(TLDS)})\b"
-)
+ATLESS_EMAIL_REGEX = rf"\b{_WORD}(?:{_LSEP}{_WORD})*(?:\s+|\s*\.\s*){_WORD}{_DSEP}(?:{'|'.join(TLDS)})\b"
 
 
 class AtlessEmailRecognizer(PatternRecognizer):
@@ -75,13 +76,15 @@ class AtlessEmailRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(
-            supported_entity="EMAIL_ADDRESS", name="AtlessEmailRecognizer",
+            supported_entity="EMAIL_ADDRESS",
+            name="AtlessEmailRecognizer",
             patterns=[Pattern("e-mail without at", ATLESS_EMAIL_REGEX, 0.6)],
-            supported_language=supported_language)
+            supported_language=supported_language,
+        )
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return [r for r in results if _EMAIL_CUE.search(text[max(0, r.start - 40):r.start])]
+        return [r for r in results if _EMAIL_CUE.search(text[max(0, r.start - 40) : r.start])]
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -97,11 +100,14 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 # --- street address --------------------------------------------------------------------
 
-_NUM_WORDS = "|".join(sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS, "hundred"} - {"o"},
-                             key=len, reverse=True))
-STREET_TYPES = ("street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|"
-                 "place|pl|terrace|circle|highway|hwy|parkway|pkwy|square|trail|close|"
-                 "crescent|gardens|grove|mews|rise|parade")
+_NUM_WORDS = "|".join(
+    sorted({*spoken.ONES, *spoken.TEENS, *spoken.TENS, "hundred"} - {"o"}, key=len, reverse=True)
+)
+STREET_TYPES = (
+    "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|"
+    "place|pl|terrace|circle|highway|hwy|parkway|pkwy|square|trail|close|"
+    "crescent|gardens|grove|mews|rise|parade"
+)
 STREET_REGEX = (
     rf"\b(?:\d{{1,6}}[a-z]?|(?:(?:{_NUM_WORDS})[\s-]+){{0,4}}(?:{_NUM_WORDS}))"
     rf"\s+(?:(?!(?:and|the|my|on|at|in|of)\b)[a-z][a-z'.]+\s+){{1,3}}"
@@ -125,9 +131,12 @@ class StreetAddressRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "en"):
         super().__init__(
-            supported_entity="LOCATION", name="StreetAddressRecognizer",
+            supported_entity="LOCATION",
+            name="StreetAddressRecognizer",
             patterns=[Pattern("street address", STREET_REGEX, 0.9)],
-            context=["live", "address", "street", "located"], supported_language=supported_language)
+            context=["live", "address", "street", "located"],
+            supported_language=supported_language,
+        )
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
@@ -135,8 +144,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         caseless = not any(c.isupper() for c in text)
         for r in results:
             m = _CITY_AFTER.match(text, r.end) or _TITLE_AFTER.match(cased, r.end)
-            if m and not any(w.lower() in STOP_WORDS or w.lower() in _NOT_CITY
-                             for w in m.group(1).split()):
+            if m and not any(w.lower() in STOP_WORDS or w.lower() in _NOT_CITY for w in m.group(1).split()):
                 r.end = m.end(1)
             elif caseless:
                 r.end = _lower_town_end(text, r.end)
@@ -151,8 +159,7 @@ def _lower_town_end(text: str, end: int) -> int:
     pos = end
     for _ in range(2):
         m = _LOWER_WORD.match(text, pos)
-        if not m or m.group(1) in COMMON_WORDS or m.group(1) in CALENDAR_WORDS \
-                or m.group(1) in _NOT_CITY:
+        if not m or m.group(1) in COMMON_WORDS or m.group(1) in CALENDAR_WORDS or m.group(1) in _NOT_CITY:
             break
         pos = m.end(1)
     return pos
@@ -169,6 +176,7 @@ class CaseInsensitiveIbanRecognizer(IbanRecognizer):
 
 
 # --- cheap guards ----------------------------------------------------------------------
+
 
 class Guarded:
     """Mixin: skip a recognizer after one cheap test when its text cannot hold a match."""

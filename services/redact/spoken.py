@@ -77,15 +77,18 @@ def tokenize(text: str) -> list[Token]:
         if not core:
             continue
         s = m.start() + len(raw) - len(stripped)
-        after = stripped[len(core):]
+        after = stripped[len(core) :]
         dashed = bool(_DASH_SPLIT.match(raw[: len(raw) - len(stripped)][-1:]))
         if _DIGIT_GROUPS.match(core):
             parts = re.split(r"[.,]", core)
         elif _SLASHED.match(core) and not _SLASH_DATE.match(core):
             parts = core.split("/")
         elif _DASH_SPLIT.search(core):  # "4-1-1", "VU-381,152" ("381,152" split below)
-            parts = [p for part in _DASH_SPLIT.split(core)
-                     for p in (re.split(r"[.,]", part) if _DIGIT_GROUPS.match(part) else [part])]
+            parts = [
+                p
+                for part in _DASH_SPLIT.split(core)
+                for p in (re.split(r"[.,]", part) if _DIGIT_GROUPS.match(part) else [part])
+            ]
         else:
             tokens.append(Token(core, s, s + len(core), after, dashed))
             continue
@@ -156,7 +159,8 @@ def _read_unit(tokens: list[Token], i: int) -> tuple[Unit | None, int]:
     if word.isascii() and word.isdigit():
         return Unit(word, tok.start, tok.end, break_after=_break_kind(tok.punct_after)), i + 1
     if (m := _DIGITS_AND_I.match(word)) or (
-            word == "i" and tok.dash_before and i > 0 and _is_digit_word(tokens[i - 1].core)):
+        word == "i" and tok.dash_before and i > 0 and _is_digit_word(tokens[i - 1].core)
+    ):
         digits = m.group(1) + "9" if m else "9"  # "555213468i", "... -1 -I -8"
         return Unit(digits, tok.start, tok.end, break_after=_break_kind(tok.punct_after)), i + 1
     joined = tok.punct_after in ("", "-")
@@ -164,24 +168,36 @@ def _read_unit(tokens: list[Token], i: int) -> tuple[Unit | None, int]:
         d = _single_digit(nxt)
         if d is not None:
             last = tokens[i + 1]
-            unit = Unit(d * REPEAT[word], tok.start, last.end,
-                        break_after=_break_kind(last.punct_after))
+            unit = Unit(d * REPEAT[word], tok.start, last.end, break_after=_break_kind(last.punct_after))
             return unit, i + 2
         return None, i
     if word in TENS:
         unit_digit = ONES.get(nxt) if joined and nxt not in WEAK_ZEROS else None
         if unit_digit and unit_digit != "0":
             last = tokens[i + 1]
-            return Unit(TENS[word] + unit_digit, tok.start, last.end, spoken_pair=True,
-                        break_after=_break_kind(last.punct_after)), i + 2
-        return Unit(TENS[word] + "0", tok.start, tok.end, spoken_pair=True,
-                    break_after=_break_kind(tok.punct_after)), i + 1
+            return Unit(
+                TENS[word] + unit_digit,
+                tok.start,
+                last.end,
+                spoken_pair=True,
+                break_after=_break_kind(last.punct_after),
+            ), i + 2
+        return Unit(
+            TENS[word] + "0", tok.start, tok.end, spoken_pair=True, break_after=_break_kind(tok.punct_after)
+        ), i + 1
     if word in TEENS:
-        return Unit(TEENS[word], tok.start, tok.end, spoken_pair=True,
-                    break_after=_break_kind(tok.punct_after)), i + 1
+        return Unit(
+            TEENS[word], tok.start, tok.end, spoken_pair=True, break_after=_break_kind(tok.punct_after)
+        ), i + 1
     if word in ONES:
-        return Unit(ONES[word], tok.start, tok.end, weak=word in WEAK_ZEROS, word=True,
-                    break_after=_break_kind(tok.punct_after)), i + 1
+        return Unit(
+            ONES[word],
+            tok.start,
+            tok.end,
+            weak=word in WEAK_ZEROS,
+            word=True,
+            break_after=_break_kind(tok.punct_after),
+        ), i + 1
     return None, i
 
 
@@ -209,9 +225,14 @@ def _merge_hundreds(units: list[Unit]) -> list[Unit]:
     for k, u in enumerate(units):
         prev = out[-1] if out else None
         last = k == len(units) - 1 or bool(u.break_after)
-        if (prev is not None and prev.scaled and len(prev.digits) == 3
-                and not prev.break_after and (u.spoken_pair or (u.word and not u.weak and last))):
-            prev.digits = prev.digits[:3 - len(u.digits)] + u.digits
+        if (
+            prev is not None
+            and prev.scaled
+            and len(prev.digits) == 3
+            and not prev.break_after
+            and (u.spoken_pair or (u.word and not u.weak and last))
+        ):
+            prev.digits = prev.digits[: 3 - len(u.digits)] + u.digits
             prev.end, prev.break_after = u.end, u.break_after
             continue
         out.append(u)
@@ -240,13 +261,17 @@ def find_digit_runs(text: str, tokens: list[Token] | None = None) -> list[DigitR
             run.units.append(unit)
             i = j
             continue
-        if run.units and word in ("hundred", "thousand") and _apply_scale(
-                run.units, tok, 2 if word == "hundred" else 3):
+        if (
+            run.units
+            and word in ("hundred", "thousand")
+            and _apply_scale(run.units, tok, 2 if word == "hundred" else 3)
+        ):
             i += 1
             continue
         if run.units and (word in FILLERS or word in SEPARATOR_WORDS):
             run.units[-1].break_after = run.units[-1].break_after or (
-                "soft" if word in SEPARATOR_WORDS else "")
+                "soft" if word in SEPARATOR_WORDS else ""
+            )
             i += 1
             continue
         if run.units:
@@ -265,7 +290,7 @@ def _prev_is_plus(text: str, toks: list[Token], i: int) -> bool:
     if i == 0:
         return text[: toks[0].start].rstrip().endswith("+")
     prev = toks[i - 1]
-    between = text[prev.end: toks[i].start]
+    between = text[prev.end : toks[i].start]
     return prev.core.lower() == "plus" or "+" in between
 
 
@@ -273,8 +298,7 @@ def _trim_weak_edges(run: DigitRun) -> None:
     """A lone "oh" at either end of a run is an interjection ("oh, five five five ...")."""
     while run.units and run.units[0].weak and len(run.units) > 1 and run.units[0].break_after:
         run.units.pop(0)
-    while run.units and run.units[-1].weak and (
-        len(run.units) == 1 or run.units[-2].break_after == "strong"):
+    while run.units and run.units[-1].weak and (len(run.units) == 1 or run.units[-2].break_after == "strong"):
         run.units.pop()
 
 
@@ -304,7 +328,7 @@ def normalise_number_words(text: str) -> str:
     """Replace every digit run with its digits (a convenience for hashing and for tests)."""
     out, pos = [], 0
     for run in find_digit_runs(text):
-        out.append(text[pos: run.start])
+        out.append(text[pos : run.start])
         out.append(run.digits)
         pos = run.end
     out.append(text[pos:])

@@ -72,8 +72,10 @@ class Ranks:
         key2row = getattr(nlp.vocab.vectors, "key2row", None) or {}
         # The vocabulary's own key: spaCy's symbols ("mark", "lemma" ...) are small ids, not
         # string hashes; looking a str up never adds it to the store.
-        return cls(np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row)),
-                   key_of=nlp.vocab.strings.__getitem__)
+        return cls(
+            np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row)),
+            key_of=nlp.vocab.strings.__getitem__,
+        )
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -83,16 +85,18 @@ class Ranks:
             return UNSEEN
         key = np.uint64(self._key_of(word))
         i = int(np.searchsorted(self._keys, key))
-        return float(self._ranks[i]) if i < len(self._keys) and self._keys[i] == key \
-            else UNSEEN
+        return float(self._ranks[i]) if i < len(self._keys) and self._keys[i] == key else UNSEEN
 
 
 class Truecaser:
     """Capitalises the names and places of lower-case text (see the module docstring)."""
 
-    def __init__(self, ranks: Ranks | None = None,
-                 given_names: frozenset[str] | None = None,
-                 surnames: frozenset[str] | None = None):
+    def __init__(
+        self,
+        ranks: Ranks | None = None,
+        given_names: frozenset[str] | None = None,
+        surnames: frozenset[str] | None = None,
+    ):
         self.ranks = ranks if ranks is not None else Ranks(np.zeros(0, dtype=np.uint64), hash)
         self.given = given_names if given_names is not None else gazetteer.census_given_names()
         self.surnames = surnames if surnames is not None else census_surnames()
@@ -116,8 +120,11 @@ class Truecaser:
         return cap != UNSEEN and cap * RANK_RATIO <= self.ranks.get(word)
 
     def unknown(self, word: str) -> bool:
-        return bool(len(self.ranks)) and self.ranks.get(word) == UNSEEN and \
-            self.ranks.get(word.capitalize()) == UNSEEN
+        return (
+            bool(len(self.ranks))
+            and self.ranks.get(word) == UNSEEN
+            and self.ranks.get(word.capitalize()) == UNSEEN
+        )
 
     def truecase(self, text: str) -> str:
         """``text`` with the first letter of its lower-case names capitalised."""
@@ -180,16 +187,24 @@ class TruecasedNameRecognizer(EntityRecognizer):
 
     def __init__(self, truecaser: Truecaser | None = None, supported_language: str = "en"):
         self.truecaser = truecaser
-        super().__init__(supported_entities=["PERSON"], name="TruecasedNameRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=["PERSON"],
+            name="TruecasedNameRecognizer",
+            supported_language=supported_language,
+        )
 
     def load(self) -> None:
         return None
 
     def analyze(self, text, entities, nlp_artifacts=None):
         doc = getattr(nlp_artifacts, "tokens", None)
-        if (entities and "PERSON" not in entities) or doc is None or doc.text == text \
-                or len(doc.text) != len(text) or any(c.isupper() for c in text):
+        if (
+            (entities and "PERSON" not in entities)
+            or doc is None
+            or doc.text == text
+            or len(doc.text) != len(text)
+            or any(c.isupper() for c in text)
+        ):
             return []
         cased, out = doc.text, []
         orgs = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("ORG", "PRODUCT")]
@@ -206,10 +221,18 @@ class TruecasedNameRecognizer(EntityRecognizer):
                 continue
             score = self._score(toks[i:k], orgs, toks[i - 1].core.lower() if i else "")
             if score:
-                out.append(RecognizerResult(
-                    entity_type="PERSON", start=toks[i].start, end=toks[k - 1].end, score=score,
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+                out.append(
+                    RecognizerResult(
+                        entity_type="PERSON",
+                        start=toks[i].start,
+                        end=toks[k - 1].end,
+                        score=score,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        },
+                    )
+                )
             i = k
         return out
 
@@ -236,29 +259,47 @@ not a word NER calls a company or product ("bought it from amazon"). Scored belo
     SCORE = 0.6
 
     def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=["LOCATION"], name="TruecasedPlaceRecognizer",
-                         supported_language=supported_language)
+        super().__init__(
+            supported_entities=["LOCATION"],
+            name="TruecasedPlaceRecognizer",
+            supported_language=supported_language,
+        )
 
     def load(self) -> None:
         return None
 
     def analyze(self, text, entities, nlp_artifacts=None):
         doc = getattr(nlp_artifacts, "tokens", None)
-        if (entities and "LOCATION" not in entities) or doc is None or doc.text == text \
-                or len(doc.text) != len(text):
+        if (
+            (entities and "LOCATION" not in entities)
+            or doc is None
+            or doc.text == text
+            or len(doc.text) != len(text)
+        ):
             return []
         cased, given = doc.text, gazetteer.census_given_names()
         orgs = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("ORG", "PRODUCT")]
         toks = spoken.tokenize(text)
         out = []
         for prev, tok in itertools.pairwise(toks):
-            if prev.core.lower() in PLACE_CUES and not prev.punct_after.strip() \
-                    and tok.core.islower() and cased[tok.start].isupper() \
-                    and tok.core not in given \
-                    and not (prev.core.lower() == "from"
-                             and any(s <= tok.start < e for s, e in orgs)):
-                out.append(RecognizerResult(
-                    entity_type="LOCATION", start=tok.start, end=tok.end, score=self.SCORE,
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+            if (
+                prev.core.lower() in PLACE_CUES
+                and not prev.punct_after.strip()
+                and tok.core.islower()
+                and cased[tok.start].isupper()
+                and tok.core not in given
+                and not (prev.core.lower() == "from" and any(s <= tok.start < e for s, e in orgs))
+            ):
+                out.append(
+                    RecognizerResult(
+                        entity_type="LOCATION",
+                        start=tok.start,
+                        end=tok.end,
+                        score=self.SCORE,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        },
+                    )
+                )
         return out

@@ -85,8 +85,16 @@ def build_layout(groups: Sequence[Sequence[dict[str, Any]]]) -> Layout:
             times.append((float(w["start_s"]), float(w["end_s"])))
             pos += len(token)
         first, last = words[0], words[-1]
-        out_groups.append(Group(g_start, pos, first.get("speaker"), int(first.get("channel", 0)),
-                                float(first["start_s"]), float(last["end_s"])))
+        out_groups.append(
+            Group(
+                g_start,
+                pos,
+                first.get("speaker"),
+                int(first.get("channel", 0)),
+                float(first["start_s"]),
+                float(last["end_s"]),
+            )
+        )
     return Layout("".join(parts), starts, ends, times, out_groups)
 
 
@@ -138,20 +146,43 @@ def redacted_event(job: _Job, applied: policy.Applied, now_ms: int) -> dict[str,
     layout, text = job.layout, applied.text
     segments = []
     for g in layout.groups:
-        seg_text = text[applied.map_offset(g.start): applied.map_offset(g.end)].strip()
+        seg_text = text[applied.map_offset(g.start) : applied.map_offset(g.end)].strip()
         if seg_text:
-            segments.append({"speaker": g.speaker, "start_s": g.start_s, "end_s": g.end_s,
-                             "text": seg_text, "channel": g.channel})
+            segments.append(
+                {
+                    "speaker": g.speaker,
+                    "start_s": g.start_s,
+                    "end_s": g.end_s,
+                    "text": seg_text,
+                    "channel": g.channel,
+                }
+            )
     entities = []
     for r in applied.replaced:
         start_s, end_s = layout.audio_span(r.start, r.end)
-        entities.append({"entity_type": r.entity_type, "score": round(r.score, 4),
-                         "start_char": r.new_start, "end_char": r.new_end,
-                         "start_s": start_s, "end_s": end_s, "operator": r.operator})
+        entities.append(
+            {
+                "entity_type": r.entity_type,
+                "score": round(r.score, 4),
+                "start_char": r.new_start,
+                "end_char": r.new_end,
+                "start_s": start_s,
+                "end_s": end_s,
+                "operator": r.operator,
+            }
+        )
     counts = dict(Counter(r.entity_type for r in applied.replaced))
-    return {**job.meta, "scope": job.scope, "text": text, "segments": segments,
-            "entities": entities, "entity_counts": counts, "policy_name": job.policy.name,
-            "policy_version": job.policy.version, "produced_at_ms": now_ms}
+    return {
+        **job.meta,
+        "scope": job.scope,
+        "text": text,
+        "segments": segments,
+        "entities": entities,
+        "entity_counts": counts,
+        "policy_name": job.policy.name,
+        "policy_version": job.policy.version,
+        "produced_at_ms": now_ms,
+    }
 
 
 class RedactWorker:
@@ -160,22 +191,33 @@ class RedactWorker:
     Dependencies are injected; ``None`` builds the real ones from ``settings``.
     """
 
-    def __init__(self, settings: RedactSettings | None = None, *, detector: Detector | None = None,
-                 policies: policy.PolicyBook | None = None,
-                 assembler: assembly.RecordingAssembler | None = None,
-                 clock: Callable[[], float] = time.time, expect_turns: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        settings: RedactSettings | None = None,
+        *,
+        detector: Detector | None = None,
+        policies: policy.PolicyBook | None = None,
+        assembler: assembly.RecordingAssembler | None = None,
+        clock: Callable[[], float] = time.time,
+        expect_turns: Callable[[], bool] | None = None,
+    ):
         self.settings = settings or RedactSettings()
         s = self.settings
         self.detector = detector or Detector(model=s.model, ner_gate=s.ner_gate)
         self.policies = policies or policy.PolicyBook.from_file(
-            s.policies_file, key=s.hash_key.get_secret_value().encode() if s.hash_key else None,
-            salts={t: v.get_secret_value().encode() for t, v in s.hash_salts.items()})
+            s.policies_file,
+            key=s.hash_key.get_secret_value().encode() if s.hash_key else None,
+            salts={t: v.get_secret_value().encode() for t, v in s.hash_salts.items()},
+        )
         if s.diarization_enabled is not None:  # a fixed answer overrides what is deployed
             expect_turns = None
         self.assembler = assembler or assembly.RecordingAssembler(
-            diarization_enabled=s.diarization_enabled is not False, turns_timeout_s=s.turns_timeout_s,
-            max_age_s=s.max_recording_age_s, max_pending=s.max_pending_recordings,
-            expect_turns=expect_turns)
+            diarization_enabled=s.diarization_enabled is not False,
+            turns_timeout_s=s.turns_timeout_s,
+            max_age_s=s.max_recording_age_s,
+            max_pending=s.max_pending_recordings,
+            expect_turns=expect_turns,
+        )
         self.clock = clock
         self._tails: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
 
@@ -226,8 +268,7 @@ class RedactWorker:
                 layout = chunk_layout(value)
                 context = self._previous_tail(meta["recording_id"], meta["seq"], layout.text)
                 jobs.append(_Job(i, "segment", layout, self._policy(value), meta, context))
-            ready = self.assembler.add_transcript(value, now) if self.settings.recording_scope \
-                else []
+            ready = self.assembler.add_transcript(value, now) if self.settings.recording_scope else []
         elif schema.endswith("SpeakerTurns"):
             ready = self.assembler.add_turns(value, now) if self.settings.recording_scope else []
         else:
@@ -235,11 +276,22 @@ class RedactWorker:
         return jobs + self._recording_jobs(i, ready)
 
     def _recording_jobs(self, i: int, ready: list[assembly.AssembledRecording]) -> list[_Job]:
-        return [_Job(i, "recording", recording_layout(rec.words),
-                     self.policies.for_tenant(rec.tenant),
-                     {"recording_id": rec.recording_id, "trace_id": rec.trace_id,
-                      "tenant": rec.tenant, "seq": None, "language": rec.language})
-                for rec in ready]
+        return [
+            _Job(
+                i,
+                "recording",
+                recording_layout(rec.words),
+                self.policies.for_tenant(rec.tenant),
+                {
+                    "recording_id": rec.recording_id,
+                    "trace_id": rec.trace_id,
+                    "tenant": rec.tenant,
+                    "seq": None,
+                    "language": rec.language,
+                },
+            )
+            for rec in ready
+        ]
 
     def _previous_tail(self, rid: str, seq: int, text: str) -> tuple[str, ...]:
         """Remember this chunk's last words; return the previous chunk's, if it was seq-1."""
@@ -276,12 +328,15 @@ class RedactWorker:
     @staticmethod
     def _fragments(job: _Job, spans: list[tuple[str, int, int, float]]) -> list:
         wanted = set(job.policy.entities)
-        found = catch_all.edge_fragments(job.layout.text, [(s, e) for _, s, e, _ in spans],
-                                           job.context)
+        found = catch_all.edge_fragments(job.layout.text, [(s, e) for _, s, e, _ in spans], job.context)
         extra = [(m.entity, m.start, m.end, m.score) for m in found if m.entity in wanted]
         return sorted(extra, key=lambda x: x[1]) if extra else []
 
 
 def _meta(value: dict[str, Any]) -> dict[str, Any]:
-    return {"recording_id": value["recording_id"], "trace_id": value.get("trace_id", ""),
-            "tenant": value.get("tenant") or "default", "language": value.get("language")}
+    return {
+        "recording_id": value["recording_id"],
+        "trace_id": value.get("trace_id", ""),
+        "tenant": value.get("tenant") or "default",
+        "language": value.get("language"),
+    }

@@ -49,9 +49,17 @@ SERVICE = "sink"
 
 
 class Sink:
-    def __init__(self, mesh: MeshSettings, settings: SinkSettings, *, store: Store | None = None,
-                 sensor: Sensor | None = None, consumer: Any = None, publisher: Publisher | None = None,
-                 clock: Any = time.monotonic) -> None:
+    def __init__(
+        self,
+        mesh: MeshSettings,
+        settings: SinkSettings,
+        *,
+        store: Store | None = None,
+        sensor: Sensor | None = None,
+        consumer: Any = None,
+        publisher: Publisher | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
         self.mesh, self.settings = mesh, settings
         self.store = store or Store(settings.resolved_dsn(), settings.database)
         self.sensor: Sensor = sensor or PrometheusSensor(SERVICE)
@@ -60,12 +68,21 @@ class Sink:
         self.buffer = Buffer(settings.batch_max_rows, settings.batch_max_s, clock)
         self.backoff = Backoff(settings.retry_min_s, settings.retry_max_s, clock)
         self.paused = False
-        self.subscription = list(settings.topics) + ([f"^{settings.dlq_pattern.lstrip('^')}"]
-                                                     if settings.dlq_pattern else [])
-        conf = {**mesh.consumer_config(settings.group_id), "client.id": "sink-consumer",
-                "stats_cb": self._on_stats}
-        self.assignment = Assignment(self.subscription, self.health, self.sensor,
-                                     mesh.unassigned_limit_s(conf), forget=self.buffer.drop)
+        self.subscription = list(settings.topics) + (
+            [f"^{settings.dlq_pattern.lstrip('^')}"] if settings.dlq_pattern else []
+        )
+        conf = {
+            **mesh.consumer_config(settings.group_id),
+            "client.id": "sink-consumer",
+            "stats_cb": self._on_stats,
+        }
+        self.assignment = Assignment(
+            self.subscription,
+            self.health,
+            self.sensor,
+            mesh.unassigned_limit_s(conf),
+            forget=self.buffer.drop,
+        )
         self._consumer = consumer or Consumer(conf)
         self._publisher = publisher
         self._stop = threading.Event()
@@ -80,8 +97,9 @@ class Sink:
             return
         self.schema_ready.set()
         a = self.assignment
-        self._consumer.subscribe(self.subscription, on_assign=self._on_assign, on_revoke=a.on_revoke,
-                                 on_lost=a.on_lost)
+        self._consumer.subscribe(
+            self.subscription, on_assign=self._on_assign, on_revoke=a.on_revoke, on_lost=a.on_lost
+        )
         self.health.unassigned()
         try:
             while not self._stop.is_set():
@@ -146,8 +164,12 @@ class Sink:
         self.sensor.on_message_in(topic)
         try:
             schema, value = self.serde.decode(raw.value(), raw.headers())
-            routed = to_row(schema.rsplit(".", 1)[-1], value, (topic, partition, offset, raw.timestamp()[1]),
-                            self.settings)
+            routed = to_row(
+                schema.rsplit(".", 1)[-1],
+                value,
+                (topic, partition, offset, raw.timestamp()[1]),
+                self.settings,
+            )
         except (SerializationError, KeyError, TypeError, ValueError) as exc:
             self._dead_letter(raw, exc)
             routed = None
@@ -159,8 +181,13 @@ class Sink:
         then keeps); one read from a DLQ is only counted, never sent to a DLQ again."""
         self.sensor.on_error(raw.topic(), type(exc).__name__)
         if raw.topic().endswith(".dlq"):
-            log.warning("unreadable dead letter %s[%d]@%d skipped: %s", raw.topic(), raw.partition(),
-                        raw.offset(), exc)
+            log.warning(
+                "unreadable dead letter %s[%d]@%d skipped: %s",
+                raw.topic(),
+                raw.partition(),
+                raw.offset(),
+                exc,
+            )
             return
         log.warning("dead-lettering %s[%d]@%d: %s", raw.topic(), raw.partition(), raw.offset(), exc)
         self._send_dead_letter(dead_letter(raw, exc, SERVICE))
@@ -186,8 +213,9 @@ class Sink:
     def _insert(self, batch: Batch) -> None:
         columns = list(batch.rows[0])
         try:
-            self.store.insert(batch.table, [[r[c] for c in columns] for r in batch.rows], columns,
-                              token=batch.token)
+            self.store.insert(
+                batch.table, [[r[c] for c in columns] for r in batch.rows], columns, token=batch.token
+            )
         except RowError:
             self._insert_one_by_one(batch, columns)
 
@@ -207,9 +235,18 @@ class Sink:
     def _dead_letter_row(self, table: str, row: dict[str, Any], exc: RowError) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", row["_topic"], row["_partition"], row["_offset"], exc)
         key = row.get("recording_id") or row.get("trace_id") or row.get("job_id") or ""
-        self._send_dead_letter(dead_letter_for(
-            row["_topic"], row["_partition"], row["_offset"], key.encode() or None, exc, SERVICE,
-            retries=self.backoff.failures, trace_id=row.get("trace_id") or None))
+        self._send_dead_letter(
+            dead_letter_for(
+                row["_topic"],
+                row["_partition"],
+                row["_offset"],
+                key.encode() or None,
+                exc,
+                SERVICE,
+                retries=self.backoff.failures,
+                trace_id=row.get("trace_id") or None,
+            )
+        )
 
     def _send_dead_letter(self, out: Output) -> None:
         if self._publisher is None:
@@ -223,8 +260,9 @@ class Sink:
         for batch in self.buffer.batches():
             self.sensor.count("sink_rows", len(batch.rows), table=batch.table)
             for row in batch.rows:
-                self.sensor.observe("sink_lag_seconds", max(0.0, now - row["kafka_ts"].timestamp()),
-                                    table=batch.table)
+                self.sensor.observe(
+                    "sink_lag_seconds", max(0.0, now - row["kafka_ts"].timestamp()), table=batch.table
+                )
         self.sensor.observe("sink_insert_seconds", seconds)
         self.sensor.gauge("sink_store_up", 1.0)
 
@@ -243,8 +281,12 @@ class Sink:
         wait = self.backoff.failed()
         self.sensor.count("sink_insert_failures")
         self.sensor.gauge("sink_store_up", 0.0)
-        log.warning("ClickHouse insert failed (%s); %d row(s) kept, partitions paused, retry in %.1fs",
-                    exc, self.buffer.rows, wait)
+        log.warning(
+            "ClickHouse insert failed (%s); %d row(s) kept, partitions paused, retry in %.1fs",
+            exc,
+            self.buffer.rows,
+            wait,
+        )
         if not self.paused:
             self._consumer.pause(self._consumer.assignment())
             self.paused = True
@@ -274,11 +316,13 @@ def serve(mesh: MeshSettings, settings: SinkSettings) -> int:
     log.info("sink writing to %s (database %s)", redacted_dsn(settings.resolved_dsn()), settings.database)
     servers: list[Any] = []
     if mesh.metrics_port is not None and isinstance(sink.sensor, PrometheusSensor):
-        servers.append(HealthServer(sink.health, sink.sensor.registry, mesh.metrics_host,
-                                    mesh.metrics_port).start())
+        servers.append(
+            HealthServer(sink.health, sink.sensor.registry, mesh.metrics_host, mesh.metrics_port).start()
+        )
     if settings.http_port is not None:
-        query = QueryServer(sink.store.reader(), settings, sink.health,
-                            ready=sink.schema_ready.is_set).start()
+        query = QueryServer(
+            sink.store.reader(), settings, sink.health, ready=sink.schema_ready.is_set
+        ).start()
         servers.append(query)
         log.info("read-only queries and results on http://%s:%d", settings.http_host, query.port)
     try:

@@ -29,25 +29,32 @@ MAX_BODY = 1024 * 1024
 
 
 class QueryServer(BackgroundServer):
-    def __init__(self, store: Store, settings: SinkSettings, health: Health | None = None,
-                 ready: Callable[[], bool] = lambda: True) -> None:
-        super().__init__(_handler(store, settings, health, ready), settings.http_host,
-                         settings.http_port or 0, "sink-http")
+    def __init__(
+        self,
+        store: Store,
+        settings: SinkSettings,
+        health: Health | None = None,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        super().__init__(
+            _handler(store, settings, health, ready), settings.http_host, settings.http_port or 0, "sink-http"
+        )
 
 
 def run_query(store: Store, body: dict[str, Any], max_rows: int) -> dict[str, Any]:
     sql = body.get("sql")
     if not isinstance(sql, str) or not sql.strip():
-        raise QueryError("the body needs a non-empty \"sql\" string")
+        raise QueryError('the body needs a non-empty "sql" string')
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
-        raise QueryError("\"parameters\" must be an object")
+        raise QueryError('"parameters" must be an object')
     columns, rows = store.query(sql, params, max_rows=max_rows)
     return {"columns": columns, "rows": jsonable(rows), "rows_returned": len(rows)}
 
 
-def _handler(store: Store, settings: SinkSettings, health: Health | None,
-             ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    store: Store, settings: SinkSettings, health: Health | None, ready: Callable[[], bool]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0].rstrip("/")
@@ -69,8 +76,13 @@ def _handler(store: Store, settings: SinkSettings, health: Health | None,
         def _recording(self, rid: str) -> None:
             result = recording_result(store, rid)
             if result is None:
-                self._send(404, {"error": "not_found", "detail": f"no recording {rid} is known to the "
-                                                                 "result store (yet)"})
+                self._send(
+                    404,
+                    {
+                        "error": "not_found",
+                        "detail": f"no recording {rid} is known to the result store (yet)",
+                    },
+                )
             else:
                 self._send(200, result)
 

@@ -24,8 +24,9 @@ from services.sink.store import Store
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "infra" / "clickhouse" / "migrations"
 _ENGINE = re.compile(r"ENGINE = (Replacing)?MergeTree(\((?P<args>[^)]*)\))?")
-_CREATE = re.compile(r"^(CREATE (?:TABLE|VIEW|MATERIALIZED VIEW|DATABASE|DICTIONARY) IF NOT EXISTS \S+)",
-                     re.M)
+_CREATE = re.compile(
+    r"^(CREATE (?:TABLE|VIEW|MATERIALIZED VIEW|DATABASE|DICTIONARY) IF NOT EXISTS \S+)", re.M
+)
 _ALTER = re.compile(r"^(ALTER TABLE \S+)", re.M)
 _REPLICA_ARGS = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
 
@@ -56,9 +57,12 @@ def migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 def render(template: str, settings: SinkSettings, cluster: str | None = None) -> list[str]:
     """The statements of a migration, for one server or (``cluster``) for a cluster."""
-    sql = (template.replace("$DB", settings.database).replace("$TTL_DAYS", str(settings.ttl_days))
-           .replace("$TEXT_TTL_DAYS", str(settings.text_ttl_days))
-           .replace("$DLQ_TTL_DAYS", str(settings.dlq_ttl_days)))
+    sql = (
+        template.replace("$DB", settings.database)
+        .replace("$TTL_DAYS", str(settings.ttl_days))
+        .replace("$TEXT_TTL_DAYS", str(settings.text_ttl_days))
+        .replace("$DLQ_TTL_DAYS", str(settings.dlq_ttl_days))
+    )
     if cluster:
         sql = _clustered(sql, cluster)
     return statements(sql)
@@ -87,21 +91,26 @@ def migrate(store: Store, settings: SinkSettings, folder: Path = MIGRATIONS_DIR)
     db, cluster = settings.database, settings.cluster
     on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
     store.command(f"CREATE DATABASE IF NOT EXISTS {db}{on_cluster}")
-    engine = (f"ReplicatedMergeTree({_REPLICA_ARGS})" if cluster else "MergeTree")
-    store.command(f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} "
-                  f"(version UInt32, name String, checksum String, "
-                  f"applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = {engine} ORDER BY version")
+    engine = f"ReplicatedMergeTree({_REPLICA_ARGS})" if cluster else "MergeTree"
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} "
+        f"(version UInt32, name String, checksum String, "
+        f"applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = {engine} ORDER BY version"
+    )
     applied = {int(v): c for v, c in store.query(f"SELECT version, checksum FROM {db}.schema_migrations")[1]}
     done = []
     for m in migrations(folder):
         if m.version in applied:
             if applied[m.version] != m.checksum:
-                raise ValueError(f"migration {m.version:04d}_{m.name} changed after it was applied "
-                                 f"(checksum {applied[m.version]} -> {m.checksum}); add a new one instead")
+                raise ValueError(
+                    f"migration {m.version:04d}_{m.name} changed after it was applied "
+                    f"(checksum {applied[m.version]} -> {m.checksum}); add a new one instead"
+                )
             continue
         for statement in render(m.template, settings, cluster):
             store.command(statement)
-        store.insert(f"{db}.schema_migrations", [[m.version, m.name, m.checksum]],
-                     ["version", "name", "checksum"])
+        store.insert(
+            f"{db}.schema_migrations", [[m.version, m.name, m.checksum]], ["version", "name", "checksum"]
+        )
         done.append(f"{m.version:04d}_{m.name}")
     return done

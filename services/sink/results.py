@@ -48,20 +48,31 @@ def recording_result(store: Store, recording_id: str) -> dict[str, Any] | None:
             return None
         return {"recording_id": recording_id, "status": "failed", "dead_letters": jsonable(dlq)}
     call = calls[0]
-    out: dict[str, Any] = {"recording_id": recording_id, "trace_id": call["trace_id"],
-                           "tenant": call["tenant"], "status": call["status"],
-                           "priority": call["priority"], "job_id": call["job_id"] or None}
+    out: dict[str, Any] = {
+        "recording_id": recording_id,
+        "trace_id": call["trace_id"],
+        "tenant": call["tenant"],
+        "status": call["status"],
+        "priority": call["priority"],
+        "job_id": call["job_id"] or None,
+    }
     if call["status"] == "failed":
         out |= {"error_type": call["failure_type"], "reason": call["failure_reason"]}
         return jsonable(out)
-    out["audio"] = {"duration_s": call["duration_s"], "codec": call["codec"],
-                    "channels": call["channels"], "snr_db": call["snr_db"]}
+    out["audio"] = {
+        "duration_s": call["duration_s"],
+        "codec": call["codec"],
+        "channels": call["channels"],
+        "snr_db": call["snr_db"],
+    }
     if call["status"] == "completed":
         out["transcript"] = _transcript(store, recording_id)
         quality = store.dicts(_QUALITY.format(db=db), {"rid": recording_id})
         out["quality"] = quality[0] if quality else None
-        out["llm_outcomes"] = [{"task": t, "accepted": a, "score": s} for t, a, s in
-                               zip(call["llm_tasks"], call["llm_accepted"], call["llm_scores"], strict=False)]
+        out["llm_outcomes"] = [
+            {"task": t, "accepted": a, "score": s}
+            for t, a, s in zip(call["llm_tasks"], call["llm_accepted"], call["llm_scores"], strict=False)
+        ]
     return jsonable(out)
 
 
@@ -75,14 +86,31 @@ def _transcript(store: Store, recording_id: str) -> dict[str, Any] | None:
     segments = []
     for seg in t["segments"]:  # a named Tuple comes back as a dict or a tuple, by client version
         seg = seg if isinstance(seg, dict) else dict(zip(fields, seg, strict=True))
-        segments.append({"speaker": seg["speaker"] or None, "start_s": seg["start_s"],
-                         "end_s": seg["end_s"], "channel": seg["channel"],
-                         "text": seg["text"] if kept else None})
-    return {"text": t["text"] if kept else None, "text_kept": kept, "segments": segments,
-            "partial": t["partial"], "language": t["language"] or None,
-            "entity_counts": dict(t["entity_counts"]),
-            **({} if kept else {"note": "the sink keeps no transcript text unless "
-                                        "STT_SINK_STORE_REDACTED_TEXT=true (redacted text only)"})}
+        segments.append(
+            {
+                "speaker": seg["speaker"] or None,
+                "start_s": seg["start_s"],
+                "end_s": seg["end_s"],
+                "channel": seg["channel"],
+                "text": seg["text"] if kept else None,
+            }
+        )
+    return {
+        "text": t["text"] if kept else None,
+        "text_kept": kept,
+        "segments": segments,
+        "partial": t["partial"],
+        "language": t["language"] or None,
+        "entity_counts": dict(t["entity_counts"]),
+        **(
+            {}
+            if kept
+            else {
+                "note": "the sink keeps no transcript text unless "
+                "STT_SINK_STORE_REDACTED_TEXT=true (redacted text only)"
+            }
+        ),
+    }
 
 
 def jsonable(value: Any) -> Any:
@@ -96,4 +124,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     return value
-

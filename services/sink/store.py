@@ -64,8 +64,9 @@ class Store:
             except ClickHouseError as exc:
                 raise StoreError(str(exc)) from exc
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
-               token: str | None = None) -> None:
+    def insert(
+        self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str | None = None
+    ) -> None:
         settings = {"insert_deduplication_token": token} if token else None
         name = table if "." in table else f"{self.database}.{table}"
         with self._lock:
@@ -82,8 +83,9 @@ class Store:
             except Exception as exc:  # connection errors and the like: the store's problem
                 raise StoreError(f"insert into {table} failed: {exc}") from exc
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None,
-              max_rows: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None, max_rows: int | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows; ``QueryError`` when the query itself is at fault."""
         with self._lock:
             try:
@@ -126,11 +128,28 @@ class Store:
 
 
 # server-side codes that mean the rows themselves are wrong, not that the server is unwell
-_DATA_ERRORS = ("CANNOT_PARSE", "TYPE_MISMATCH", "VALUE_IS_OUT_OF_RANGE", "TOO_LARGE_STRING_SIZE",
-                "CANNOT_CONVERT_TYPE", "INCORRECT_DATA", "ILLEGAL_COLUMN", "NO_SUCH_COLUMN_IN_TABLE",
-                "THERE_IS_NO_COLUMN", "NOT_FOUND_COLUMN_IN_BLOCK")
-_TRANSIENT = ("MEMORY_LIMIT_EXCEEDED", "TIMEOUT_EXCEEDED", "TOO_MANY_SIMULTANEOUS_QUERIES",
-              "NETWORK_ERROR", "SOCKET_TIMEOUT", "ABORTED", "TABLE_IS_READ_ONLY", "KEEPER_EXCEPTION")
+_DATA_ERRORS = (
+    "CANNOT_PARSE",
+    "TYPE_MISMATCH",
+    "VALUE_IS_OUT_OF_RANGE",
+    "TOO_LARGE_STRING_SIZE",
+    "CANNOT_CONVERT_TYPE",
+    "INCORRECT_DATA",
+    "ILLEGAL_COLUMN",
+    "NO_SUCH_COLUMN_IN_TABLE",
+    "THERE_IS_NO_COLUMN",
+    "NOT_FOUND_COLUMN_IN_BLOCK",
+)
+_TRANSIENT = (
+    "MEMORY_LIMIT_EXCEEDED",
+    "TIMEOUT_EXCEEDED",
+    "TOO_MANY_SIMULTANEOUS_QUERIES",
+    "NETWORK_ERROR",
+    "SOCKET_TIMEOUT",
+    "ABORTED",
+    "TABLE_IS_READ_ONLY",
+    "KEEPER_EXCEPTION",
+)
 
 
 def _classify(exc: Exception) -> StoreError:

@@ -41,8 +41,14 @@ class Buffer:
         self._since: float | None = None
         self.rows = 0
 
-    def add(self, topic: str, partition: int, offset: int, table: str | None = None,
-            row: dict[str, Any] | None = None) -> None:
+    def add(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        table: str | None = None,
+        row: dict[str, Any] | None = None,
+    ) -> None:
         """A consumed message: its row (if it makes one) and its offset, which is committed
         with the next insert even when it made no row."""
         if self._since is None:

@@ -34,10 +34,10 @@ MODELS = ("tiny.en", "base")
 
 
 def transcribe(model, wav: Path) -> str:
-    segments, _ = model.transcribe(str(wav), language="en", beam_size=5, vad_filter=True,
-                                   word_timestamps=True)
-    words = [{"word": w.word, "start_s": w.start, "end_s": w.end}
-             for s in segments for w in (s.words or [])]
+    segments, _ = model.transcribe(
+        str(wav), language="en", beam_size=5, vad_filter=True, word_timestamps=True
+    )
+    words = [{"word": w.word, "start_s": w.start, "end_s": w.end} for s in segments for w in (s.words or [])]
     return build_layout([words]).text
 
 
@@ -49,9 +49,12 @@ def main() -> None:
     cache = AsrSettings().model_cache_dir
     rows = [json.loads(line) for line in OUT.read_text().splitlines()] if OUT.exists() else []
     have = {(r["split"], r["model"], r["script"]) for r in rows}
-    todo = {(split, k): script for split, scripts in ASR_SCRIPTS.items()
-            for k, script in enumerate(scripts)
-            if any((split, m, script) not in have for m in MODELS)}
+    todo = {
+        (split, k): script
+        for split, scripts in ASR_SCRIPTS.items()
+        for k, script in enumerate(scripts)
+        if any((split, m, script) not in have for m in MODELS)
+    }
     with tempfile.TemporaryDirectory() as tmp:
         wavs = {}
         for (split, k), script in todo.items():
@@ -60,13 +63,19 @@ def main() -> None:
             wavs[(split, k)] = wav
         for name in MODELS if wavs else ():
             resolved = resolve(name, cache)
-            model = WhisperModel(str(resolved.path), device="cpu", compute_type="int8",
-                                 cpu_threads=2)
+            model = WhisperModel(str(resolved.path), device="cpu", compute_type="int8", cpu_threads=2)
             for (split, k), wav in wavs.items():
                 if (split, name, todo[(split, k)]) in have:
                     continue
-                rows.append({"id": f"{split}-asr-{k:02d}-{name}", "split": split, "model": name,
-                             "script": todo[(split, k)], "transcript": transcribe(model, wav)})
+                rows.append(
+                    {
+                        "id": f"{split}-asr-{k:02d}-{name}",
+                        "split": split,
+                        "model": name,
+                        "script": todo[(split, k)],
+                        "transcript": transcribe(model, wav),
+                    }
+                )
                 print(rows[-1]["id"], rows[-1]["transcript"], flush=True)
     with OUT.open("w") as fh:
         for row in rows:

@@ -173,6 +173,7 @@ TLDS = ["com", "com", "com", "net", "org", "co dot uk", "io"]
 
 # --- value renderers -------------------------------------------------------------------
 
+
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
     body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
     for check in "0123456789":
@@ -217,7 +218,7 @@ say_pair = v2.say_pair  # "21" -> "twenty one", "07" -> "oh seven"
 def say_number(digits: str, groups: list[int], rng: random.Random, style: str) -> str:
     parts, pos = [], 0
     for g in groups:
-        parts.append(digits[pos: pos + g])
+        parts.append(digits[pos : pos + g])
         pos += g
     if style == "mixed":
         said = [p if rng.random() < 0.5 else say_group(p, rng, "plain") for p in parts]
@@ -271,8 +272,7 @@ def say_letters(word: str) -> str:
 def email(rng: random.Random, names: list[str]) -> str:
     first, last = rng.choice(names).lower(), rng.choice(LAST).lower().replace("'", "")
     domain, tld = rng.choice(DOMAINS), rng.choice(TLDS)
-    form = rng.choice(["written", "dot", "dot", "plain", "spelled", "underscore", "initial",
-                       "digits"])
+    form = rng.choice(["written", "dot", "dot", "plain", "spelled", "underscore", "initial", "digits"])
     if form == "written":
         return f"{first}.{last}@{domain}.{tld.replace(' dot ', '.')}"
     if form == "dot":
@@ -296,8 +296,10 @@ def address(rng: random.Random, streets: list[str]) -> str:
 
 def say_house_number(s: str) -> str:
     """How people say house numbers: 1120 "eleven twenty", 305 "three oh five"."""
+
     def pair(p: str) -> str:
         return "hundred" if p == "00" else say_pair(p)
+
     if len(s) == 4:
         return f"{say_pair(s[:2])} {pair(s[2:])}"
     if len(s) == 3:
@@ -327,7 +329,7 @@ def iban(rng: random.Random) -> str:
     numeric = "".join(str(int(c, 36)) for c in moved)
     check = 98 - int(numeric) % 97
     full = f"GB{check:02d}{bban}"
-    return " ".join(full[i:i + 4] for i in range(0, len(full), 4))
+    return " ".join(full[i : i + 4] for i in range(0, len(full), 4))
 
 
 def ip(rng: random.Random) -> str:
@@ -628,13 +630,10 @@ DEV2_TEMPLATES: dict[str, list[str]] = {
 
 FREEFORM_DEV2 = [
     "[PERSON: Beatriz] is my caseworker, she's the one who set this up.",
-    "can you read back the number, I said [PHONE_NUMBER: seven oh three, two two two, "
-    "one nine one nine]",
+    "can you read back the number, I said [PHONE_NUMBER: seven oh three, two two two, one nine one nine]",
     "We were living in [LOCATION: Albany] until last year.",
-    "uh my social is [US_SSN: five one eight, two two, four four three one], sorry, it's "
-    "been a long day",
-    "The email is [EMAIL_ADDRESS: r dot okonkwo at gmail dot com], that's "
-    "[PERSON: O K O N K W O].",
+    "uh my social is [US_SSN: five one eight, two two, four four three one], sorry, it's been a long day",
+    "The email is [EMAIL_ADDRESS: r dot okonkwo at gmail dot com], that's [PERSON: O K O N K W O].",
     "I have the card right here, [CREDIT_CARD: 6011 0009 9013 9424].",
     "Our office moved to [LOCATION: 250 Spruce Street] in [LOCATION: Hartford].",
     "[PERSON: Viktor]'s the one who answered last time.",
@@ -1058,7 +1057,7 @@ def fill(template: str, rng: random.Random, pools: dict[str, list[str]]) -> tupl
     """Render a template; return text and labels [(type, start, end)]."""
     out, labels, pos = [], [], 0
     for m in re.finditer(r"\{([A-Z0-9]+)\}", template):
-        out.append(template[pos: m.start()])
+        out.append(template[pos : m.start()])
         value, kind = render(m.group(1), rng, pools)
         start = sum(len(s) for s in out)
         out.append(value)
@@ -1083,8 +1082,11 @@ def render(slot: str, rng: random.Random, pools: dict[str, list[str]]) -> tuple[
         name = pools.pop("_last", [rng.choice(pools["last"])])[0]
         return " ".join(ch.upper() for ch in name if ch.isalpha()), "PERSON"
     simple = {
-        "PHONE": (phone, "PHONE_NUMBER"), "CARD": (card, "CREDIT_CARD"),
-        "SSN": (ssn, "US_SSN"), "DATE": (date, "DATE_TIME"), "IBAN": (iban, "IBAN_CODE"),
+        "PHONE": (phone, "PHONE_NUMBER"),
+        "CARD": (card, "CREDIT_CARD"),
+        "SSN": (ssn, "US_SSN"),
+        "DATE": (date, "DATE_TIME"),
+        "IBAN": (iban, "IBAN_CODE"),
         "IP": (ip, "IP_ADDRESS"),
     }
     if slot in simple:
@@ -1116,7 +1118,7 @@ def cued_number_kind(before: str) -> str:
 def parse_freeform(line: str) -> tuple[str, list]:
     text, labels, pos = [], [], 0
     for m in re.finditer(r"\[([A-Z_]+): ([^\]]+)\]", line):
-        text.append(line[pos: m.start()])
+        text.append(line[pos : m.start()])
         start = sum(len(s) for s in text)
         value = m.group(2)
         if m.group(1) == "PERSON" and value.startswith(("Mr. ", "Ms. ", "Dr. ")):
@@ -1130,16 +1132,18 @@ def parse_freeform(line: str) -> tuple[str, list]:
     return "".join(text), labels
 
 
-def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]],
-            level: int) -> tuple[str, list]:
+def fill_v2(template: str, rng: random.Random, pools: dict[str, list[str]], level: int) -> tuple[str, list]:
     out, labels, pos = [], [], 0
     for m in re.finditer(r"\{([A-Z0-9]+)\}|\[([A-Z_]+): ([^\]]+)\]", template):
-        out.append(template[pos: m.start()])
+        out.append(template[pos : m.start()])
         if m.group(1):
             value, kind = v2.render(m.group(1), rng, pools, level)
             short = m.group(1) in ("SHORT", "SHORTW")
-            if short and len(re.findall(r"\d|[a-z]+", value)) >= 5 \
-                    and cued_number_kind("".join(out)) == "ACCOUNT_NUMBER":
+            if (
+                short
+                and len(re.findall(r"\d|[a-z]+", value)) >= 5
+                and cued_number_kind("".join(out)) == "ACCOUNT_NUMBER"
+            ):
                 kind = "ACCOUNT_NUMBER"  # 5+ digits after an account cue (guideline)
         else:  # a literal labelled span: "[DATE_TIME: March 3rd, 2021]"
             value, kind = m.group(3), m.group(2)
@@ -1162,12 +1166,26 @@ def v2_rows() -> list[dict]:
             for t_idx, template in enumerate(templates):
                 for r in range(v2.REPEATS[group.rstrip("0123456789")]):
                     text, labels = fill_v2(template, rng, v2.POOLS[name], v2.LEVELS[name])
-                    rows.append({"id": f"{name}-{group}-{t_idx:02d}-{r}", "split": split,
-                                 "group": group, "text": text, "labels": labels})
+                    rows.append(
+                        {
+                            "id": f"{name}-{group}-{t_idx:02d}-{r}",
+                            "split": split,
+                            "group": group,
+                            "text": text,
+                            "labels": labels,
+                        }
+                    )
         for k, line in enumerate(freeform):
             text, labels = parse_freeform(line)
-            rows.append({"id": f"{name}-free-{k:02d}", "split": split, "group": "free",
-                         "text": text, "labels": labels})
+            rows.append(
+                {
+                    "id": f"{name}-free-{k:02d}",
+                    "split": split,
+                    "group": "free",
+                    "text": text,
+                    "labels": labels,
+                }
+            )
     return rows
 
 
@@ -1188,8 +1206,15 @@ def asr_rows() -> list[dict]:
         row = transcripts.pop(rid)
         if text != row["transcript"]:
             raise ValueError(f"{rid}: labelled text differs from the transcript: {text!r}")
-        rows.append({"id": rid, "split": HELD_OUT if row["split"] == HELD_OUT else "dev",
-                     "group": "asr", "text": text, "labels": labels})
+        rows.append(
+            {
+                "id": rid,
+                "split": HELD_OUT if row["split"] == HELD_OUT else "dev",
+                "group": "asr",
+                "text": text,
+                "labels": labels,
+            }
+        )
     if transcripts:
         raise ValueError(f"transcripts without labels: {sorted(transcripts)}")
     return rows
@@ -1199,18 +1224,24 @@ def main() -> None:
     rng = random.Random(20261121)
     pools = {
         "dev": {"first": FIRST, "last": LAST, "city": CITY, "street": STREET, "state": STATE},
-        "dev2": {"first": FIRST_T, "last": LAST_T, "city": CITY_T, "street": STREET_T,
-                 "state": STATE_T},
-        "dev3": {"first": FIRST_H, "last": LAST_H, "city": CITY_H, "street": STREET_H,
-                 "state": STATE_H},
-        "test": {"first": FIRST_3, "last": LAST_3, "city": CITY_3, "street": STREET_3,
-                 "state": STATE_3},
+        "dev2": {"first": FIRST_T, "last": LAST_T, "city": CITY_T, "street": STREET_T, "state": STATE_T},
+        "dev3": {"first": FIRST_H, "last": LAST_H, "city": CITY_H, "street": STREET_H, "state": STATE_H},
+        "test": {"first": FIRST_3, "last": LAST_3, "city": CITY_3, "street": STREET_3, "state": STATE_3},
     }
-    repeats = {"person": 4, "phone": 6, "card": 7, "ssn": 8, "email": 8, "location": 5,
-               "date": 5, "other": 4, "mixed": 4, "negative": 2}
+    repeats = {
+        "person": 4,
+        "phone": 6,
+        "card": 7,
+        "ssn": 8,
+        "email": 8,
+        "location": 5,
+        "date": 5,
+        "other": 4,
+        "mixed": 4,
+        "negative": 2,
+    }
     rows = []
-    sets = (("dev", TEMPLATES), ("dev2", DEV2_TEMPLATES), ("dev3", DEV3_TEMPLATES),
-            ("test", TEST_TEMPLATES))
+    sets = (("dev", TEMPLATES), ("dev2", DEV2_TEMPLATES), ("dev3", DEV3_TEMPLATES), ("test", TEST_TEMPLATES))
     for name, templates_by_group in sets:
         split = "test" if name == "test" else "dev"
         for group, templates in templates_by_group.items():
@@ -1219,14 +1250,32 @@ def main() -> None:
                     text, labels = fill(template, rng, dict(pools[name]))
                     if group != "negative" and rng.random() < 0.1:
                         text = text.lower()
-                    rows.append({"id": f"{name}-{group}-{t_idx:02d}-{r}", "split": split,
-                                 "group": group, "text": text, "labels": labels})
-    for name, lines in (("dev", FREEFORM), ("dev2", FREEFORM_DEV2), ("dev3", FREEFORM_DEV3),
-                        ("test", FREEFORM_TEST)):
+                    rows.append(
+                        {
+                            "id": f"{name}-{group}-{t_idx:02d}-{r}",
+                            "split": split,
+                            "group": group,
+                            "text": text,
+                            "labels": labels,
+                        }
+                    )
+    for name, lines in (
+        ("dev", FREEFORM),
+        ("dev2", FREEFORM_DEV2),
+        ("dev3", FREEFORM_DEV3),
+        ("test", FREEFORM_TEST),
+    ):
         for k, line in enumerate(lines):
             text, labels = parse_freeform(line)
-            rows.append({"id": f"{name}-free-{k:02d}", "split": "test" if name == "test" else "dev",
-                         "group": "free", "text": text, "labels": labels})
+            rows.append(
+                {
+                    "id": f"{name}-free-{k:02d}",
+                    "split": "test" if name == "test" else "dev",
+                    "group": "free",
+                    "text": text,
+                    "labels": labels,
+                }
+            )
     rows += v2_rows() + asr_rows()
     seen, unique = set(), []
     for row in rows:
@@ -1235,10 +1284,21 @@ def main() -> None:
             unique.append(row)
     with OUT.open("w") as fh:
         for row in unique:
-            entities = [{"type": t, "start": s, "end": e, "text": row["text"][s:e]}
-                        for t, s, e in row["labels"]]
-            fh.write(json.dumps({"id": row["id"], "split": row["split"], "group": row["group"],
-                                 "text": row["text"], "entities": entities}) + "\n")
+            entities = [
+                {"type": t, "start": s, "end": e, "text": row["text"][s:e]} for t, s, e in row["labels"]
+            ]
+            fh.write(
+                json.dumps(
+                    {
+                        "id": row["id"],
+                        "split": row["split"],
+                        "group": row["group"],
+                        "text": row["text"],
+                        "entities": entities,
+                    }
+                )
+                + "\n"
+            )
     print(f"wrote {len(unique)} utterances to {OUT}")
 
 

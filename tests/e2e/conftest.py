@@ -84,9 +84,12 @@ def own_sink_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, st
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    return {"STT_SINK_DSN": f"chdb://{tmp_path_factory.mktemp('clickhouse')}",
-            "STT_SINK_HTTP_PORT": str(port), "STT_SINK_STORE_REDACTED_TEXT": "true",
-            "STT_SINK_BATCH_MAX_S": "1"}, port
+    return {
+        "STT_SINK_DSN": f"chdb://{tmp_path_factory.mktemp('clickhouse')}",
+        "STT_SINK_HTTP_PORT": str(port),
+        "STT_SINK_STORE_REDACTED_TEXT": "true",
+        "STT_SINK_BATCH_MAX_S": "1",
+    }, port
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +103,13 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     # a known /metrics port per service (not 0), so a test can scrape them (test_prometheus.py)
     names = [service_name(argv) for argv in SERVICES]
     METRICS_PORTS.update(zip(names, free_ports(len(names), SINK_PORT), strict=True))
-    procs = [proc for argv, name in zip(SERVICES, names, strict=True) for proc in start_services(
-        kafka_bootstrap, logs, [argv], {**env, "STT_METRICS_PORT": str(METRICS_PORTS[name])})]
+    procs = [
+        proc
+        for argv, name in zip(SERVICES, names, strict=True)
+        for proc in start_services(
+            kafka_bootstrap, logs, [argv], {**env, "STT_METRICS_PORT": str(METRICS_PORTS[name])}
+        )
+    ]
     try:
         yield kafka_bootstrap
     finally:

@@ -189,8 +189,7 @@ def write_silent_flac(path: Path, hours: float, rate: int = 8000) -> None:
         stream = out.add_stream("flac", rate=rate, layout="mono", options={"frame_size": "16384"})
         stream.codec_context.format = "s16"
         for done in range(0, total, block):
-            frame = av.AudioFrame.from_ndarray(first if done == 0 else silence, format="s16",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(first if done == 0 else silence, format="s16", layout="mono")
             frame.sample_rate, frame.pts = rate, done
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -217,7 +216,7 @@ def make_inputs(folder: Path) -> dict[str, Path]:
         "random.bin": rng.bytes(64 * 1024),
         "notes.wav": b"Meeting notes: call the customer back on Monday about the invoice.\n" * 40,
         "truncated.wav": wav_bytes(tone(6.0, RATE))[: 44 + 96000],
-        "lying.wav": tone_wav[:data_at] + struct.pack("<I", 10 * 192000) + tone_wav[data_at + 4:],
+        "lying.wav": tone_wav[:data_at] + struct.pack("<I", 10 * 192000) + tone_wav[data_at + 4 :],
         "video.mp4": video_only_mp4(),
         "1khz.wav": wav_bytes(tone(3.0, 1000, freq=200.0), rate=1000),
         "8ch.wav": multichannel(8, short),
@@ -265,12 +264,18 @@ class Matrix:
 
 
 # -- the raw topic -----------------------------------------------------------------------------
-def part_dicts(data: bytes, filename: str, content_type: str, *, split_channels: bool = False,
-               part_size: int = 1_000_000) -> list[dict[str, Any]]:
+def part_dicts(
+    data: bytes, filename: str, content_type: str, *, split_channels: bool = False, part_size: int = 1_000_000
+) -> list[dict[str, Any]]:
     """RecordingParts as a Kafka producer of the contract writes them."""
-    common = {"tenant": TENANT, "source": "kafka", "priority": "realtime",
-              "split_channels": split_channels, "hints": ingest_events.make_hints(),
-              "metadata": {"bad_input": "raw"}}
+    common = {
+        "tenant": TENANT,
+        "source": "kafka",
+        "priority": "realtime",
+        "split_channels": split_channels,
+        "hints": ingest_events.make_hints(),
+        "metadata": {"bad_input": "raw"},
+    }
     ids = (f"bad-raw-{uuid.uuid4().hex[:12]}", new_trace_id())
     parts = list(iter_parts(io.BytesIO(data), len(data), ids, filename, part_size, common))
     for part in parts:
@@ -286,19 +291,22 @@ def send_parts(pub: Publisher, parts: list[dict[str, Any]]) -> str:
 
 
 def raw_entry(bootstrap: str, paths: dict[str, Path], sent: dict[tuple[str, str], Sent]) -> None:
-    pub = Publisher(MeshSettings(bootstrap_servers=bootstrap, metrics_port=None),
-                    service="e2e-bad-input")
+    pub = Publisher(MeshSettings(bootstrap_servers=bootstrap, metrics_port=None), service="e2e-bad-input")
     try:
         # first, so that its part timeout runs while the rest is sent: 2 of its 3 parts
-        stalled = part_dicts(paths["good.wav"].read_bytes(), "stalled.wav", "audio/x-wav",
-                             part_size=80_000)
+        stalled = part_dicts(paths["good.wav"].read_bytes(), "stalled.wav", "audio/x-wav", part_size=80_000)
         assert len(stalled) == 3
         sent[("part upload that never completes", "raw")] = Sent(
-            "part upload that never completes", "raw", send_parts(pub, stalled[:2]))
+            "part upload that never completes", "raw", send_parts(pub, stalled[:2])
+        )
         for f in FILES:
             if "raw" in f.entries:
-                parts = part_dicts(paths[f.filename].read_bytes(), f.filename, f.content_type,
-                                   split_channels=f.split_channels)
+                parts = part_dicts(
+                    paths[f.filename].read_bytes(),
+                    f.filename,
+                    f.content_type,
+                    split_channels=f.split_channels,
+                )
                 sent[(f.name, "raw")] = Sent(f.name, "raw", send_parts(pub, parts))
         undecodable(bootstrap, pub, sent)
         oversized(bootstrap, pub, sent)
@@ -339,18 +347,27 @@ def oversized(bootstrap: str, pub: Publisher, sent: dict[tuple[str, str], Sent])
     except Exception as exc:  # the error is the observation
         mesh_error = f"{type(exc).__name__}: {exc}"
     value, headers = AvroSerde().encode("RecordingPart", part)
-    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 2 * TOPIC_MAX,
-                         "compression.type": "none"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "message.max.bytes": 2 * TOPIC_MAX, "compression.type": "none"}
+    )
     reports: list[Any] = []
-    producer.produce(topics.RAW, value, part["recording_id"].encode(), headers=list(headers),
-                     on_delivery=lambda err, _msg: reports.append(err))
+    producer.produce(
+        topics.RAW,
+        value,
+        part["recording_id"].encode(),
+        headers=list(headers),
+        on_delivery=lambda err, _msg: reports.append(err),
+    )
     producer.flush(60)
     del producer
     broker_error = str(reports[0]) if reports and reports[0] is not None else "delivered"
     code = reports[0].code() if reports and reports[0] is not None else None
-    sent[(name, "raw")] = Sent(name, "raw", part["recording_id"],
-                               error=json.dumps({"publisher": mesh_error, "broker": broker_error,
-                                                 "broker_code": code}))
+    sent[(name, "raw")] = Sent(
+        name,
+        "raw",
+        part["recording_id"],
+        error=json.dumps({"publisher": mesh_error, "broker": broker_error, "broker_code": code}),
+    )
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
@@ -365,12 +382,19 @@ def intake(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     """An HTTP intake against the stack's broker, with a 5 s stalled-body timeout."""
     port = free_port()
     log = tmp_path_factory.mktemp("bad-input-intake") / "intake.log"
-    env = {**os.environ, "STT_BOOTSTRAP_SERVERS": stack, "STT_METRICS_PORT": "0",
-           "STT_INGEST_HTTP_HOST": "127.0.0.1", "STT_INGEST_HTTP_PORT": str(port),
-           "STT_INGEST_RESULTS_URL": "none", "STT_INGEST_PART_TIMEOUT_S": str(HTTP_PART_TIMEOUT_S)}
+    env = {
+        **os.environ,
+        "STT_BOOTSTRAP_SERVERS": stack,
+        "STT_METRICS_PORT": "0",
+        "STT_INGEST_HTTP_HOST": "127.0.0.1",
+        "STT_INGEST_HTTP_PORT": str(port),
+        "STT_INGEST_RESULTS_URL": "none",
+        "STT_INGEST_PART_TIMEOUT_S": str(HTTP_PART_TIMEOUT_S),
+    }
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.ingest", "http"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.ingest", "http"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         yield f"http://127.0.0.1:{port}", log, proc
     finally:
@@ -392,8 +416,12 @@ def post_file(base: str, f: FileInput, path: Path) -> Sent:
     query = {"tenant": TENANT, "priority": "realtime", "metadata": '{"bad_input": "http"}'}
     if f.split_channels:
         query["split_channels"] = "true"
-    resp = httpx.post(f"{base}/v1/recordings", params=query, timeout=120,
-                      files={"file": (f.filename, path.read_bytes(), f.content_type)})
+    resp = httpx.post(
+        f"{base}/v1/recordings",
+        params=query,
+        timeout=120,
+        files={"file": (f.filename, path.read_bytes(), f.content_type)},
+    )
     body = resp.json()
     return Sent(f.name, "http", body.get("recording_id"), status=resp.status_code, body=body)
 
@@ -430,13 +458,18 @@ def http_entry(base: str, paths: dict[str, Path], sent: dict[tuple[str, str], Se
             sent[(f.name, "http")] = post_file(base, f, paths[f.filename])
     over = "body declared over the upload limit"
     sent[(over, "http")] = raw_request(
-        base, "POST /v1/recordings HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
-              f"Content-Length: {600 * 1024 * 1024}", b"", then="answer", timeout_s=30)
+        base,
+        "POST /v1/recordings HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
+        f"Content-Length: {600 * 1024 * 1024}",
+        b"",
+        then="answer",
+        timeout_s=30,
+    )
     partial = b"RIFF" + bytes(996)
-    head = ("POST /v1/recordings HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
-            "Content-Length: 100000")
+    head = "POST /v1/recordings HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\nContent-Length: 100000"
     sent[("upload that stops mid-body", "http")] = raw_request(
-        base, head, partial, then="answer", timeout_s=HTTP_PART_TIMEOUT_S + 30)
+        base, head, partial, then="answer", timeout_s=HTTP_PART_TIMEOUT_S + 30
+    )
     raw_request(base, head, partial, then="hang up", timeout_s=10)
     sent[("client gone mid-body", "http")] = Sent("client gone mid-body", "http")
     sent[(GOOD.name, "http")] = post_file(base, GOOD, paths["good.wav"])
@@ -445,13 +478,33 @@ def http_entry(base: str, paths: dict[str, Path], sent: dict[tuple[str, str], Se
 # -- the CLI -------------------------------------------------------------------------------------
 def cli(bootstrap: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap}
-    return subprocess.run([sys.executable, "-m", "stt_mesh.cli", "publish", "--tenant", TENANT,
-                           "--priority", "realtime", *map(str, args)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stt_mesh.cli",
+            "publish",
+            "--tenant",
+            TENANT,
+            "--priority",
+            "realtime",
+            *map(str, args),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def cli_entry(bootstrap: str, paths: dict[str, Path], folder: Path,
-              sent: dict[tuple[str, str], Sent], seconds: dict[str, float], t0: float) -> None:
+def cli_entry(
+    bootstrap: str,
+    paths: dict[str, Path],
+    folder: Path,
+    sent: dict[tuple[str, str], Sent],
+    seconds: dict[str, float],
+    t0: float,
+) -> None:
     """Three commands: the files kept apart by channel, then every other file with the good
     clip last, then a path that is not a file."""
     for split in (True, False):
@@ -464,15 +517,15 @@ def cli_entry(bootstrap: str, paths: dict[str, Path], folder: Path,
         for f, rid in zip(batch, ids, strict=True):
             sent[(f.name, "cli")] = Sent(f.name, "cli", rid, exit_code=done.returncode)
     missing = cli(bootstrap, folder / "no-such-call.wav")
-    sent[("file that does not exist", "cli")] = Sent("file that does not exist", "cli",
-                                                     exit_code=missing.returncode,
-                                                     stderr=missing.stderr)
+    sent[("file that does not exist", "cli")] = Sent(
+        "file that does not exist", "cli", exit_code=missing.returncode, stderr=missing.stderr
+    )
     seconds["cli sent"] = time.monotonic() - t0
 
 
-def collect(errors: list[BaseException], target: Callable[..., None],
-            *args: Any) -> Callable[[], None]:
+def collect(errors: list[BaseException], target: Callable[..., None], *args: Any) -> Callable[[], None]:
     """``target(*args)`` for a thread, its exception kept for the caller."""
+
     def run() -> None:
         try:
             target(*args)
@@ -483,15 +536,20 @@ def collect(errors: list[BaseException], target: Callable[..., None],
 
 
 # -- the whole matrix ---------------------------------------------------------------------------
-def settled(sent: dict[tuple[str, str], Sent], seconds: dict[str, float],
-            t0: float) -> Callable[[Events], bool]:
+def settled(
+    sent: dict[tuple[str, str], Sent], seconds: dict[str, float], t0: float
+) -> Callable[[Events], bool]:
     """Every recording sent has its outcome: failed, dead-lettered or finished. When each one
     got it goes into ``seconds`` (under "<input> via <entry>")."""
+
     def done(ev: Events) -> bool:
         waiting = False
         for (name, entry), s in sent.items():
-            if s.recording_id is None or s.error or (s.status is not None and s.status >= 400
-                                                     and "recording_id" not in s.body):
+            if (
+                s.recording_id is None
+                or s.error
+                or (s.status is not None and s.status >= 400 and "recording_id" not in s.body)
+            ):
                 continue  # refused before it became a recording
             got = ev.by_id[s.recording_id]
             if got["DeadLetter"] or finished(got):
@@ -504,8 +562,9 @@ def settled(sent: dict[tuple[str, str], Sent], seconds: dict[str, float],
 
 
 @pytest.fixture(scope="module")
-def matrix(stack: str, intake: tuple[str, Path, Any],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+def matrix(
+    stack: str, intake: tuple[str, Path, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Matrix]:
     base, log, proc = intake
     folder = tmp_path_factory.mktemp("bad-input")
     t0 = time.monotonic()
@@ -516,8 +575,7 @@ def matrix(stack: str, intake: tuple[str, Path, Any],
     seconds["raw sent"] = time.monotonic() - t0
     # the CLI's subprocesses start while the HTTP requests are answered
     errors: list[BaseException] = []
-    clis = threading.Thread(target=collect(errors, cli_entry, stack, paths, folder, sent, seconds,
-                                           t0))
+    clis = threading.Thread(target=collect(errors, cli_entry, stack, paths, folder, sent, seconds, t0))
     clis.start()
     assert wait_for(lambda: healthy(base), 300), f"the HTTP intake never came up: {log.read_text()}"
     http_entry(base, paths, sent)
@@ -525,8 +583,11 @@ def matrix(stack: str, intake: tuple[str, Path, Any],
     clis.join(600)
     assert not errors and not clis.is_alive(), errors
     ids = {s.recording_id for s in sent.values() if s.recording_id}
-    ev = Events(MeshSettings(bootstrap_servers=stack, metrics_port=None),
-                [topics.RECORDINGS, topics.REDACTED, topics.QUALITY, topics.dlq(topics.RAW)], ids)
+    ev = Events(
+        MeshSettings(bootstrap_servers=stack, metrics_port=None),
+        [topics.RECORDINGS, topics.REDACTED, topics.QUALITY, topics.dlq(topics.RAW)],
+        ids,
+    )
     try:
         ev.wait(settled(sent, seconds, t0), WAIT_S)
         seconds["settled"] = time.monotonic() - t0
@@ -563,8 +624,9 @@ def print_matrix(m: Matrix) -> None:
         print(f"  {name} | {entry} | {outcome_line(m, s)}")
     steps = {k: round(v, 1) for k, v in m.seconds.items() if " via " not in k}
     slowest = sorted(((v, k) for k, v in m.seconds.items() if " via " in k), reverse=True)[:5]
-    print(f"  seconds from the start: {steps}; last outcomes: "
-          f"{', '.join(f'{k} {v:.0f}' for v, k in slowest)}")
+    print(
+        f"  seconds from the start: {steps}; last outcomes: {', '.join(f'{k} {v:.0f}' for v, k in slowest)}"
+    )
 
 
 # -- the assertions, row by row ----------------------------------------------------------------
@@ -592,8 +654,9 @@ def assert_completed(got: dict[str, list[dict[str, Any]]], f: FileInput) -> None
 
 
 @pytest.mark.parametrize("f,entry", FILE_ROWS, ids=[f"{f.name}-{e}" for f, e in FILE_ROWS])
-def test_each_file_input_ends_in_its_outcome_at_each_entry_point(matrix: Matrix, f: FileInput,
-                                                                  entry: str) -> None:
+def test_each_file_input_ends_in_its_outcome_at_each_entry_point(
+    matrix: Matrix, f: FileInput, entry: str
+) -> None:
     s = matrix.sent[(f.name, entry)]
     if entry == "cli":
         assert s.exit_code == 0  # the CLI published it; ingest judges the content
@@ -620,13 +683,17 @@ def test_a_good_recording_sent_after_the_bad_ones_completes(matrix: Matrix, entr
     assert "hello" in text, final
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("malformed Avro", r"^cannot decode stt\.v1\.RecordingPart: "),
-    ("unknown schema fingerprint", r"^unknown writer schema fingerprint 0123456789abcdef$"),
-    ("no schema header", r"^no stt-schema header and no registry framing$"),
-])
-def test_an_undecodable_raw_message_is_dead_lettered_with_its_reason(matrix: Matrix, name: str,
-                                                                     reason: str) -> None:
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("malformed Avro", r"^cannot decode stt\.v1\.RecordingPart: "),
+        ("unknown schema fingerprint", r"^unknown writer schema fingerprint 0123456789abcdef$"),
+        ("no schema header", r"^no stt-schema header and no registry framing$"),
+    ],
+)
+def test_an_undecodable_raw_message_is_dead_lettered_with_its_reason(
+    matrix: Matrix, name: str, reason: str
+) -> None:
     got = matrix.of(name, "raw")
     assert got["DeadLetter"], f"no dead letter for {name}"
     letter = got["DeadLetter"][0]
@@ -635,17 +702,20 @@ def test_an_undecodable_raw_message_is_dead_lettered_with_its_reason(matrix: Mat
     assert letter["source_topic"] == topics.RAW and letter["payload"]
 
 
-def test_a_message_over_the_topic_maximum_is_refused_with_a_clear_producer_error(
-        matrix: Matrix) -> None:
+def test_a_message_over_the_topic_maximum_is_refused_with_a_clear_producer_error(matrix: Matrix) -> None:
     s = matrix.sent[("one message over the topic maximum", "raw")]
     errors = json.loads(s.error)
     # refused before it left, naming the topic, the size and the limit
-    assert re.match(r"MessageTooLarge: a \d+-byte message for stt\.recordings\.raw\.v1 exceeds "
-                    r"message\.max\.bytes \(10485760", errors["publisher"]), errors
+    assert re.match(
+        r"MessageTooLarge: a \d+-byte message for stt\.recordings\.raw\.v1 exceeds "
+        r"message\.max\.bytes \(10485760",
+        errors["publisher"],
+    ), errors
     assert errors["broker_code"] == KafkaError.MSG_SIZE_TOO_LARGE, errors
     assert "Message size too large" in errors["broker"], errors
     assert s.recording_id and not any(matrix.events.by_id[s.recording_id].values()), (
-        "nothing of it may reach ingest")
+        "nothing of it may reach ingest"
+    )
 
 
 def test_a_part_upload_that_never_completes_fails_as_missing_parts(matrix: Matrix) -> None:
@@ -653,22 +723,23 @@ def test_a_part_upload_that_never_completes_fails_as_missing_parts(matrix: Matri
     assert got["RecordingFailed"], "the stalled upload was never failed"
     failed = got["RecordingFailed"][0]
     assert failed["error_type"] == "missing_parts"
-    assert failed["reason"] == (f"received 2 of 3 parts, none for {PART_TIMEOUT_S:.0f} s; "
-                                "missing parts: 2")
+    assert failed["reason"] == (f"received 2 of 3 parts, none for {PART_TIMEOUT_S:.0f} s; missing parts: 2")
     assert failed["size_bytes"] == 160_000 and failed["filename"] == "stalled.wav"
 
 
 def test_the_http_intake_answers_4xx_never_5xx_and_stays_up(matrix: Matrix) -> None:
-    http = {name: s.status for (name, entry), s in matrix.sent.items()
-            if entry == "http" and s.status is not None}
+    http = {
+        name: s.status for (name, entry), s in matrix.sent.items() if entry == "http" and s.status is not None
+    }
     assert all(400 <= code < 500 or code == 202 for code in http.values()), http
     over = matrix.sent[("body declared over the upload limit", "http")]
     assert over.status == 413 and over.body["error"] == "too_large"
     assert over.body["detail"] == f"the body has {600 * 1024 * 1024} bytes; the limit is {512 * 1024 * 1024}"
     stalled = matrix.sent[("upload that stops mid-body", "http")]
     assert stalled.status == 408 and stalled.body["error"] == "upload_stalled"
-    assert stalled.body["detail"] == (f"no bytes arrived for {HTTP_PART_TIMEOUT_S:g} s after 1000 "
-                                      "of 100000 bytes; send the recording again")
+    assert stalled.body["detail"] == (
+        f"no bytes arrived for {HTTP_PART_TIMEOUT_S:g} s after 1000 of 100000 bytes; send the recording again"
+    )
     log = matrix.intake_log.read_text()
     assert "client went away after 1000 of 100000 bytes" in log
     assert matrix.intake_alive, log[-3000:]

@@ -32,12 +32,12 @@ def der(turns: list[dict]) -> float:
 def test_the_sample_call_is_diarized_and_its_transcript_is_speaker_attributed(publisher, events):
     ev = events(topics.DIARIZATION, topics.REDACTED)
     # no speaker-count hint: the diarizer must count the two parties itself
-    [(rid, trace_id)] = publish_files([sample_dir() / "sample.wav"], publisher, tenant="e2e",
-                                      progress=False)
+    [(rid, trace_id)] = publish_files([sample_dir() / "sample.wav"], publisher, tenant="e2e", progress=False)
 
     def done(e) -> bool:
         return bool(e.by_id[rid]["SpeakerTurns"]) and any(
-            r["scope"] == "recording" for r in e.by_id[rid]["RedactedTranscript"])
+            r["scope"] == "recording" for r in e.by_id[rid]["RedactedTranscript"]
+        )
 
     assert ev.wait(done, 900), f"incomplete: {dict(ev.by_id[rid])}"
     [turns] = ev.by_id[rid]["SpeakerTurns"]

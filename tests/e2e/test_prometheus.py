@@ -71,16 +71,30 @@ def prometheus(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
-        "scrape_configs": [{"job_name": "stt-mesh", "static_configs": [
-            {"targets": [f"127.0.0.1:{p}"], "labels": {"process": name}}
-            for name, p in METRICS_PORTS.items()]}],
+        "scrape_configs": [
+            {
+                "job_name": "stt-mesh",
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{p}"], "labels": {"process": name}}
+                    for name, p in METRICS_PORTS.items()
+                ],
+            }
+        ],
     }
     (home / "prometheus.yml").write_text(yaml.safe_dump(config))
     log = home / "prometheus.log"
-    proc = subprocess.Popen([binary, f"--config.file={home / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={home / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=home)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -106,21 +120,31 @@ def traffic(prometheus: Prometheus, stack: str, tmp_path_factory: pytest.TempPat
     from stt_mesh.analysis import Results
 
     tmp = tmp_path_factory.mktemp("prometheus-traffic")
-    wav, short, mandarin, muffled = (sample_dir() / "sample.wav", tmp / "candidate.wav", tmp / "mandarin.wav",
-                                     tmp / "muffled.wav")
-    subprocess.run(["espeak-ng", "-w", str(short), "good morning, thanks for calling, how can I help you"],
-                   check=True)
+    wav, short, mandarin, muffled = (
+        sample_dir() / "sample.wav",
+        tmp / "candidate.wav",
+        tmp / "mandarin.wav",
+        tmp / "muffled.wav",
+    )
+    subprocess.run(
+        ["espeak-ng", "-w", str(short), "good morning, thanks for calling, how can I help you"], check=True
+    )
     subprocess.run(["espeak-ng", "-v", "cmn", "-w", str(tmp / "cmn.wav"), MANDARIN], check=True)
-    subprocess.run(["sox", str(tmp / "cmn.wav"), "-r", "16000", "-c", "1", "-b", "16", str(mandarin)],
-                   check=True)
-    subprocess.run(["sox", str(wav), str(muffled), "trim", "0", "12", "lowpass", "300", "lowpass", "300",
-                    "gain", "10"], check=True)
+    subprocess.run(
+        ["sox", str(tmp / "cmn.wav"), "-r", "16000", "-c", "1", "-b", "16", str(mandarin)], check=True
+    )
+    subprocess.run(
+        ["sox", str(wav), str(muffled), "trim", "0", "12", "lowpass", "300", "lowpass", "300", "gain", "10"],
+        check=True,
+    )
     pub = Publisher(MeshSettings(bootstrap_servers=stack, metrics_port=None), service="e2e-prometheus")
     try:
-        [(sample, _)] = publish_files([wav], pub, tenant=TENANT, priority="realtime",
-                                      metadata=sample_metadata(), progress=False)
-        [(candidate, _)] = publish_files([short], pub, tenant=TENANT, priority="realtime", arm="candidate",
-                                         progress=False)
+        [(sample, _)] = publish_files(
+            [wav], pub, tenant=TENANT, priority="realtime", metadata=sample_metadata(), progress=False
+        )
+        [(candidate, _)] = publish_files(
+            [short], pub, tenant=TENANT, priority="realtime", arm="candidate", progress=False
+        )
         unheard = publish_files([mandarin, muffled], pub, tenant=TENANT, priority="realtime", progress=False)
     finally:
         pub.close()
@@ -134,8 +158,11 @@ def traffic(prometheus: Prometheus, stack: str, tmp_path_factory: pytest.TempPat
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         try:
-            rows = results.dicts("SELECT recording_id, status, llm_tasks FROM stt.calls "
-                                 "WHERE has({ids:Array(String)}, recording_id)", {"ids": ids})
+            rows = results.dicts(
+                "SELECT recording_id, status, llm_tasks FROM stt.calls "
+                "WHERE has({ids:Array(String)}, recording_id)",
+                {"ids": ids},
+            )
         except Exception:  # the sink may still be migrating
             rows = []
         done = {r["recording_id"]: r for r in rows if r["status"] == "completed"}
@@ -210,4 +237,3 @@ def test_every_recording_rule_has_a_value(scraped) -> None:
 
 def test_every_panel_query_returns_data(scraped) -> None:
     assert not scraped["panel queries"], scraped["panel queries"]
-

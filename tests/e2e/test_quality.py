@@ -22,15 +22,21 @@ pytestmark = pytest.mark.e2e
 def recording_report(rid):
     def done(ev) -> bool:
         return any(q["scope"] == "recording" for q in ev.by_id[rid]["QualityReport"])
+
     return done
 
 
 def test_a_call_with_its_reference_gets_a_recording_quality_report(publisher, events):
     ev = events(topics.QUALITY)
     reference = stm_text(sample_dir() / "sample.stm")
-    [(rid, trace_id)] = publish_files([sample_dir() / "sample.wav"], publisher, tenant="e2e-quality",
-                                      priority="realtime", metadata={join.REFERENCE_KEY: reference},
-                                      progress=False)
+    [(rid, trace_id)] = publish_files(
+        [sample_dir() / "sample.wav"],
+        publisher,
+        tenant="e2e-quality",
+        priority="realtime",
+        metadata={join.REFERENCE_KEY: reference},
+        progress=False,
+    )
     assert ev.wait(recording_report(rid), 600), dict(ev.by_id[rid])
     reports = ev.by_id[rid]["QualityReport"]
     [final] = [q for q in reports if q["scope"] == "recording"]
@@ -51,11 +57,34 @@ def test_a_call_with_its_reference_gets_a_recording_quality_report(publisher, ev
 
 def test_a_silence_probe_is_reported_with_no_hallucinated_words(publisher, events, tmp_path):
     probe = tmp_path / "silence.wav"
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(probe), "synth", "8",
-                    "whitenoise", "vol", "0.003"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(probe),
+            "synth",
+            "8",
+            "whitenoise",
+            "vol",
+            "0.003",
+        ],
+        check=True,
+    )
     ev = events(topics.QUALITY)
-    [(rid, _)] = publish_files([probe], publisher, tenant="e2e-quality", priority="realtime",
-                               metadata={join.REFERENCE_KEY: ""}, progress=False)
+    [(rid, _)] = publish_files(
+        [probe],
+        publisher,
+        tenant="e2e-quality",
+        priority="realtime",
+        metadata={join.REFERENCE_KEY: ""},
+        progress=False,
+    )
     assert ev.wait(recording_report(rid), 300), dict(ev.by_id[rid])
     [final] = [q for q in ev.by_id[rid]["QualityReport"] if q["scope"] == "recording"]
     assert final["hallucinated_words"] == 0 and final["word_count"] == 0

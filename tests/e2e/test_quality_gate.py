@@ -50,10 +50,19 @@ def test_a_candidate_better_on_average_but_worse_on_telephone_is_rolled_back(sta
     assert overall["verdict"] != "regressed"
 
     # the same evidence with the slice left unprotected: nothing protected regressed
-    samples = [Sample(arm=r["arm"], model=r["model"], slice={"slice": r["slice"], "language": r["language"]},
-                      wer=r["true_wer"]) for r in rows if r["true_wer"] is not None]
+    samples = [
+        Sample(
+            arm=r["arm"],
+            model=r["model"],
+            slice={"slice": r["slice"], "language": r["language"]},
+            wer=r["true_wer"],
+        )
+        for r in rows
+        if r["true_wer"] is not None
+    ]
     unprotected = evaluate(samples, GatePolicy(protected={}, dimensions=["slice", "language"]))
     assert unprotected.decision == "continue", unprotected.reasons
-    protected = evaluate(samples, GatePolicy(protected={"slice=telephone": 0.03},
-                                             dimensions=["slice", "language"]))
+    protected = evaluate(
+        samples, GatePolicy(protected={"slice=telephone": 0.03}, dimensions=["slice", "language"])
+    )
     assert protected.decision == "rollback"

@@ -33,8 +33,9 @@ def test_spoken_pii_never_reaches_the_redacted_topic(stack, publisher, events, t
     assert ev.wait(final, 600), f"no recording-scope redaction: {dict(ev.by_id[rid])}"
     raw = " ".join(s["text"] for c in ev.by_id[rid]["ChunkTranscript"] for s in c["segments"])
     spoken = leaks(raw)
-    assert {"PHONE_NUMBER", "CREDIT_CARD", "smith"} <= set(spoken), \
+    assert {"PHONE_NUMBER", "CREDIT_CARD", "smith"} <= set(spoken), (
         f"the ASR must hear the PII for this test to mean anything: {raw}"
+    )
     redacted = ev.by_id[rid]["RedactedTranscript"]
     for event in redacted:
         text = " ".join([event["text"], *(s["text"] for s in event["segments"])])
@@ -48,7 +49,8 @@ def test_spoken_pii_never_reaches_the_redacted_topic(stack, publisher, events, t
     for entity in recording["entities"]:
         assert entity["start_s"] is not None and entity["end_s"] >= entity["start_s"]
     # nothing of the raw text on the redacted topic's bytes either
-    redacted_bytes = b" ".join(value for topic, key, value in ev.raw
-                               if topic == topics.REDACTED and key == rid)
+    redacted_bytes = b" ".join(
+        value for topic, key, value in ev.raw if topic == topics.REDACTED and key == rid
+    )
     assert redacted_bytes
     assert b"Smith" not in redacted_bytes and b"smith" not in redacted_bytes

@@ -67,8 +67,25 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     tmp = tmp_path_factory.mktemp("sink-e2e")
     wav = sample_dir() / "sample.wav"
     subprocess.run(["sox", str(wav), "-r", "8000", "-e", "u-law", str(tmp / "telephone.wav")], check=True)
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(tmp / "noise.wav"), "synth", "30",
-                    "pinknoise", "vol", "0.5"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(tmp / "noise.wav"),
+            "synth",
+            "30",
+            "pinknoise",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
     subprocess.run(["sox", "-m", str(wav), str(tmp / "noise.wav"), str(tmp / "noisy.wav")], check=True)
     (tmp / "notes.wav").write_text("this is a text file, not a recording\n")
     meta = sample_metadata()  # the reference and summary checklist `make run` gives the call
@@ -77,8 +94,9 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         calls = {}
         for name, tenant in (("sample", "e2e-sink-a"), ("telephone", "e2e-sink-b"), ("noisy", "e2e-sink-b")):
             path = wav if name == "sample" else tmp / f"{name}.wav"
-            [(rid, trace)] = publish_files([path], pub, tenant=tenant, priority="realtime", metadata=meta,
-                                           progress=False)
+            [(rid, trace)] = publish_files(
+                [path], pub, tenant=tenant, priority="realtime", metadata=meta, progress=False
+            )
             calls[name] = (rid, trace)
         [(failed_rid, _)] = publish_files([tmp / "notes.wav"], pub, tenant="e2e-sink-a", progress=False)
     finally:
@@ -91,13 +109,27 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
     results = Results(url=f"http://127.0.0.1:{SINK_PORT[-1]}")
     ids = [rid for rid, _ in calls.values()]
-    wait_for(results, "SELECT recording_id, status, llm_tasks FROM stt.calls WHERE has({ids:Array(String)}, "
-             "recording_id)", lambda r: len(r) == 3 and all(x["status"] == "completed" and x["llm_tasks"]
-                                                          for x in r), 900, ids=ids)
-    wait_for(results, "SELECT status FROM stt.calls WHERE recording_id = {r:String}",
-             lambda r: r and r[0]["status"] == "failed", 300, r=failed_rid)
-    wait_for(results, "SELECT count() AS n FROM stt.latest_dead_letters WHERE recording_id = {k:String}",
-             lambda r: r and r[0]["n"] == 1, 300, k=garbage_key)
+    wait_for(
+        results,
+        "SELECT recording_id, status, llm_tasks FROM stt.calls WHERE has({ids:Array(String)}, recording_id)",
+        lambda r: len(r) == 3 and all(x["status"] == "completed" and x["llm_tasks"] for x in r),
+        900,
+        ids=ids,
+    )
+    wait_for(
+        results,
+        "SELECT status FROM stt.calls WHERE recording_id = {r:String}",
+        lambda r: r and r[0]["status"] == "failed",
+        300,
+        r=failed_rid,
+    )
+    wait_for(
+        results,
+        "SELECT count() AS n FROM stt.latest_dead_letters WHERE recording_id = {k:String}",
+        lambda r: r and r[0]["n"] == 1,
+        300,
+        k=garbage_key,
+    )
     return {"calls": calls, "failed": failed_rid, "garbage": garbage_key, "results": results}
 
 
@@ -119,27 +151,34 @@ def test_calls_view_has_one_row_per_call_with_quality_and_llm_outcome(mesh_data)
     assert call["cost_usd"] > 0
     assert call["llm_tasks"] == ["summary"] and call["summary_accepted"] is not None
     assert call["llm_latency_ms"][0] > 0 and call["total_cost_usd"] > call["cost_usd"]
-    telephone = results.dicts("SELECT codec, sample_rate FROM stt.calls WHERE recording_id = {r:String}",
-                              {"r": mesh_data["calls"]["telephone"][0]})
+    telephone = results.dicts(
+        "SELECT codec, sample_rate FROM stt.calls WHERE recording_id = {r:String}",
+        {"r": mesh_data["calls"]["telephone"][0]},
+    )
     assert telephone[0]["sample_rate"] == 8000
 
 
 def test_no_raw_text_and_no_payload_bytes_reach_clickhouse(mesh_data) -> None:
     results = mesh_data["results"]
     ids = [rid for rid, _ in mesh_data["calls"].values()]
-    texts = results.dicts("SELECT text, segments FROM stt.latest_transcripts WHERE has({ids:Array(String)}, "
-                          "recording_id)", {"ids": ids})
+    texts = results.dicts(
+        "SELECT text, segments FROM stt.latest_transcripts WHERE has({ids:Array(String)}, recording_id)",
+        {"ids": ids},
+    )
     names = [n.lower() for n in SAMPLE_PII]
     for row in texts:  # the stack keeps redacted text (a setting): the names it masks are not in it
         blob = json.dumps(row).lower()
         assert not [n for n in names if n in blob], row
-    dl = results.dicts("SELECT * FROM stt.latest_dead_letters WHERE recording_id = {k:String}",
-                       {"k": mesh_data["garbage"]})
+    dl = results.dicts(
+        "SELECT * FROM stt.latest_dead_letters WHERE recording_id = {k:String}", {"k": mesh_data["garbage"]}
+    )
     assert dl[0]["source_topic"] == topics.RAW and dl[0]["service"] == "ingest"
     assert dl[0]["payload_bytes"] == 64
     assert "payload" not in dl[0]  # the table has no column for it
-    meta = results.dicts("SELECT metadata FROM stt.latest_recordings WHERE has({ids:Array(String)}, "
-                         "recording_id)", {"ids": ids})
+    meta = results.dicts(
+        "SELECT metadata FROM stt.latest_recordings WHERE has({ids:Array(String)}, recording_id)",
+        {"ids": ids},
+    )
     assert all("reference" not in m["metadata"] for m in meta)
 
 
@@ -166,17 +205,31 @@ def test_runbook_query_runs_on_mesh_data(mesh_data, title_sql) -> None:
 def test_stt_mesh_result_returns_the_finished_transcript(mesh_data) -> None:
     rid, trace = mesh_data["calls"]["sample"]
     env = {**os.environ, "STT_SINK_URL": f"http://127.0.0.1:{SINK_PORT[-1]}"}
-    out = subprocess.run([sys.executable, "-m", "stt_mesh.cli", "result", rid], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "stt_mesh.cli", "result", rid],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == "completed" and result["trace_id"] == trace
     segments = result["transcript"]["segments"]
     assert segments and all(s["speaker"] for s in segments) and any(s["text"] for s in segments)
-    assert result["quality"]["scope"] == "recording" and result["quality"]["verdict"] in ("accepted",
-                                                                                         "needs_review")
-    missing = subprocess.run([sys.executable, "-m", "stt_mesh.cli", "result", "no-such-recording"], env=env,
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result["quality"]["scope"] == "recording" and result["quality"]["verdict"] in (
+        "accepted",
+        "needs_review",
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "stt_mesh.cli", "result", "no-such-recording"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 3
 
 
@@ -184,12 +237,22 @@ def test_http_intake_answers_status_until_the_transcript_is_done(mesh_data, stac
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "STT_BOOTSTRAP_SERVERS": stack, "STT_METRICS_PORT": "0",
-           "STT_INGEST_HTTP_PORT": str(port), "STT_INGEST_HTTP_HOST": "127.0.0.1",
-           "STT_INGEST_RESULTS_URL": f"http://127.0.0.1:{SINK_PORT[-1]}"}
+    env = {
+        **os.environ,
+        "STT_BOOTSTRAP_SERVERS": stack,
+        "STT_METRICS_PORT": "0",
+        "STT_INGEST_HTTP_PORT": str(port),
+        "STT_INGEST_HTTP_HOST": "127.0.0.1",
+        "STT_INGEST_RESULTS_URL": f"http://127.0.0.1:{SINK_PORT[-1]}",
+    }
     log = tmp_path / "intake.log"
-    intake = subprocess.Popen([sys.executable, "-m", "services.ingest", "http"], env=env, cwd=ROOT,
-                              stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    intake = subprocess.Popen(
+        [sys.executable, "-m", "services.ingest", "http"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -200,8 +263,12 @@ def test_http_intake_answers_status_until_the_transcript_is_done(mesh_data, stac
             except OSError:
                 time.sleep(0.5)
         data = (sample_dir() / "sample.wav").read_bytes()
-        req = urllib.request.Request(f"{base}/v1/recordings?priority=realtime&tenant=e2e-sink-http",
-                                     data=data, method="POST", headers={"Content-Type": "audio/wav"})
+        req = urllib.request.Request(
+            f"{base}/v1/recordings?priority=realtime&tenant=e2e-sink-http",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "audio/wav"},
+        )
         with urllib.request.urlopen(req, timeout=120) as resp:
             assert resp.status == 202
             rid = json.loads(resp.read())["recording_id"]
@@ -227,10 +294,12 @@ def test_sink_lag_is_measured(mesh_data) -> None:
     """Publish (Kafka timestamp) to row visible (inserted), over everything this stack stored."""
     rows = mesh_data["results"].dicts(
         "SELECT count() AS n, quantile(0.5)(lag) AS p50, quantile(0.95)(lag) AS p95 FROM ("
-        + " UNION ALL ".join(f"SELECT dateDiff('millisecond', kafka_ts, inserted_at) AS lag FROM stt.{t}"
-                             for t in ("recordings", "transcripts", "speaker_turns", "quality",
-                                       "llm_outcomes"))
-        + ")")
+        + " UNION ALL ".join(
+            f"SELECT dateDiff('millisecond', kafka_ts, inserted_at) AS lag FROM stt.{t}"
+            for t in ("recordings", "transcripts", "speaker_turns", "quality", "llm_outcomes")
+        )
+        + ")"
+    )
     lag = rows[0]
     print(f"sink lag over {lag['n']} rows: p50 {lag['p50']:.0f} ms, p95 {lag['p95']:.0f} ms")
     assert lag["n"] > 0 and 0 <= lag["p50"] <= lag["p95"]

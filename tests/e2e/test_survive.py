@@ -78,8 +78,17 @@ CLIPS_S = [(0.0, 7.0), (7.0, 13.5), (13.5, 20.0), (20.0, 26.0), (23.0, 30.0)]  #
 EVERY_S = 4.0  # one recording starts every EVERY_S seconds
 SMALL_PART = 64_000  # one recording in three: about four RecordingParts ...
 PART_GAP_S = 0.4  # ... sent this far apart
-KILL_ORDER = ["diarize-realtime", "ingest", "asr-realtime", "asr-batch", "diarize-batch", "redact",
-              "quality", "sink", "examples.call_summary"]
+KILL_ORDER = [
+    "diarize-realtime",
+    "ingest",
+    "asr-realtime",
+    "asr-batch",
+    "diarize-batch",
+    "redact",
+    "quality",
+    "sink",
+    "examples.call_summary",
+]
 IN = "stt_messages_in_total"
 # at most two services start again at once (model loads pile up on two cores), and never both
 # pools of one service: a call always has a diarizer (redaction waits for turns only while one
@@ -90,18 +99,28 @@ MIN_RECORDINGS = 30  # published before the flow stops: the kills alone may take
 
 SURVIVAL_ENV = {
     # a killed member leaves its group after 10 s rather than 45 s (quality: Faust's settings)
-    "STT_SESSION_TIMEOUT_MS": "10000", "BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1",
+    "STT_SESSION_TIMEOUT_MS": "10000",
+    "BROKER_SESSION_TIMEOUT": "10",
+    "BROKER_HEARTBEAT_INTERVAL": "1",
     # a consumer the broker restart left without an assignment gives up in a minute, not six
     "STT_UNASSIGNED_UNHEALTHY_S": "60",
     # a diarize pool killed on a busy CI machine can take minutes to load its model again; the
     # calls it holds must still get their speakers (after 120 s redact would send them without)
     "STT_REDACT_TURNS_TIMEOUT_S": "600",
     # short recordings in several chunks each: "no chunk lost" is about more than one chunk
-    "STT_INGEST_CHUNK_TARGET_S": "3", "STT_INGEST_CHUNK_MAX_S": "5",
+    "STT_INGEST_CHUNK_TARGET_S": "3",
+    "STT_INGEST_CHUNK_MAX_S": "5",
 }
-FINAL_TOPICS = [topics.RECORDINGS, topics.chunks_topic("realtime"), topics.chunks_topic("batch"),
-                topics.TRANSCRIPTS, topics.DIARIZATION, topics.REDACTED, topics.QUALITY,
-                topics.LLM_OUTCOMES]
+FINAL_TOPICS = [
+    topics.RECORDINGS,
+    topics.chunks_topic("realtime"),
+    topics.chunks_topic("batch"),
+    topics.TRANSCRIPTS,
+    topics.DIARIZATION,
+    topics.REDACTED,
+    topics.QUALITY,
+    topics.LLM_OUTCOMES,
+]
 
 
 @dataclass
@@ -131,8 +150,9 @@ class Flow:
     def __init__(self, bootstrap: str, clips: list[Path], every_s: float) -> None:
         # librdkafka's own log lines (a connection refused every few ms while the broker is
         # down) would drown the test's output; delivery failures still raise DeliveryError
-        self.settings = MeshSettings(bootstrap_servers=bootstrap, metrics_port=None,
-                                     kafka_extra={"log_level": "2"})
+        self.settings = MeshSettings(
+            bootstrap_servers=bootstrap, metrics_port=None, kafka_extra={"log_level": "2"}
+        )
         self.clips, self.every_s = clips, every_s
         self.published: dict[str, Sent] = {}
         self.upload: Upload | None = None
@@ -168,8 +188,14 @@ class Flow:
         priority = ("realtime", "batch")[i % 2]
         part_size = SMALL_PART if i % 3 == 0 else 1_000_000
         ids = (new_recording_id(), new_trace_id())
-        common = {"tenant": TENANT, "source": "cli", "priority": priority, "split_channels": False,
-                  "hints": make_hints(None, None, None, None, (), None), "metadata": {"clip": clip.stem}}
+        common = {
+            "tenant": TENANT,
+            "source": "cli",
+            "priority": priority,
+            "split_channels": False,
+            "hints": make_hints(None, None, None, None, (), None),
+            "metadata": {"clip": clip.stem},
+        }
         with clip.open("rb") as stream:
             parts = list(iter_parts(stream, clip.stat().st_size, ids, clip.name, part_size, common))
         sent = Sent(ids[0], ids[1], priority, wav_seconds(clip), len(parts))
@@ -214,7 +240,7 @@ def cut_clips(folder: Path) -> list[Path]:
         path = folder / f"clip-{start:04.1f}-{end:04.1f}.wav"
         with wave.open(str(path), "wb") as dst:
             dst.setparams(params)
-            dst.writeframes(frames[int(start * rate) * width:int(end * rate) * width])
+            dst.writeframes(frames[int(start * rate) * width : int(end * rate) * width])
         out.append(path)
     return out
 
@@ -292,9 +318,15 @@ def kill_with_work_in_hand(svc: SupervisedService, flow: Flow, timeout_s: float 
             time.sleep(0.05)
     consumed = svc.metric(IN)
     killed_at = svc.kill_and_restart()
-    kill: dict[str, Any] = {"service": svc.name, "argv": svc.argv, "killed_at": killed_at, "in_hand": busy,
-                            "messages_in_before_kill": consumed, "ready_after_s": None,
-                            "published_so_far": len(flow.published)}
+    kill: dict[str, Any] = {
+        "service": svc.name,
+        "argv": svc.argv,
+        "killed_at": killed_at,
+        "in_hand": busy,
+        "messages_in_before_kill": consumed,
+        "ready_after_s": None,
+        "published_so_far": len(flow.published),
+    }
 
     def watch() -> None:
         if wait_until(svc.ready, READY_AFTER_KILL_S, every_s=0.25):
@@ -308,15 +340,23 @@ def kill_with_work_in_hand(svc: SupervisedService, flow: Flow, timeout_s: float 
 def wait_for_turn(kills: list[dict[str, Any]], svc: SupervisedService) -> None:
     """Until fewer than RESTARTING_AT_ONCE of the services killed so far are starting again,
     and none of them is another pool of ``svc``'s service (bounded by READY_AFTER_KILL_S)."""
+
     def restarting(k: dict[str, Any]) -> bool:
         return k["watcher"].is_alive()
 
-    wait_until(lambda: sum(map(restarting, kills)) < RESTARTING_AT_ONCE and not any(
-        restarting(k) and k["argv"][0] == svc.argv[0] for k in kills), READY_AFTER_KILL_S, every_s=0.25)
+    wait_until(
+        lambda: (
+            sum(map(restarting, kills)) < RESTARTING_AT_ONCE
+            and not any(restarting(k) and k["argv"][0] == svc.argv[0] for k in kills)
+        ),
+        READY_AFTER_KILL_S,
+        every_s=0.25,
+    )
 
 
-def await_recovery(services: dict[str, SupervisedService], back: float,
-                   timeout_s: float) -> dict[str, float | None]:
+def await_recovery(
+    services: dict[str, SupervisedService], back: float, timeout_s: float
+) -> dict[str, float | None]:
     """Seconds from ``back`` until each service is ready and has taken a message since (a
     process started again by the supervisor counts from zero); None: not within timeout_s."""
     marks = {n: (s.starts, s.metric(IN)) for n, s in services.items()}
@@ -335,10 +375,14 @@ def await_recovery(services: dict[str, SupervisedService], back: float,
     return out
 
 
-def unexpected_exits(services: dict[str, SupervisedService], since: float,
-                     until: float) -> dict[str, list[int]]:
-    return {n: [code for at, code in s.exits if since <= at <= until] for n, s in services.items()
-            if any(since <= at <= until for at, _ in s.exits)}
+def unexpected_exits(
+    services: dict[str, SupervisedService], since: float, until: float
+) -> dict[str, list[int]]:
+    return {
+        n: [code for at, code in s.exits if since <= at <= until]
+        for n, s in services.items()
+        if any(since <= at <= until for at, _ in s.exits)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -349,13 +393,18 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
     broker.start()
     create_topics(broker.bootstrap, topic_specs())
     sink, sink_port = own_sink_env(tmp_path_factory)
-    env = {**{k: v for k, v in E2E_ENV.items() if not k.startswith("STT_ASR_ROLLOUT__")},
-           # no rollout candidate: nothing here asks for it, and every ASR restart would load it
-           **sink, **SURVIVAL_ENV,
-           "STT_DIARIZE_STATE_DIR": str(home / "diarize"), "STT_QUALITY_DATADIR": str(home / "quality")}
+    env = {
+        **{k: v for k, v in E2E_ENV.items() if not k.startswith("STT_ASR_ROLLOUT__")},
+        # no rollout candidate: nothing here asks for it, and every ASR restart would load it
+        **sink,
+        **SURVIVAL_ENV,
+        "STT_DIARIZE_STATE_DIR": str(home / "diarize"),
+        "STT_QUALITY_DATADIR": str(home / "quality"),
+    }
     logs = home / "logs"
-    services = {svc.name: svc for svc in (SupervisedService(argv, broker.bootstrap, logs, env)
-                                          for argv in SERVICES)}
+    services = {
+        svc.name: svc for svc in (SupervisedService(argv, broker.bootstrap, logs, env) for argv in SERVICES)
+    }
     assert sorted(services) == sorted(KILL_ORDER), "a service of the mesh is not killed here"
     for svc in services.values():
         svc.start()
@@ -364,7 +413,8 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
     state = Survival(services, flow, Results(url=f"http://127.0.0.1:{sink_port}", timeout_s=10))
     try:
         assert wait_until(lambda: all(s.ready() for s in services.values()), 420), (
-            "the stack did not come up: " + ", ".join(n for n, s in services.items() if not s.ready()))
+            "the stack did not come up: " + ", ".join(n for n, s in services.items() if not s.ready())
+        )
         state.timings["stack_up_s"] = time.monotonic() - t0
         flow.start()
         assert wait_until(lambda: len(flow.published) >= 3, 60), f"nothing published: {flow.errors}"
@@ -385,8 +435,11 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
         stopped = time.monotonic()
         broker.start()
         back = time.monotonic()
-        state.broker = {"stop_s": stopped - started, "down_s": back - started,
-                        "recovered_after_s": await_recovery(services, back, timeout_s=300)}
+        state.broker = {
+            "stop_s": stopped - started,
+            "down_s": back - started,
+            "recovered_after_s": await_recovery(services, back, timeout_s=300),
+        }
         state.broker["exits"] = unexpected_exits(services, started, time.monotonic())
         print(f"broker restarted: {state.broker}", flush=True)
         time.sleep(20)  # recordings published after the restart flow through too
@@ -438,8 +491,9 @@ def drain(state: Survival, timeout_s: float) -> Events:
     deadline = time.monotonic() + timeout_s
     # the chunk topics hold the biggest messages, so the follower may reach a recording's final
     # events before its chunks: wait for those too (a chunk really lost still fails the test)
-    done = events.wait(lambda ev: all(finished(ev.by_id[r]) and ev.by_id[r]["AudioChunk"] for r in ids),
-                       timeout_s)
+    done = events.wait(
+        lambda ev: all(finished(ev.by_id[r]) and ev.by_id[r]["AudioChunk"] for r in ids), timeout_s
+    )
     rows: list[dict[str, Any]] = []
     while done and time.monotonic() < deadline:
         try:
@@ -447,7 +501,8 @@ def drain(state: Survival, timeout_s: float) -> Events:
         except ResultStoreError:
             rows = []
         if len({r["recording_id"] for r in rows}) == len(ids) and all(
-                r["status"] == "completed" and r["llm_tasks"] for r in rows):
+            r["status"] == "completed" and r["llm_tasks"] for r in rows
+        ):
             break
         time.sleep(2.0)
     return events
@@ -455,13 +510,17 @@ def drain(state: Survival, timeout_s: float) -> Events:
 
 def summarize(state: Survival) -> None:
     flow = state.flow
-    print(f"\nsurvival: {len(flow.published)} recordings published "
-          f"({Counter(s.priority for s in flow.published.values())}, "
-          f"{sum(s.parts > 1 for s in flow.published.values())} multi-part), "
-          f"{flow.delivery_failures} parts resent after a delivery failure")
+    print(
+        f"\nsurvival: {len(flow.published)} recordings published "
+        f"({Counter(s.priority for s in flow.published.values())}, "
+        f"{sum(s.parts > 1 for s in flow.published.values())} multi-part), "
+        f"{flow.delivery_failures} parts resent after a delivery failure"
+    )
     for k in state.kills:
-        print(f"  kill -9 {k['service']}: work in hand {k['in_hand']}, ready again after "
-              f"{k['ready_after_s'] and round(k['ready_after_s'], 1)} s")
+        print(
+            f"  kill -9 {k['service']}: work in hand {k['in_hand']}, ready again after "
+            f"{k['ready_after_s'] and round(k['ready_after_s'], 1)} s"
+        )
     print(f"  broker: {state.broker}")
     print(f"  exits nobody asked for: {[(n, s.exits) for n, s in state.services.items() if s.exits]}")
     print(f"  timings: { {k: round(v, 1) for k, v in state.timings.items()} }")
@@ -489,8 +548,9 @@ def test_every_published_recording_completes(survival: Survival) -> None:
     assert len(published) >= MIN_RECORDINGS, "too few recordings flowed to say anything"
     failed = {r: ev.by_id[r]["RecordingFailed"] for r in published if ev.by_id[r]["RecordingFailed"]}
     assert not failed, failed
-    unfinished = {r: {k: len(v) for k, v in ev.by_id[r].items()} for r in published
-                  if not finished(ev.by_id[r])}
+    unfinished = {
+        r: {k: len(v) for k, v in ev.by_id[r].items()} for r in published if not finished(ev.by_id[r])
+    }
     assert not unfinished, f"{len(unfinished)} of {len(published)} recordings never completed: {unfinished}"
     for rid, sent in published.items():
         metas = ev.by_id[rid]["RecordingMetadata"]
@@ -536,17 +596,22 @@ def test_one_final_result_per_recording_after_dedup(survival: Survival) -> None:
         assert not any(r["partial"] for r in finals), rid
         assert all(r["segments"] and all(s["speaker"] for s in r["segments"]) for r in finals), rid
         differing += len({r["text"] for r in finals}) > 1
-    print(f"duplicates on the topics (redeliveries after kills): {dict(dupes)}; recordings whose "
-          f"duplicate final transcripts differ in text: {differing}")
+    print(
+        f"duplicates on the topics (redeliveries after kills): {dict(dupes)}; recordings whose "
+        f"duplicate final transcripts differ in text: {differing}"
+    )
 
 
 def test_calls_view_has_exactly_one_completed_row_per_recording(survival: Survival) -> None:
     published = survival.flow.published
     ids = sorted(published)
     results = survival.results
-    [totals] = results.dicts("SELECT count() AS n, uniqExact(recording_id) AS recordings, "
-                             "uniqExact(trace_id) AS traces FROM stt.calls "
-                             "WHERE has({ids:Array(String)}, recording_id)", {"ids": ids})
+    [totals] = results.dicts(
+        "SELECT count() AS n, uniqExact(recording_id) AS recordings, "
+        "uniqExact(trace_id) AS traces FROM stt.calls "
+        "WHERE has({ids:Array(String)}, recording_id)",
+        {"ids": ids},
+    )
     assert totals == {"n": len(ids), "recordings": len(ids), "traces": len(ids)}
     [tenant] = results.dicts("SELECT count() AS n FROM stt.calls WHERE tenant = {t:String}", {"t": TENANT})
     assert tenant["n"] == len(ids), "a recording nobody published (or published twice) has a row"
@@ -565,14 +630,21 @@ def test_calls_view_has_exactly_one_completed_row_per_recording(survival: Surviv
     per_recording = results.dicts(
         "SELECT recording_id, countIf(scope = 'chunk') AS chunk_reports, "
         "countIf(scope = 'recording') AS recording_reports FROM stt.latest_quality "
-        "WHERE has({ids:Array(String)}, recording_id) GROUP BY recording_id", {"ids": ids})
+        "WHERE has({ids:Array(String)}, recording_id) GROUP BY recording_id",
+        {"ids": ids},
+    )
     transcripts = results.dicts(
         "SELECT recording_id, count() AS n FROM stt.latest_transcripts WHERE scope = 'recording' "
-        "AND has({ids:Array(String)}, recording_id) GROUP BY recording_id", {"ids": ids})
+        "AND has({ids:Array(String)}, recording_id) GROUP BY recording_id",
+        {"ids": ids},
+    )
     assert {t["recording_id"]: t["n"] for t in transcripts} == dict.fromkeys(ids, 1)
     counts = {r: {m["chunk_count"] for m in ev.by_id[r]["RecordingMetadata"]}.pop() for r in ids}
     assert {q["recording_id"]: (q["chunk_reports"], q["recording_reports"]) for q in per_recording} == {
-        r: (counts[r], 1) for r in ids}
-    dead = results.dicts("SELECT count() AS n FROM stt.latest_dead_letters "
-                         "WHERE has({ids:Array(String)}, recording_id)", {"ids": ids})
+        r: (counts[r], 1) for r in ids
+    }
+    dead = results.dicts(
+        "SELECT count() AS n FROM stt.latest_dead_letters WHERE has({ids:Array(String)}, recording_id)",
+        {"ids": ids},
+    )
     assert dead[0]["n"] == 0, "a message of a published recording was dead-lettered"

@@ -27,21 +27,27 @@ MAX_WER = 0.20
 
 
 def chunk_transcripts(ev, rid):
-    return sorted({c["seq"]: c for c in ev.by_id[rid]["ChunkTranscript"]}.values(),
-                  key=lambda c: c["seq"])
+    return sorted({c["seq"]: c for c in ev.by_id[rid]["ChunkTranscript"]}.values(), key=lambda c: c["seq"])
 
 
 def complete(rid):
     def done(ev) -> bool:
         chunks = chunk_transcripts(ev, rid)
         return bool(chunks) and len(chunks) == chunks[0]["chunk_count"]
+
     return done
 
 
 def test_a_published_call_comes_back_as_timed_versioned_transcript_segments(publisher, events):
     ev = events(topics.RECORDINGS, topics.TRANSCRIPTS)
-    [(rid, trace_id)] = publish_files([sample_dir() / "sample.wav"], publisher, tenant="e2e",
-                                      priority="realtime", num_speakers=2, progress=False)
+    [(rid, trace_id)] = publish_files(
+        [sample_dir() / "sample.wav"],
+        publisher,
+        tenant="e2e",
+        priority="realtime",
+        num_speakers=2,
+        progress=False,
+    )
     assert ev.wait(complete(rid), 600), f"transcript incomplete: {dict(ev.by_id[rid])}"
     [meta] = ev.by_id[rid]["RecordingMetadata"]
     assert meta["trace_id"] == trace_id and meta["duration_s"] == pytest.approx(30.0, abs=0.1)
@@ -76,8 +82,11 @@ def test_bad_input_becomes_recording_failed_and_the_mesh_keeps_going(publisher, 
     (bad, _), (zero, _), (good, _) = published
     failed = lambda rid: lambda e: bool(e.by_id[rid]["RecordingFailed"])  # noqa: E731
     assert ev.wait(failed(bad), 120) and ev.wait(failed(zero), 60)
-    assert ev.by_id[bad]["RecordingFailed"][0]["error_type"] in {"not_audio", "truncated",
-                                                                 "unreadable_header"}
+    assert ev.by_id[bad]["RecordingFailed"][0]["error_type"] in {
+        "not_audio",
+        "truncated",
+        "unreadable_header",
+    }
     assert ev.by_id[zero]["RecordingFailed"][0]["error_type"] == "empty"
     assert ev.wait(complete(good), 300)
     text = " ".join(s["text"] for c in chunk_transcripts(ev, good) for s in c["segments"]).lower()
@@ -93,23 +102,37 @@ def test_the_http_intake_accepts_a_call_that_then_flows_through_kafka(stack, eve
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "STT_BOOTSTRAP_SERVERS": stack, "STT_METRICS_PORT": "0",
-           "STT_INGEST_HTTP_HOST": "127.0.0.1", "STT_INGEST_HTTP_PORT": str(port),
-           "STT_INGEST_RESULTS_URL": f"http://127.0.0.1:{SINK_PORT[-1]}"}
-    intake = subprocess.Popen([sys.executable, "-m", "services.ingest", "http"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "STT_BOOTSTRAP_SERVERS": stack,
+        "STT_METRICS_PORT": "0",
+        "STT_INGEST_HTTP_HOST": "127.0.0.1",
+        "STT_INGEST_HTTP_PORT": str(port),
+        "STT_INGEST_RESULTS_URL": f"http://127.0.0.1:{SINK_PORT[-1]}",
+    }
+    intake = subprocess.Popen(
+        [sys.executable, "-m", "services.ingest", "http"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: healthy(f"{base}/healthz"), 60), "the HTTP intake never came up"
         speech = tmp_path / "speech.wav"
-        subprocess.run(["espeak-ng", "-w", str(speech), "the quick brown fox jumps over the lazy dog"],
-                       check=True)
-        bad = httpx.post(f"{base}/v1/recordings", content=b"hello", timeout=30,
-                         headers={"Content-Type": "text/plain"})
+        subprocess.run(
+            ["espeak-ng", "-w", str(speech), "the quick brown fox jumps over the lazy dog"], check=True
+        )
+        bad = httpx.post(
+            f"{base}/v1/recordings", content=b"hello", timeout=30, headers={"Content-Type": "text/plain"}
+        )
         assert bad.status_code == 415 and bad.json()["detail"]
         ev = events(topics.TRANSCRIPTS)
-        resp = httpx.post(f"{base}/v1/recordings?tenant=e2e&priority=realtime", timeout=60,
-                          files={"file": ("speech.wav", speech.read_bytes(), "audio/wav")})
+        resp = httpx.post(
+            f"{base}/v1/recordings?tenant=e2e&priority=realtime",
+            timeout=60,
+            files={"file": ("speech.wav", speech.read_bytes(), "audio/wav")},
+        )
         assert resp.status_code == 202, resp.text
         rid = resp.json()["recording_id"]
         status = httpx.get(f"{base}/v1/recordings/{rid}", timeout=10)

@@ -70,24 +70,41 @@ def make_manifest(folder: Path, seconds: list[float]) -> tuple[Path, list[int]]:
 
 
 def cli(manifest: Path, tenant: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "stt_mesh.cli", "batch", "submit", str(manifest), "--tenant",
-            tenant, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "stt_mesh.cli",
+        "batch",
+        "submit",
+        str(manifest),
+        "--tenant",
+        tenant,
+        *extra,
+    ]
 
 
 def child_env(bootstrap: str) -> dict[str, str]:
     return {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap}
 
 
-def read_parts(settings: MeshSettings, job_id: str, isolation: str = "read_committed",
-               ) -> dict[str, list[dict[str, Any]]]:
+def read_parts(
+    settings: MeshSettings,
+    job_id: str,
+    isolation: str = "read_committed",
+) -> dict[str, list[dict[str, Any]]]:
     """Every RecordingPart of ``job_id`` on the raw topic (committed ones only, as ingest
     reads them, unless ``isolation`` says otherwise), by recording id."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
     serde = AvroSerde()
-    consumer = Consumer({**settings.consumer_config(f"batch-check-{time.time_ns()}"),
-                         "enable.partition.eof": True, "enable.auto.commit": False,
-                         "isolation.level": isolation})
+    consumer = Consumer(
+        {
+            **settings.consumer_config(f"batch-check-{time.time_ns()}"),
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
+    )
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     try:
         partitions = consumer.list_topics(topics.RAW, timeout=10).topics[topics.RAW].partitions
@@ -124,14 +141,17 @@ def assert_each_row_published_once(settings, job_id, manifest, part_counts) -> N
         assert sorted(p["part"] for p in parts) == list(range(part_counts[row.index])), rid
         assert {p["part_count"] for p in parts} == {part_counts[row.index]}
         assert len({p["trace_id"] for p in parts}) == 1
-        assert parts[0]["metadata"] == {"campaign": f"c{row.index % 3}", "batch_job": job_id,
-                                        "batch_row": str(row.index)}
-        assert b"".join(p["data"] for p in sorted(parts, key=lambda p: p["part"])) == \
-            row.path.read_bytes()
+        assert parts[0]["metadata"] == {
+            "campaign": f"c{row.index % 3}",
+            "batch_job": job_id,
+            "batch_row": str(row.index),
+        }
+        assert b"".join(p["data"] for p in sorted(parts, key=lambda p: p["part"])) == row.path.read_bytes()
 
 
-def wait_for_cursor(settings: MeshSettings, job_id: str, at_least: int,
-                    proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> dict[str, Any]:
+def wait_for_cursor(
+    settings: MeshSettings, job_id: str, at_least: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = batch.read_job(settings, job_id)
@@ -143,17 +163,21 @@ def wait_for_cursor(settings: MeshSettings, job_id: str, at_least: int,
 
 
 def test_when_a_submit_is_killed_mid_way_then_the_resubmit_publishes_every_row_exactly_once(
-        settings, kafka_bootstrap, tmp_path, unique):
+    settings, kafka_bootstrap, tmp_path, unique
+):
     seconds = [40.0 if i % 4 == 1 else 1.0 + 0.5 * i for i in range(20)]
     seconds[10] = 70.0  # three parts
     manifest, part_counts = make_manifest(tmp_path, seconds)
     assert max(part_counts) == 3 and part_counts.count(2) >= 4
     job_id = batch.job_id_for(batch.manifest_sha256(manifest), unique)
     log = tmp_path / "first.log"
-    first = subprocess.Popen(cli(manifest, unique, "--rows-per-txn", "1",
-                                 "--max-rows-per-s", "4"),
-                             env=child_env(kafka_bootstrap), cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=log.open("wb"))
+    first = subprocess.Popen(
+        cli(manifest, unique, "--rows-per-txn", "1", "--max-rows-per-s", "4"),
+        env=child_env(kafka_bootstrap),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
     try:
         wait_for_cursor(settings, job_id, 5, first)
         first.send_signal(signal.SIGKILL)
@@ -165,20 +189,35 @@ def test_when_a_submit_is_killed_mid_way_then_the_resubmit_publishes_every_row_e
     assert killed["state"] == "submitting" and 5 <= killed["cursor"] < len(seconds) - 1, killed
     assert (killed["resumes"], killed["published"]) == (0, killed["cursor"] + 1)
 
-    second = subprocess.run(cli(manifest, unique, "--rows-per-txn", "1"),
-                            env=child_env(kafka_bootstrap), cwd=REPO, capture_output=True,
-                            text=True, timeout=120)
+    second = subprocess.run(
+        cli(manifest, unique, "--rows-per-txn", "1"),
+        env=child_env(kafka_bootstrap),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed: yes" in second.stdout
     assert f"published now: {len(seconds) - 1 - killed['cursor']}" in second.stdout
     final = batch.read_job(settings, job_id)
-    assert (final["state"], final["cursor"], final["resumes"], final["published"]) == \
-        ("submitted", len(seconds) - 1, 1, len(seconds))
+    assert (final["state"], final["cursor"], final["resumes"], final["published"]) == (
+        "submitted",
+        len(seconds) - 1,
+        1,
+        len(seconds),
+    )
     assert final["created_at_ms"] == killed["created_at_ms"] and final["models"]
     assert_each_row_published_once(settings, job_id, manifest, part_counts)
 
-    third = subprocess.run(cli(manifest, unique), env=child_env(kafka_bootstrap),
-                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    third = subprocess.run(
+        cli(manifest, unique),
+        env=child_env(kafka_bootstrap),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert third.returncode == 0, third.stderr[-3000:]
     assert "nothing published" in third.stdout and "published now: 0" in third.stdout
     assert batch.read_job(settings, job_id) == final
@@ -186,7 +225,8 @@ def test_when_a_submit_is_killed_mid_way_then_the_resubmit_publishes_every_row_e
 
 
 def test_when_a_submitter_died_with_half_a_recording_in_an_open_transaction_then_it_is_aborted(
-        settings, tmp_path, unique):
+    settings, tmp_path, unique
+):
     manifest, part_counts = make_manifest(tmp_path, [40.0, 1.0, 2.0, 1.5])
     job_id = batch.job_id_for(batch.manifest_sha256(manifest), unique)
     row = batch.read_manifest(manifest)[0]
@@ -195,18 +235,30 @@ def test_when_a_submitter_died_with_half_a_recording_in_an_open_transaction_then
     zombie.begin()
     from services.ingest.cli import iter_parts
 
-    common = {"tenant": unique, "source": "cli", "priority": "batch", "split_channels": False,
-              "hints": row.hints, "metadata": batch.row_metadata(job_id, row)}
+    common = {
+        "tenant": unique,
+        "source": "cli",
+        "priority": "batch",
+        "split_channels": False,
+        "hints": row.hints,
+        "metadata": batch.row_metadata(job_id, row),
+    }
     with row.path.open("rb") as stream:
-        first_part = next(iter_parts(stream, row.size, (batch.recording_id_for(job_id, row),
-                                                        "ab" * 16), row.path.name,
-                                     batch.PART_SIZE, common))
+        first_part = next(
+            iter_parts(
+                stream,
+                row.size,
+                (batch.recording_id_for(job_id, row), "ab" * 16),
+                row.path.name,
+                batch.PART_SIZE,
+                common,
+            )
+        )
     zombie.publish(topics.RAW, "RecordingPart", first_part, key=first_part["recording_id"])
     assert zombie._producer.flush(10) == 0  # the half recording is on the broker, uncommitted
 
     result = batch.submit(manifest, settings, tenant=unique, progress=False)
-    assert (result.published_now, result.cursor, result.resumed, result.state) == \
-        (4, 3, False, "submitted")
+    assert (result.published_now, result.cursor, result.resumed, result.state) == (4, 3, False, "submitted")
     with pytest.raises(Exception, match=r"(?i)fenc"):
         zombie.commit(10)
     assert_each_row_published_once(settings, job_id, manifest, part_counts)

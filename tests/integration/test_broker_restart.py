@@ -77,13 +77,26 @@ class Worker:
 
     def start(self, bootstrap: str) -> None:
         self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "STT_METRICS_PORT": str(self.port),
-               "STT_METRICS_HOST": "127.0.0.1", "STT_UNASSIGNED_UNHEALTHY_S": "40",
-               "STT_REBALANCE_GRACE_S": "1",
-               "STT_KAFKA_EXTRA": json.dumps({"session.timeout.ms": str(SESSION_MS),
-                                              "heartbeat.interval.ms": "1000"})}
-        args = [sys.executable, str(WORKER), bootstrap, f"in-{self.group}", f"out-{self.group}",
-                self.group, "0.005"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "STT_METRICS_PORT": str(self.port),
+            "STT_METRICS_HOST": "127.0.0.1",
+            "STT_UNASSIGNED_UNHEALTHY_S": "40",
+            "STT_REBALANCE_GRACE_S": "1",
+            "STT_KAFKA_EXTRA": json.dumps(
+                {"session.timeout.ms": str(SESSION_MS), "heartbeat.interval.ms": "1000"}
+            ),
+        }
+        args = [
+            sys.executable,
+            str(WORKER),
+            bootstrap,
+            f"in-{self.group}",
+            f"out-{self.group}",
+            self.group,
+            "0.005",
+        ]
         with self.logs.open("ab") as log:
             self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -141,9 +154,18 @@ class Load:
 
 
 def outcome(rid: str) -> dict:
-    return {"trace_id": uuid.uuid4().hex, "recording_id": rid, "tenant": "t", "task": "x",
-            "accepted": True, "score": None, "latency_ms": 1.0, "cost_usd": 0.0, "model": None,
-            "produced_at_ms": int(time.time() * 1000)}
+    return {
+        "trace_id": uuid.uuid4().hex,
+        "recording_id": rid,
+        "tenant": "t",
+        "task": "x",
+        "accepted": True,
+        "score": None,
+        "latency_ms": 1.0,
+        "cost_usd": 0.0,
+        "model": None,
+        "produced_at_ms": int(time.time() * 1000),
+    }
 
 
 def members(bootstrap: str, groups: list[str]) -> dict[str, set[str]] | None:
@@ -154,8 +176,12 @@ def members(bootstrap: str, groups: list[str]) -> dict[str, set[str]] | None:
         described = {g: f.result(10) for g, f in admin.describe_consumer_groups(groups).items()}
     except (KafkaException, TimeoutError):
         return None  # the coordinator is still loading
-    ok = all(d.state.name == "STABLE" and len(d.members) == MEMBERS
-             and all(m.assignment.topic_partitions for m in d.members) for d in described.values())
+    ok = all(
+        d.state.name == "STABLE"
+        and len(d.members) == MEMBERS
+        and all(m.assignment.topic_partitions for m in d.members)
+        for d in described.values()
+    )
     return {g: {m.member_id for m in d.members} for g, d in described.items()} if ok else None
 
 
@@ -163,8 +189,16 @@ def test_when_the_broker_restarts_under_load_then_every_group_recovers_and_consu
     broker: LocalKafka, tmp_path: Path
 ):
     groups = [f"g{i}-{uuid.uuid4().hex[:6]}" for i in range(GROUPS)]
-    specs = [{"name": f"{kind}-{g}{dlq}", "partitions": PARTITIONS if kind == "in" and not dlq else 1,
-              "config": {}} for g in groups for kind in ("in", "out") for dlq in ("", ".dlq")]
+    specs = [
+        {
+            "name": f"{kind}-{g}{dlq}",
+            "partitions": PARTITIONS if kind == "in" and not dlq else 1,
+            "config": {},
+        }
+        for g in groups
+        for kind in ("in", "out")
+        for dlq in ("", ".dlq")
+    ]
     create_topics(broker.bootstrap, specs)
     workers = [Worker(g, tmp_path / f"{g}-{k}.log") for g in groups for k in range(MEMBERS)]
     settings = MeshSettings(bootstrap_servers=broker.bootstrap, metrics_port=None)
@@ -185,25 +219,29 @@ def test_when_the_broker_restarts_under_load_then_every_group_recovers_and_consu
     assert starts == RESTARTS + 1, "the broker's own log must record every start, for diagnosis"
 
 
-def restart_under_load(n: int, broker: LocalKafka, workers: list[Worker], groups: list[str],
-                       settings: MeshSettings) -> None:
+def restart_under_load(
+    n: int, broker: LocalKafka, workers: list[Worker], groups: list[str], settings: MeshSettings
+) -> None:
     before = recovered(broker, workers, groups, timeout_s=90)
     load = Load(settings, groups)  # a producer per restart: one may be left without brokers too
     try:
         consumed = {id(w): w.metric("stt_messages_in_total") for w in workers}
-        assert wait_for(lambda: all(w.metric("stt_messages_in_total") >= consumed[id(w)] + 20
-                                    for w in workers), 60), "the load never reached every worker"
+        assert wait_for(
+            lambda: all(w.metric("stt_messages_in_total") >= consumed[id(w)] + 20 for w in workers), 60
+        ), "the load never reached every worker"
         lost = {id(w): (w.metric("stt_assignments_lost_total"), len(w.exits)) for w in workers}
         broker.stop()
         assert wait_for(lambda: all(w.probe("/readyz")[0] == 503 for w in workers), 30), (
-            f"restart {n}: a consumer still reports ready with the broker gone")
+            f"restart {n}: a consumer still reports ready with the broker gone"
+        )
         broker.start()
         recovered(broker, workers, groups, timeout_s=120, replacing=before)
     finally:
         load.stop()
     same = [w for w in workers if len(w.exits) == lost[id(w)][1]]  # not restarted meanwhile
     assert all(w.metric("stt_assignments_lost_total") > lost[id(w)][0] for w in same), (
-        f"restart {n}: an assignment lost while the broker was down was not counted")
+        f"restart {n}: an assignment lost while the broker was down was not counted"
+    )
     marker = f"after-restart-{n}"
     publisher = Publisher(settings, "marker")
     for g in groups:
@@ -211,11 +249,17 @@ def restart_under_load(n: int, broker: LocalKafka, workers: list[Worker], groups
     publisher.close()
     for g in groups:
         assert wait_for(lambda g=g: processed(broker.bootstrap, g, marker), 60), (
-            f"restart {n}: a message published after the restart was not processed by {g}")
+            f"restart {n}: a message published after the restart was not processed by {g}"
+        )
 
 
-def recovered(broker: LocalKafka, workers: list[Worker], groups: list[str], timeout_s: float,
-              replacing: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+def recovered(
+    broker: LocalKafka,
+    workers: list[Worker],
+    groups: list[str],
+    timeout_s: float,
+    replacing: dict[str, set[str]] | None = None,
+) -> dict[str, set[str]]:
     """Wait until every worker is ready and every group is STABLE with all members assigned,
     none of them one of ``replacing`` (a broker that restarts restores the old members until
     their sessions expire); restarts workers that exited. Returns the groups' member ids."""
@@ -232,7 +276,8 @@ def recovered(broker: LocalKafka, workers: list[Worker], groups: list[str], time
         return bool(state) and fresh
 
     assert wait_for(settled, timeout_s, every_s=0.5), (
-        f"the groups did not settle with all their members, all new: {state}")
+        f"the groups did not settle with all their members, all new: {state}"
+    )
     return state
 
 

@@ -49,17 +49,27 @@ def contract_topics(kafka_bootstrap: str) -> None:
 
 
 def env_for(bootstrap: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "STT_BOOTSTRAP_SERVERS": bootstrap, "STT_METRICS_PORT": "0",
-            "PYTHONUNBUFFERED": "1", **extra}
+    return {
+        **os.environ,
+        "STT_BOOTSTRAP_SERVERS": bootstrap,
+        "STT_METRICS_PORT": "0",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
 
 
 @pytest.fixture
-def summary_app(kafka_bootstrap: str, contract_topics: None, unique: str,
-                tmp_path: Path) -> Iterator[subprocess.Popen]:
+def summary_app(
+    kafka_bootstrap: str, contract_topics: None, unique: str, tmp_path: Path
+) -> Iterator[subprocess.Popen]:
     log = tmp_path / "call-summary.log"
-    proc = subprocess.Popen([sys.executable, "-m", "examples.call_summary"], cwd=ROOT,
-                            env=env_for(kafka_bootstrap, STT_SUMMARY_GROUP_ID=f"call-summary-{unique}"),
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "examples.call_summary"],
+        cwd=ROOT,
+        env=env_for(kafka_bootstrap, STT_SUMMARY_GROUP_ID=f"call-summary-{unique}"),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -80,12 +90,19 @@ def publish(settings: MeshSettings, events: list[tuple[str, str, dict[str, Any]]
         pub.close()
 
 
-def outcomes(bootstrap: str, ids: set[str], timeout_s: float,
-             proc: subprocess.Popen | None = None) -> dict[str, tuple[bytes, dict[str, Any]]]:
+def outcomes(
+    bootstrap: str, ids: set[str], timeout_s: float, proc: subprocess.Popen | None = None
+) -> dict[str, tuple[bytes, dict[str, Any]]]:
     """(Kafka key, value) of the LlmOutcome of each recording in ``ids``, read from the start."""
     serde = AvroSerde()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topics.LLM_OUTCOMES])
     found: dict[str, tuple[bytes, dict[str, Any]]] = {}
     deadline = time.monotonic() + timeout_s
@@ -113,14 +130,24 @@ def test_each_call_gets_one_outcome_keyed_by_trace_id_judged_by_its_checklist(
         return topics.RECORDINGS, "RecordingMetadata", metadata(rid, 1, trace_id=traces[rid], extra=extra)
 
     def transcript(rid: str, call: list, scope: str = "recording") -> tuple[str, str, dict[str, Any]]:
-        return (topics.REDACTED, "RedactedTranscript",
-                redacted_call(rid, call, trace_id=traces[rid], tenant="acme", scope=scope))
+        return (
+            topics.REDACTED,
+            "RedactedTranscript",
+            redacted_call(rid, call, trace_id=traces[rid], tenant="acme", scope=scope),
+        )
 
-    publish(mesh_settings, [
-        meta(good, checklist), transcript(good, GOOD_CALL[:1], scope="segment"), transcript(good, GOOD_CALL),
-        transcript(off, OFF_TOPIC_CALL), meta(off, checklist),  # the transcript first: held, then joined
-        meta(unlisted, {}), transcript(unlisted, OFF_TOPIC_CALL),  # no checklist: the generic slots
-    ])
+    publish(
+        mesh_settings,
+        [
+            meta(good, checklist),
+            transcript(good, GOOD_CALL[:1], scope="segment"),
+            transcript(good, GOOD_CALL),
+            transcript(off, OFF_TOPIC_CALL),
+            meta(off, checklist),  # the transcript first: held, then joined
+            meta(unlisted, {}),
+            transcript(unlisted, OFF_TOPIC_CALL),  # no checklist: the generic slots
+        ],
+    )
 
     got = outcomes(kafka_bootstrap, {good, off, unlisted}, timeout_s=60, proc=summary_app)
 
@@ -143,26 +170,74 @@ def test_stt_mesh_outcome_publishes_one_outcome_keyed_by_trace_id(
 ) -> None:
     rid, trace = f"cli-{unique}", new_trace_id()
     done = subprocess.run(
-        [sys.executable, "-m", "stt_mesh.cli", "outcome", trace, "--task", "qa", "--accepted", "no",
-         "--score", "0.25", "--latency-ms", "812", "--cost-usd", "0.002", "--model", "some-llm",
-         "--recording-id", rid, "--tenant", "acme"],
-        cwd=ROOT, env=env_for(kafka_bootstrap), capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "stt_mesh.cli",
+            "outcome",
+            trace,
+            "--task",
+            "qa",
+            "--accepted",
+            "no",
+            "--score",
+            "0.25",
+            "--latency-ms",
+            "812",
+            "--cost-usd",
+            "0.002",
+            "--model",
+            "some-llm",
+            "--recording-id",
+            rid,
+            "--tenant",
+            "acme",
+        ],
+        cwd=ROOT,
+        env=env_for(kafka_bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"key={trace}" in done.stdout
 
     [(key, value)] = outcomes(kafka_bootstrap, {rid}, timeout_s=30).values()
     assert key == trace.encode()
-    assert value == {**value, "trace_id": trace, "task": "qa", "accepted": False, "score": 0.25,
-                     "latency_ms": 812.0, "cost_usd": 0.002, "model": "some-llm", "tenant": "acme"}
+    assert value == {
+        **value,
+        "trace_id": trace,
+        "task": "qa",
+        "accepted": False,
+        "score": 0.25,
+        "latency_ms": 812.0,
+        "cost_usd": 0.002,
+        "model": "some-llm",
+        "tenant": "acme",
+    }
 
 
 def test_when_stt_mesh_outcome_gets_a_bad_trace_id_then_it_exits_2_without_a_traceback(
     kafka_bootstrap: str,
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stt_mesh.cli", "outcome", "not-a-trace-id", "--task", "summary",
-         "--accepted", "yes"], cwd=ROOT, env=env_for(kafka_bootstrap), capture_output=True, text=True,
-        timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "stt_mesh.cli",
+            "outcome",
+            "not-a-trace-id",
+            "--task",
+            "summary",
+            "--accepted",
+            "yes",
+        ],
+        cwd=ROOT,
+        env=env_for(kafka_bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "trace_id must be 32 hex digits" in done.stderr
     assert "Traceback" not in done.stderr

@@ -19,7 +19,7 @@ from tests.kafka_helpers import read_all
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
-APP = textwrap.dedent('''
+APP = textwrap.dedent("""
     import os
     from services.quality.faust_fixes import App
 
@@ -40,14 +40,17 @@ APP = textwrap.dedent('''
 
     if __name__ == "__main__":
         app.main()
-''')
+""")
 
 
 def start_worker(path: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     log = path.parent / f"worker-{port}.log"  # kept in the test's tmp dir for diagnosis
-    return subprocess.Popen([sys.executable, str(path), "worker", "-l", "warn", "--web-port", str(port)],
-                            env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
-                            stderr=log.open("wb"))
+    return subprocess.Popen(
+        [sys.executable, str(path), "worker", "-l", "warn", "--web-port", str(port)],
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
 
 
 def test_faust_agent_and_table_work_and_the_table_restores_after_restart(
@@ -57,8 +60,13 @@ def test_faust_agent_and_table_work_and_the_table_restores_after_restart(
     make_topics(f"{topic}.counts")
     app_file = tmp_path / "faust_app.py"
     app_file.write_text(APP)
-    env = {**os.environ, "FT_APP": f"ft-{unique}", "FT_BOOTSTRAP": kafka_bootstrap, "FT_TOPIC": topic,
-           "FT_DATADIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "FT_APP": f"ft-{unique}",
+        "FT_BOOTSTRAP": kafka_bootstrap,
+        "FT_TOPIC": topic,
+        "FT_DATADIR": str(tmp_path / "data"),
+    }
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
 
     def send(n: int) -> None:
@@ -90,5 +98,7 @@ def test_faust_agent_and_table_work_and_the_table_restores_after_restart(
 
 def counts(bootstrap: str, topic: str, expect: int) -> list[int]:
     """The counts the agent published, once at least ``expect`` are there (90 s at most)."""
-    return [int(v) for _, v, _ in read_all(bootstrap, f"{topic}.counts", expect=expect, timeout_s=90,
-                                           decode=False)]
+    return [
+        int(v)
+        for _, v, _ in read_all(bootstrap, f"{topic}.counts", expect=expect, timeout_s=90, decode=False)
+    ]

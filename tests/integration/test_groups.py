@@ -96,16 +96,21 @@ def test_after_a_broker_restart_the_watch_sees_members_again(tmp_path) -> None:
     try:
         create_topics(broker.bootstrap, [{"name": "t", "partitions": 1, "config": {}}])
         # asking every second, also while the broker shuts down: that is what strands a client
-        watch = GroupWatch(MeshSettings(bootstrap_servers=broker.bootstrap, metrics_port=None), "g",
-                           every_s=1.0, timeout_s=3.0).start()
+        watch = GroupWatch(
+            MeshSettings(bootstrap_servers=broker.bootstrap, metrics_port=None),
+            "g",
+            every_s=1.0,
+            timeout_s=3.0,
+        ).start()
         assert wait_for(lambda: watch.active(unknown=False), False, timeout_s=10)
         broker.stop()
         broker.start()
         consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "g"})
         consumer.subscribe(["t"])
         try:
-            assert wait_for(lambda: (consumer.poll(0.5), watch.active(unknown=False))[1], True,
-                            timeout_s=90), "the watch never saw the member that joined after the restart"
+            assert wait_for(
+                lambda: (consumer.poll(0.5), watch.active(unknown=False))[1], True, timeout_s=90
+            ), "the watch never saw the member that joined after the restart"
         finally:
             consumer.close()
             watch.stop()

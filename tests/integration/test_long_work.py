@@ -30,8 +30,9 @@ WORK_S = 15.0  # 2.5 poll intervals
 
 
 def tight(settings: MeshSettings) -> MeshSettings:
-    return settings.model_copy(update={"max_poll_interval_ms": INTERVAL_MS,
-                                       "session_timeout_ms": INTERVAL_MS})
+    return settings.model_copy(
+        update={"max_poll_interval_ms": INTERVAL_MS, "session_timeout_ms": INTERVAL_MS}
+    )
 
 
 class Calls:
@@ -62,8 +63,10 @@ def test_a_handler_longer_than_the_poll_interval_runs_once_and_keeps_its_partiti
         return [Output(sink, "LlmOutcome", msg.value)]
 
     group = f"g-{unique}"
-    procs = [Processor(settings, service=f"long{k}", topics=[source], group_id=group, handler=handle)
-             for k in range(2)]
+    procs = [
+        Processor(settings, service=f"long{k}", topics=[source], group_id=group, handler=handle)
+        for k in range(2)
+    ]
     n = 12
     with running(*procs):
         assert wait_for(lambda: all(p.assignment.owned for p in procs), timeout_s=60)
@@ -78,8 +81,12 @@ def test_a_handler_longer_than_the_poll_interval_runs_once_and_keeps_its_partiti
     assert calls.by_id["rec-0"] == 1, f"the long message was handled {calls.by_id['rec-0']} times"
     assert all(count == 1 for count in calls.by_id.values()), calls.by_id
     for p in procs:
-        assert p.sensor.registry.get_sample_value(  # type: ignore[attr-defined]
-            "stt_assignments_lost_total", {"service": p.service}) == 0.0
+        assert (
+            p.sensor.registry.get_sample_value(  # type: ignore[attr-defined]
+                "stt_assignments_lost_total", {"service": p.service}
+            )
+            == 0.0
+        )
 
 
 class SlowEngine:
@@ -104,24 +111,38 @@ def test_a_recording_whose_diarization_outlasts_the_poll_interval_gets_one_resul
     engines, procs = [], []
     for k in range(2):  # two replicas of one pool, as a deployment scales it
         engine = SlowEngine()
-        worker = DiarizeWorker(DiarizeSettings(state_dir=tmp_path / f"replica{k}", fsync=False),
-                               engine=engine)
+        worker = DiarizeWorker(
+            DiarizeSettings(state_dir=tmp_path / f"replica{k}", fsync=False), engine=engine
+        )
         handler = Handler(worker)
-        procs.append(Processor(settings, service=f"diarize{k}", topics=[source], group_id=f"g-{unique}",
-                               handler=handler, tick=sweep(worker)))
+        procs.append(
+            Processor(
+                settings,
+                service=f"diarize{k}",
+                topics=[source],
+                group_id=f"g-{unique}",
+                handler=handler,
+                tick=sweep(worker),
+            )
+        )
         handler.sensor = procs[-1].sensor
         engines.append(engine)
     rid = f"rec-{unique}"
-    chunks = [make_chunk(rid, seq=i, start_s=float(i * 4), samples=voice(4.0, seed=i), chunk_count=3,
-                         is_last=i == 2) for i in range(3)]
+    chunks = [
+        make_chunk(
+            rid, seq=i, start_s=float(i * 4), samples=voice(4.0, seed=i), chunk_count=3, is_last=i == 2
+        )
+        for i in range(3)
+    ]
     with running(*procs):
         assert wait_for(lambda: all(p.assignment.owned for p in procs), timeout_s=60)
         pub = Publisher(settings, service="test-producer")
         for chunk in chunks:
             pub.send(Output(source, "AudioChunk", chunk, key=rid))
         pub.close()
-        records = read_all(settings.bootstrap_servers, out_topic, expect=1, timeout_s=WORK_S * 2 + 60,
-                           settle_s=WORK_S + 5)
+        records = read_all(
+            settings.bootstrap_servers, out_topic, expect=1, timeout_s=WORK_S * 2 + 60, settle_s=WORK_S + 5
+        )
     mine = [v for _, v, _ in records if v["recording_id"] == rid]
     assert len(mine) == 1, f"{len(mine)} SpeakerTurns for one recording"
     assert not mine[0]["partial"] and mine[0]["processing_ms"] >= WORK_S * 1000

@@ -22,9 +22,18 @@ pytestmark = pytest.mark.integration
 
 
 def outcome(i: int, trace_id: str | None = None) -> dict:
-    return {"trace_id": trace_id or new_trace_id(), "recording_id": f"rec-{i}", "tenant": "t",
-            "task": "summary", "accepted": True, "score": None, "latency_ms": float(i),
-            "cost_usd": 0.0, "model": None, "produced_at_ms": int(time.time() * 1000)}
+    return {
+        "trace_id": trace_id or new_trace_id(),
+        "recording_id": f"rec-{i}",
+        "tenant": "t",
+        "task": "summary",
+        "accepted": True,
+        "score": None,
+        "latency_ms": float(i),
+        "cost_usd": 0.0,
+        "model": None,
+        "produced_at_ms": int(time.time() * 1000),
+    }
 
 
 def publish(settings, topic: str, values: list[dict]) -> None:
@@ -49,8 +58,12 @@ def test_when_two_consumers_share_a_group_then_every_message_is_output_exactly_o
     source, sink = make_topics(f"in-{unique}", f"out-{unique}", partitions=4)
     n = 300
     publish(mesh_settings, source, [outcome(i) for i in range(n)])
-    procs = [Processor(mesh_settings, service=f"copier{k}", topics=[source], group_id=f"g-{unique}",
-                       handler=copier(sink)) for k in range(2)]
+    procs = [
+        Processor(
+            mesh_settings, service=f"copier{k}", topics=[source], group_id=f"g-{unique}", handler=copier(sink)
+        )
+        for k in range(2)
+    ]
     with running(*procs):
         records = read_all(mesh_settings.bootstrap_servers, sink, expect=n, timeout_s=60, settle_s=2)
     ids = [value["recording_id"] for _, value, _ in records]
@@ -123,13 +136,16 @@ def test_when_a_consumer_is_killed_mid_batch_then_a_restart_resumes_with_nothing
     n = 120
     publish(mesh_settings, source, [outcome(i) for i in range(n)])
     script = Path(__file__).with_name("loop_worker.py")
-    args = [sys.executable, str(script), mesh_settings.bootstrap_servers, source, sink,
-            f"g-{unique}", "0.03"]
+    args = [sys.executable, str(script), mesh_settings.bootstrap_servers, source, sink, f"g-{unique}", "0.03"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     first = subprocess.Popen(args, env=env)
     try:
-        assert wait_for(lambda: len(read_all(mesh_settings.bootstrap_servers, sink, expect=25,
-                                              timeout_s=2, settle_s=0)) >= 25, 60)
+        assert wait_for(
+            lambda: (
+                len(read_all(mesh_settings.bootstrap_servers, sink, expect=25, timeout_s=2, settle_s=0)) >= 25
+            ),
+            60,
+        )
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -148,16 +164,15 @@ def test_when_a_consumer_is_killed_mid_batch_then_a_restart_resumes_with_nothing
     assert len(ids) - n <= poll_batch
 
 
-def test_when_an_event_hops_then_its_trace_id_survives_with_a_new_span(
-    mesh_settings, make_topics, unique
-):
+def test_when_an_event_hops_then_its_trace_id_survives_with_a_new_span(mesh_settings, make_topics, unique):
     source, sink = make_topics(f"in-{unique}", f"out-{unique}")
     origin = TraceContext.new()
     pub = Publisher(mesh_settings, service="test-producer")
     pub.send(Output(source, "LlmOutcome", outcome(0, origin.trace_id)), origin)
     pub.flush()
-    proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                     handler=copier(sink))
+    proc = Processor(
+        mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}", handler=copier(sink)
+    )
     with running(proc):
         [(_, value, raw)] = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
     hop = extract(raw.headers())
@@ -170,8 +185,9 @@ def test_when_stop_is_requested_then_run_returns_and_commits(mesh_settings, make
     source, sink = make_topics(f"in-{unique}", f"out-{unique}")
     publish(mesh_settings, source, [outcome(i) for i in range(5)])
     seen: list[str] = []
-    proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                     handler=copier(sink, seen))
+    proc = Processor(
+        mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}", handler=copier(sink, seen)
+    )
     thread = threading.Thread(target=proc.run)
     thread.start()
     assert wait_for(lambda: len(seen) == 5, 30)
@@ -223,11 +239,17 @@ def test_when_a_stateful_consumer_stops_mid_recording_then_held_parts_are_replay
     mesh_settings, make_topics, unique
 ):
     source, sink = make_topics(f"in-{unique}", f"out-{unique}")
-    publish(mesh_settings, source, [part(0, 4), part(1, 4), {**outcome(9), "task": "part 0 of 1"},
-                                    part(2, 4)])
+    publish(
+        mesh_settings, source, [part(0, 4), part(1, 4), {**outcome(9), "task": "part 0 of 1"}, part(2, 4)]
+    )
     first_state: dict[str, list[int]] = {}
-    first = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                      handler=assembler(sink, first_state))
+    first = Processor(
+        mesh_settings,
+        service="svc",
+        topics=[source],
+        group_id=f"g-{unique}",
+        handler=assembler(sink, first_state),
+    )
     thread = run_in_thread(first.run)
     assert wait_for(lambda: len(first_state.get("rec-held", [])) == 3, 30)
     first.stop()
@@ -235,8 +257,13 @@ def test_when_a_stateful_consumer_stops_mid_recording_then_held_parts_are_replay
     # the process is gone with its memory; the last part arrives for a fresh one
     publish(mesh_settings, source, [part(3, 4)])
     second_state: dict[str, list[int]] = {}
-    second = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                       handler=assembler(sink, second_state))
+    second = Processor(
+        mesh_settings,
+        service="svc",
+        topics=[source],
+        group_id=f"g-{unique}",
+        handler=assembler(sink, second_state),
+    )
     with running(second):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=3)
     held = [v["task"] for _, v, _ in out if v["recording_id"] == "rec-held"]
@@ -262,8 +289,15 @@ def test_a_tick_can_release_a_key_that_timed_out(mesh_settings, make_topics, uni
             msg.hold()
         return []
 
-    proc = Processor(mesh_settings, service="svc", topics=[source], group_id=f"g-{unique}",
-                     handler=handle, tick=tick, tick_interval_s=0.2)
+    proc = Processor(
+        mesh_settings,
+        service="svc",
+        topics=[source],
+        group_id=f"g-{unique}",
+        handler=handle,
+        tick=tick,
+        tick_interval_s=0.2,
+    )
     with running(proc):
         out = read_all(mesh_settings.bootstrap_servers, sink, expect=1)
     assert [v["task"] for _, v, _ in out] == ["timed out"]

@@ -31,8 +31,9 @@ def test_a_partition_revoked_while_paused_is_fetched_again_once_it_is_assigned_b
     """Long work pauses both partitions; a second member joins and takes one of them; the work
     ends (the loop resumes what it still owns); the second member leaves and the partition it
     had comes back: it must be read again."""
-    settings = mesh_settings.model_copy(update={"long_work_after_s": 0.5, "session_timeout_ms": 6000,
-                                                "max_poll_interval_ms": 6000})
+    settings = mesh_settings.model_copy(
+        update={"long_work_after_s": 0.5, "session_timeout_ms": 6000, "max_poll_interval_ms": 6000}
+    )
     source, sink = make_topics(f"in-{unique}", f"out-{unique}", partitions=2)
     started = threading.Event()
 
@@ -50,8 +51,13 @@ def test_a_partition_revoked_while_paused_is_fetched_again_once_it_is_assigned_b
         publish(settings, source, [outcome(0)])
         assert started.wait(30) and wait_for(lambda: len(proc._paused) == 2, timeout_s=10), "no long work"
         other.subscribe([source])  # takes one of the two paused partitions from the loop
-        assert wait_for(lambda: other.poll(0.2) is None and len(other.assignment()) == 1
-                        and len(proc.assignment.owned) == 1, timeout_s=30, every_s=0.01)
+        assert wait_for(
+            lambda: (
+                other.poll(0.2) is None and len(other.assignment()) == 1 and len(proc.assignment.owned) == 1
+            ),
+            timeout_s=30,
+            every_s=0.01,
+        )
         while proc._paused:  # the work ends: the loop resumes the partition it still owns
             other.poll(0.2)
         other.close()  # the other partition comes back to the loop, paused by it before
@@ -61,7 +67,8 @@ def test_a_partition_revoked_while_paused_is_fetched_again_once_it_is_assigned_b
         expected = {f"rec-{i}" for i in range(11)}
         assert wait_for(lambda: outputs(settings.bootstrap_servers, sink) >= expected, timeout_s=60), (
             f"missing {sorted(expected - outputs(settings.bootstrap_servers, sink))}: a partition "
-            "assigned back stayed paused")
+            "assigned back stayed paused"
+        )
 
 
 def outputs(bootstrap: str, topic: str) -> set[str]:

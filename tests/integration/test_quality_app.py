@@ -49,11 +49,18 @@ def quality(kafka_bootstrap: str, contract_topics: None, unique: str, tmp_path: 
     app_id = f"stt-quality-test-{unique}"
 
     def start(join_timeout_s: float = 30.0) -> QualityProcess:
-        env = {**os.environ, "STT_BOOTSTRAP_SERVERS": kafka_bootstrap, "STT_QUALITY_APP_ID": app_id,
-               "STT_METRICS_PORT": "0", "STT_QUALITY_JOIN_TIMEOUT_S": str(join_timeout_s),
-               "STT_QUALITY_BATCH_JOIN_TIMEOUT_S": str(join_timeout_s),
-               "STT_QUALITY_SWEEP_INTERVAL_S": "1", "STT_QUALITY_DATADIR": str(tmp_path / "faust"),
-               "STT_QUALITY_FAUST_LOGLEVEL": "info", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "STT_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "STT_QUALITY_APP_ID": app_id,
+            "STT_METRICS_PORT": "0",
+            "STT_QUALITY_JOIN_TIMEOUT_S": str(join_timeout_s),
+            "STT_QUALITY_BATCH_JOIN_TIMEOUT_S": str(join_timeout_s),
+            "STT_QUALITY_SWEEP_INTERVAL_S": "1",
+            "STT_QUALITY_DATADIR": str(tmp_path / "faust"),
+            "STT_QUALITY_FAUST_LOGLEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+        }
         proc = QualityProcess(env, tmp_path / f"quality-{len(started)}.log")
         started.append(proc)
         return proc
@@ -80,19 +87,44 @@ def recording(rid: str, *, second: bool = True) -> dict[str, tuple[str, str, dic
 
     trace = new_trace_id()
     return {
-        "meta": (topics.RECORDINGS, "RecordingMetadata",
-                 metadata(rid, 2, trace_id=trace, reference=REFERENCE, language="en")),
-        "chunk0": (topics.TRANSCRIPTS, "ChunkTranscript",
-                   chunk(rid, 0, 2, [segment("Hello, this is Anna from the billing team.", 0.5)],
-                         trace_id=trace, speech_s=4.0, coverage=0.95)),
-        "chunk1": (topics.TRANSCRIPTS, "ChunkTranscript",
-                   chunk(rid, 1, 2, [segment("how can i help", 10.5)], trace_id=trace, speech_s=3.0,
-                         coverage=0.97)),
-        "turns": (topics.DIARIZATION, "SpeakerTurns",
-                  turns(rid, [("SPEAKER_00", 0.0, 6.0), ("SPEAKER_01", 5.0, 12.0)], trace_id=trace)),
-        "redaction": (topics.REDACTED, "RedactedTranscript",
-                      redacted(rid, "hello this is <PERSON> from the billing team how can i help",
-                               {"PERSON": 1}, trace_id=trace)),
+        "meta": (
+            topics.RECORDINGS,
+            "RecordingMetadata",
+            metadata(rid, 2, trace_id=trace, reference=REFERENCE, language="en"),
+        ),
+        "chunk0": (
+            topics.TRANSCRIPTS,
+            "ChunkTranscript",
+            chunk(
+                rid,
+                0,
+                2,
+                [segment("Hello, this is Anna from the billing team.", 0.5)],
+                trace_id=trace,
+                speech_s=4.0,
+                coverage=0.95,
+            ),
+        ),
+        "chunk1": (
+            topics.TRANSCRIPTS,
+            "ChunkTranscript",
+            chunk(rid, 1, 2, [segment("how can i help", 10.5)], trace_id=trace, speech_s=3.0, coverage=0.97),
+        ),
+        "turns": (
+            topics.DIARIZATION,
+            "SpeakerTurns",
+            turns(rid, [("SPEAKER_00", 0.0, 6.0), ("SPEAKER_01", 5.0, 12.0)], trace_id=trace),
+        ),
+        "redaction": (
+            topics.REDACTED,
+            "RedactedTranscript",
+            redacted(
+                rid,
+                "hello this is <PERSON> from the billing team how can i help",
+                {"PERSON": 1},
+                trace_id=trace,
+            ),
+        ),
     }
 
 
@@ -179,8 +211,12 @@ def test_a_garbage_message_is_dead_lettered_and_the_next_recording_is_still_repo
     garbage_key = f"q-garbage-{unique}"
     rid = f"q-after-garbage-{unique}"
     pub = Publisher(mesh_settings, service="quality-test")
-    pub.send_raw(topics.TRANSCRIPTS, b"\x00\x01 this is not avro", garbage_key.encode(),
-                 [("x-origin", b"quality-test")])
+    pub.send_raw(
+        topics.TRANSCRIPTS,
+        b"\x00\x01 this is not avro",
+        garbage_key.encode(),
+        [("x-origin", b"quality-test")],
+    )
     pub.flush()
     pub.close()
     publish(mesh_settings, list(recording(rid).values()))

@@ -84,11 +84,20 @@ def sink(kafka_bootstrap: str, names: list[str], unique: str, tmp_path: Path) ->
 
     def start(group: str = f"sink-{unique}", dsn: str | None = None, **extra: str) -> SinkProcess:
         port = free_port()
-        env = {**os.environ, "STT_BOOTSTRAP_SERVERS": kafka_bootstrap, "STT_METRICS_PORT": "0",
-               "STT_SINK_DSN": dsn or f"chdb://{tmp_path / 'clickhouse'}", "STT_SINK_GROUP_ID": group,
-               "STT_SINK_TOPICS": json.dumps(names), "STT_SINK_DLQ_PATTERN": rf"^stt\.test-{unique}-.*\.dlq$",
-               "STT_SINK_HTTP_PORT": str(port), "STT_SINK_BATCH_MAX_S": "0.5",
-               "STT_SINK_STORE_REDACTED_TEXT": "true", "PYTHONUNBUFFERED": "1", **extra}
+        env = {
+            **os.environ,
+            "STT_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "STT_METRICS_PORT": "0",
+            "STT_SINK_DSN": dsn or f"chdb://{tmp_path / 'clickhouse'}",
+            "STT_SINK_GROUP_ID": group,
+            "STT_SINK_TOPICS": json.dumps(names),
+            "STT_SINK_DLQ_PATTERN": rf"^stt\.test-{unique}-.*\.dlq$",
+            "STT_SINK_HTTP_PORT": str(port),
+            "STT_SINK_BATCH_MAX_S": "0.5",
+            "STT_SINK_STORE_REDACTED_TEXT": "true",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
         proc = SinkProcess(env, tmp_path / f"sink-{len(started)}.log", port)
         started.append(proc)
         return proc
@@ -99,8 +108,15 @@ def sink(kafka_bootstrap: str, names: list[str], unique: str, tmp_path: Path) ->
         print(f"--- {proc.log} (exit {proc.proc.returncode}) ---\n{proc.tail()}")
 
 
-TOPIC_OF = {"RecordingMetadata": 0, "RecordingFailed": 0, "RedactedTranscript": 1, "SpeakerTurns": 2,
-            "QualityReport": 3, "GateDecision": 4, "LlmOutcome": 5}
+TOPIC_OF = {
+    "RecordingMetadata": 0,
+    "RecordingFailed": 0,
+    "RedactedTranscript": 1,
+    "SpeakerTurns": 2,
+    "QualityReport": 3,
+    "GateDecision": 4,
+    "LlmOutcome": 5,
+}
 
 
 def publish(settings: MeshSettings, names: list[str], events: list[tuple[str, dict]]) -> None:
@@ -120,25 +136,40 @@ def calls_of(unique: str) -> list[tuple[str, list[tuple[str, Any]]]]:
     out = []
     for i, (accepted, tasks) in enumerate([(True, ["summary", "qa"]), (False, ["summary"]), (None, [])]):
         rid = f"sink-{unique}-{i}"
-        trace, events = ev.call(rid, text=["Hello, this is the billing team.", "Uh the the the bill.",
-                                           "Thanks for calling."][i], probs=[0.9, 0.4, 0.8][i])
-        events += [ev.outcome(trace, rid, task=t, accepted=bool(accepted) if t == "summary" else True)
-                   for t in tasks]
+        trace, events = ev.call(
+            rid,
+            text=["Hello, this is the billing team.", "Uh the the the bill.", "Thanks for calling."][i],
+            probs=[0.9, 0.4, 0.8][i],
+        )
+        events += [
+            ev.outcome(trace, rid, task=t, accepted=bool(accepted) if t == "summary" else True) for t in tasks
+        ]
         out.append((rid, events))
     out.append((f"sink-{unique}-failed", [ev.failure(f"sink-{unique}-failed")]))
     out.append(("gate", [ev.gate(gate_id=f"gate-{unique}")]))
     return out
 
 
-CALLS_SQL = ("SELECT recording_id, status, verdict, llm_tasks, llm_accepted, summary_accepted, "
-             "pii_counts, speaker_count, wer_proxy FROM stt.calls WHERE startsWith(recording_id, {p:String}) "
-             "ORDER BY recording_id")
+CALLS_SQL = (
+    "SELECT recording_id, status, verdict, llm_tasks, llm_accepted, summary_accepted, "
+    "pii_counts, speaker_count, wer_proxy FROM stt.calls WHERE startsWith(recording_id, {p:String}) "
+    "ORDER BY recording_id"
+)
 
 
 # every message the sink stored, by where it came from (each event of these tests makes one row)
-SEEN_SQL = " + ".join(f"(SELECT uniqExact(_topic, _partition, _offset) FROM stt.{t})" for t in (
-    "recordings", "recording_failures", "transcripts", "speaker_turns", "quality", "gate_decisions",
-    "llm_outcomes")).join(["SELECT ", " AS n"])
+SEEN_SQL = " + ".join(
+    f"(SELECT uniqExact(_topic, _partition, _offset) FROM stt.{t})"
+    for t in (
+        "recordings",
+        "recording_failures",
+        "transcripts",
+        "speaker_turns",
+        "quality",
+        "gate_decisions",
+        "llm_outcomes",
+    )
+).join(["SELECT ", " AS n"])
 
 
 def snapshot(sink_proc: SinkProcess, unique: str) -> dict[str, Any]:
@@ -146,15 +177,25 @@ def snapshot(sink_proc: SinkProcess, unique: str) -> dict[str, Any]:
     p = f"sink-{unique}"
     return {
         "calls": sink_proc.sql(CALLS_SQL, p=p),
-        "outcomes": sink_proc.sql("SELECT trace_id, task, accepted FROM stt.call_outcomes "
-                                  "WHERE startsWith(recording_id, {p:String}) ORDER BY trace_id, task", p=p),
-        "slices": sink_proc.sql("SELECT model, arm, language, codec, snr_band, calls, accepted_calls, "
-                                "round(mean_wer_proxy, 6) AS proxy FROM stt.slices ORDER BY model, codec"),
-        "gates": sink_proc.sql("SELECT gate_id, decision, length(slices) AS n FROM stt.latest_gate_decisions "
-                               "WHERE gate_id = {g:String}", g=f"gate-{unique}"),
-        "quality": sink_proc.sql("SELECT scope, count() AS n FROM stt.latest_quality "
-                                 "WHERE startsWith(recording_id, {p:String}) GROUP BY scope ORDER BY scope",
-                                 p=p),
+        "outcomes": sink_proc.sql(
+            "SELECT trace_id, task, accepted FROM stt.call_outcomes "
+            "WHERE startsWith(recording_id, {p:String}) ORDER BY trace_id, task",
+            p=p,
+        ),
+        "slices": sink_proc.sql(
+            "SELECT model, arm, language, codec, snr_band, calls, accepted_calls, "
+            "round(mean_wer_proxy, 6) AS proxy FROM stt.slices ORDER BY model, codec"
+        ),
+        "gates": sink_proc.sql(
+            "SELECT gate_id, decision, length(slices) AS n FROM stt.latest_gate_decisions "
+            "WHERE gate_id = {g:String}",
+            g=f"gate-{unique}",
+        ),
+        "quality": sink_proc.sql(
+            "SELECT scope, count() AS n FROM stt.latest_quality "
+            "WHERE startsWith(recording_id, {p:String}) GROUP BY scope ORDER BY scope",
+            p=p,
+        ),
     }
 
 
@@ -164,8 +205,11 @@ def test_calls_view_has_one_row_per_call_with_its_outcomes_and_replay_changes_no
     calls = calls_of(unique)
     publish(mesh_settings, names, [e for _, events in calls for e in events])
     first = sink()
-    rows = first.wait_until(CALLS_SQL, lambda r: len(r) == 4 and all(x["status"] in ("completed", "failed")
-                                                                       for x in r), p=f"sink-{unique}")
+    rows = first.wait_until(
+        CALLS_SQL,
+        lambda r: len(r) == 4 and all(x["status"] in ("completed", "failed") for x in r),
+        p=f"sink-{unique}",
+    )
     by_id = {r["recording_id"]: r for r in rows}
     assert by_id[f"sink-{unique}-0"]["llm_tasks"] == ["qa", "summary"]
     assert by_id[f"sink-{unique}-0"]["summary_accepted"] is True
@@ -174,8 +218,11 @@ def test_calls_view_has_one_row_per_call_with_its_outcomes_and_replay_changes_no
     assert by_id[f"sink-{unique}-2"]["summary_accepted"] is None
     assert by_id[f"sink-{unique}-failed"]["status"] == "failed"
     assert all(by_id[f"sink-{unique}-{i}"]["pii_counts"] == {"PERSON": 1} for i in range(3))
-    first.wait_until("SELECT count() AS n FROM stt.latest_gate_decisions WHERE gate_id = {g:String}",
-                     lambda r: r[0]["n"] == 1, g=f"gate-{unique}")
+    first.wait_until(
+        "SELECT count() AS n FROM stt.latest_gate_decisions WHERE gate_id = {g:String}",
+        lambda r: r[0]["n"] == 1,
+        g=f"gate-{unique}",
+    )
     before = snapshot(first, unique)
     assert first.stop() == 0
 
@@ -209,8 +256,10 @@ def test_when_the_store_is_down_the_sink_pauses_keeps_its_group_and_loses_nothin
     up = sink(group=group)
     rows = up.wait_until(CALLS_SQL, lambda r: len(r) == 1 and r[0]["status"] == "completed", p=rid)
     assert rows[0]["llm_tasks"] == ["qa", "summary"]
-    assert up.sql("SELECT count() AS n FROM stt.latest_quality WHERE recording_id = {r:String}",
-                  r=rid)[0]["n"] == 2
+    assert (
+        up.sql("SELECT count() AS n FROM stt.latest_quality WHERE recording_id = {r:String}", r=rid)[0]["n"]
+        == 2
+    )
 
 
 def test_http_queries_are_read_only_and_wrong_ones_get_a_400(sink, unique) -> None:
@@ -241,9 +290,12 @@ def test_an_unreadable_message_is_dead_lettered_and_its_metadata_kept(
     rid, events = calls_of(unique)[1]
     proc = sink()
     publish(mesh_settings, names, events)
-    rows = proc.wait_until("SELECT source_topic, error_type, service, payload_bytes, header_keys "
-                           "FROM stt.latest_dead_letters WHERE source_topic = {t:String}",
-                           lambda r: len(r) == 1, t=names[3])
+    rows = proc.wait_until(
+        "SELECT source_topic, error_type, service, payload_bytes, header_keys "
+        "FROM stt.latest_dead_letters WHERE source_topic = {t:String}",
+        lambda r: len(r) == 1,
+        t=names[3],
+    )
     assert rows[0]["service"] == "sink" and rows[0]["error_type"] == "SerializationError"
     assert rows[0]["payload_bytes"] > 0  # the size only; the bytes never reach ClickHouse
     proc.wait_until(CALLS_SQL, lambda r: len(r) == 1 and r[0]["status"] == "completed", p=rid)
@@ -272,5 +324,3 @@ def _committed(bootstrap: str, group: str, names: list[str]) -> int:
         return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
     finally:
         consumer.close()
-
-

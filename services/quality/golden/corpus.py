@@ -194,8 +194,10 @@ class GoldenItem:
     def rttm_text(self) -> str:
         """The RTTM turns as NIST RTTM lines (file id: the item id with "/" as "_")."""
         uri = self.id.replace("/", "_")
-        return "".join(f"SPEAKER {uri} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n"
-                       for s, e, spk in self.rttm or ())
+        return "".join(
+            f"SPEAKER {uri} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n"
+            for s, e, spk in self.rttm or ()
+        )
 
     @property
     def speech_s(self) -> float:
@@ -405,7 +407,9 @@ def sox(audio: np.ndarray, *effects: str, out_sr: int = SR) -> np.ndarray:
     """Run sox effects on a mono 16 kHz float signal (repeatable, no dither)."""
     out = subprocess.run(
         ["sox", "-R", "-D", *_raw_args(), "-", *_raw_args(out_sr), "-", *effects],
-        input=_pcm16(audio), capture_output=True, check=True,
+        input=_pcm16(audio),
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -414,7 +418,9 @@ def _decode_to_16k(data: bytes, file_type: str) -> np.ndarray:
     """Any file sox reads (given as bytes) as 16 kHz mono float."""
     out = subprocess.run(
         ["sox", "-R", "-D", "-t", file_type, "-", *_raw_args(), "-", "remix", "-"],
-        input=data, capture_output=True, check=True,
+        input=data,
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -423,7 +429,8 @@ def tts(text: str, voice: str, speed: int = 160, pitch: int = 50) -> np.ndarray:
     """espeak-ng speech of ``text`` at 16 kHz."""
     wav = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     return _decode_to_16k(wav, "wav")
 
@@ -442,7 +449,7 @@ def speech_spans(audio: np.ndarray, bridge_s: float = 0.3, min_s: float = 0.1) -
     pcm = _pcm16(audio)
     spans: list[list[float]] = []
     for i in range(len(audio) // frame):
-        if not vad.is_speech(pcm[2 * i * frame: 2 * (i + 1) * frame], SR):
+        if not vad.is_speech(pcm[2 * i * frame : 2 * (i + 1) * frame], SR):
             continue
         t = i * frame / SR
         if spans and t - spans[-1][1] < bridge_s:
@@ -475,7 +482,7 @@ def _union(turns: Iterable[Turn]) -> list[tuple[float, float]]:
 
 def speech_power(audio: np.ndarray, turns: Sequence[Turn], sr: int = SR) -> float:
     """Mean square of ``audio`` over the union of the turns (all of it when there are none)."""
-    parts = [audio[int(s * sr): int(e * sr)] for s, e in _union(turns)]
+    parts = [audio[int(s * sr) : int(e * sr)] for s, e in _union(turns)]
     active = np.concatenate(parts) if parts else audio
     return float(np.mean(np.asarray(active, dtype=np.float64) ** 2))
 
@@ -484,7 +491,8 @@ def add_noise(audio: np.ndarray, turns: Sequence[Turn], snr_db: float, seed: int
     """``audio`` plus pink noise at ``snr_db`` below its active speech power; mix and noise are
     scaled down together if the sum would clip (which leaves the SNR as it is)."""
     noise = pink_noise(len(audio), seed) * np.float32(
-        np.sqrt(speech_power(audio, turns) / 10 ** (snr_db / 10)))
+        np.sqrt(speech_power(audio, turns) / 10 ** (snr_db / 10))
+    )
     mix = audio + noise
     peak = float(np.max(np.abs(mix)))
     return mix * np.float32(0.98 / peak) if peak > 0.98 else mix
@@ -496,7 +504,7 @@ def _trim(audio: np.ndarray, turns: Sequence[Turn], margin_s: float = 0.15) -> t
         return audio, []
     start = max(0.0, min(s for s, _, _ in turns) - margin_s)
     end = min(len(audio) / SR, max(e for _, e, _ in turns) + margin_s)
-    return audio[int(start * SR): int(end * SR)], [(s - start, e - start, spk) for s, e, spk in turns]
+    return audio[int(start * SR) : int(end * SR)], [(s - start, e - start, spk) for s, e, spk in turns]
 
 
 def _seed(name: str) -> int:
@@ -541,14 +549,16 @@ def _pyannote_sample_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "sample"
 
 
-def _single(sid: str, group: str, audio: np.ndarray, reference: str, language: str, speaker: str,
-            description: str) -> Source:
+def _single(
+    sid: str, group: str, audio: np.ndarray, reference: str, language: str, speaker: str, description: str
+) -> Source:
     turns = tuple((s, e, speaker) for s, e in speech_spans(audio))
     return Source(sid, group, audio, reference, language, turns, description)
 
 
-def _pocketsphinx(folder: str, transcription: str, group: str,
-                  source_id: Callable[[str], str], voice: str) -> list[Source]:
+def _pocketsphinx(
+    folder: str, transcription: str, group: str, source_id: Callable[[str], str], voice: str
+) -> list[Source]:
     """The recordings of one pocketsphinx-testdata folder, each with its transcription line
     (``<s> words </s> (name)``)."""
     base = PS_DATA / folder
@@ -560,14 +570,24 @@ def _pocketsphinx(folder: str, transcription: str, group: str,
         name = name.strip(" )")
         words = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
         audio = _decode_to_16k((base / f"{name}.wav").read_bytes(), "wav")
-        out.append(_single(source_id(name), group, audio, words, "en", voice,
-                           f"pocketsphinx-testdata {folder}/{name}.wav"))
+        out.append(
+            _single(
+                source_id(name),
+                group,
+                audio,
+                words,
+                "en",
+                voice,
+                f"pocketsphinx-testdata {folder}/{name}.wav",
+            )
+        )
     return out
 
 
 def _librivox() -> list[Source]:
-    return _pocketsphinx("librivox", "transcription", "librivox",
-                         lambda name: f"librivox-{name.rsplit('-', 1)[1]}", "reader")
+    return _pocketsphinx(
+        "librivox", "transcription", "librivox", lambda name: f"librivox-{name.rsplit('-', 1)[1]}", "reader"
+    )
 
 
 def _cards() -> list[Source]:
@@ -600,8 +620,11 @@ def _sample_pieces() -> list[Source]:
     start = max(0.0, utts[0][0] - SAMPLE_LEAD_S)
     # cut points: the middles of the gaps of at least SAMPLE_MIN_GAP_S between utterances,
     # the ones nearest to an even division of the call into SAMPLE_PIECES pieces
-    candidates = [round((utts[i - 1][1] + utts[i][0]) / 2, 3) for i in range(1, len(utts))
-                  if utts[i][0] - utts[i - 1][1] >= SAMPLE_MIN_GAP_S]
+    candidates = [
+        round((utts[i - 1][1] + utts[i][0]) / 2, 3)
+        for i in range(1, len(utts))
+        if utts[i][0] - utts[i - 1][1] >= SAMPLE_MIN_GAP_S
+    ]
     inner: list[float] = []
     for j in range(1, SAMPLE_PIECES):
         ideal = start + j * (duration - start) / SAMPLE_PIECES
@@ -611,11 +634,20 @@ def _sample_pieces() -> list[Source]:
     for k in range(SAMPLE_PIECES):
         lo, hi = cuts[k], cuts[k + 1]
         words = " ".join(t for s, e, t in utts if lo <= (s + e) / 2 < hi)
-        turns = tuple((max(s, lo) - lo, min(e, hi) - lo, spk) for s, e, spk in rttm
-                      if min(e, hi) - max(s, lo) > 0.05)
-        out.append(Source(f"sample-{k + 1}", "sample", audio[int(lo * SR): int(hi * SR)], words, "en",
-                          _rounded(turns, hi - lo),
-                          f"pyannote.audio sample/sample.wav {lo:.2f}-{hi:.2f} s"))
+        turns = tuple(
+            (max(s, lo) - lo, min(e, hi) - lo, spk) for s, e, spk in rttm if min(e, hi) - max(s, lo) > 0.05
+        )
+        out.append(
+            Source(
+                f"sample-{k + 1}",
+                "sample",
+                audio[int(lo * SR) : int(hi * SR)],
+                words,
+                "en",
+                _rounded(turns, hi - lo),
+                f"pyannote.audio sample/sample.wav {lo:.2f}-{hi:.2f} s",
+            )
+        )
     return out
 
 
@@ -624,8 +656,17 @@ def _multilingual() -> list[Source]:
     for language, sentences in MULTILINGUAL.items():
         for k, (voice, text) in enumerate(sentences, 1):
             audio = tts(text, voice, speed=150)
-            out.append(_single(f"tts-{language}-{k}", f"tts-{language}", audio, text, language,
-                               f"tts:{voice}", f"espeak-ng {voice}"))
+            out.append(
+                _single(
+                    f"tts-{language}-{k}",
+                    f"tts-{language}",
+                    audio,
+                    text,
+                    language,
+                    f"tts:{voice}",
+                    f"espeak-ng {voice}",
+                )
+            )
     return out
 
 
@@ -663,39 +704,72 @@ def multilingual_sources() -> list[Source]:
 
 
 def _require_inputs() -> None:
-    missing = [str(p) for p in (PS_DATA / "librivox" / "transcription",
-                                PS_DATA / "cards" / "cards.transcription") if not p.exists()]
+    missing = [
+        str(p)
+        for p in (PS_DATA / "librivox" / "transcription", PS_DATA / "cards" / "cards.transcription")
+        if not p.exists()
+    ]
     for tool in ("sox", "espeak-ng"):
         if shutil.which(tool) is None:
             missing.append(tool)
     if missing:
-        raise RuntimeError(f"golden set inputs missing: {', '.join(missing)} "
-                           "(apt-get install espeak-ng sox pocketsphinx-testdata)")
+        raise RuntimeError(
+            f"golden set inputs missing: {', '.join(missing)} "
+            "(apt-get install espeak-ng sox pocketsphinx-testdata)"
+        )
 
 
 # ---------------------------------------------------------------------------------------
 # Items.
 
 
-def _item(out_dir: Path, slice_: str, name: str, split: str, audio: np.ndarray, reference: str,
-          language: str, turns: Iterable[Turn] | None, source: str, source_ids: Sequence[str],
-          kind: str = "speech", **extra: Any) -> GoldenItem:
+def _item(
+    out_dir: Path,
+    slice_: str,
+    name: str,
+    split: str,
+    audio: np.ndarray,
+    reference: str,
+    language: str,
+    turns: Iterable[Turn] | None,
+    source: str,
+    source_ids: Sequence[str],
+    kind: str = "speech",
+    **extra: Any,
+) -> GoldenItem:
     path = out_dir / AUDIO_DIR / slice_ / f"{name}.wav"
     write_wav(path, audio)
     duration = audio.shape[0] / SR
     rttm = None if turns is None else _rounded(turns, duration)
     speakers = None if rttm is None else len({spk for _, _, spk in rttm})
     channels = 1 if audio.ndim == 1 else audio.shape[1]
-    return GoldenItem(id=f"{slice_}/{name}", slice=slice_, split=split, path=path, reference=reference,
-                      language=language, rttm=rttm, channels=channels,
-                      channel_roles=extra.pop("channel_roles", ()), num_speakers=speakers,
-                      source=source, duration_s=round(duration, 3), kind=kind,
-                      source_ids=tuple(source_ids), **extra)
+    return GoldenItem(
+        id=f"{slice_}/{name}",
+        slice=slice_,
+        split=split,
+        path=path,
+        reference=reference,
+        language=language,
+        rttm=rttm,
+        channels=channels,
+        channel_roles=extra.pop("channel_roles", ()),
+        num_speakers=speakers,
+        source=source,
+        duration_s=round(duration, 3),
+        kind=kind,
+        source_ids=tuple(source_ids),
+        **extra,
+    )
 
 
 def _per_source_item(out_dir: Path, slice_: str, src: Source) -> GoldenItem:
-    common: dict[str, Any] = dict(split=src.split, reference=src.reference, language=src.language,
-                                  source=src.description, source_ids=(src.id,))
+    common: dict[str, Any] = dict(
+        split=src.split,
+        reference=src.reference,
+        language=src.language,
+        source=src.description,
+        source_ids=(src.id,),
+    )
     name = src.id
     if slice_ == "clean":
         return _item(out_dir, slice_, name, audio=src.audio, turns=src.turns, **common)
@@ -721,17 +795,52 @@ def _telephone_item(out_dir: Path, src: Source) -> GoldenItem:
     path = out_dir / AUDIO_DIR / "telephone" / f"{src.id}.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["sox", "-R", "-D", *_raw_args(), "-", "-t", "wav", "-r", str(TELEPHONE_SR), "-e", "u-law",
-         "-b", "8", "-c", "1", str(path), "sinc", "300-3400", "rate", str(TELEPHONE_SR)],
-        input=_pcm16(src.audio), capture_output=True, check=True,
+        [
+            "sox",
+            "-R",
+            "-D",
+            *_raw_args(),
+            "-",
+            "-t",
+            "wav",
+            "-r",
+            str(TELEPHONE_SR),
+            "-e",
+            "u-law",
+            "-b",
+            "8",
+            "-c",
+            "1",
+            str(path),
+            "sinc",
+            "300-3400",
+            "rate",
+            str(TELEPHONE_SR),
+        ],
+        input=_pcm16(src.audio),
+        capture_output=True,
+        check=True,
     )
     duration = _wav_data_bytes(path) / TELEPHONE_SR  # one byte per mu-law sample
     rttm = _rounded(src.turns, duration)
-    return GoldenItem(id=f"telephone/{src.id}", slice="telephone", split=src.split, path=path,
-                      reference=src.reference, language=src.language, rttm=rttm, channels=1,
-                      channel_roles=(), num_speakers=len({t[2] for t in rttm}),
-                      source=src.description, duration_s=round(duration, 3), kind="speech",
-                      source_ids=(src.id,), sample_rate=TELEPHONE_SR, codec="pcm_mulaw")
+    return GoldenItem(
+        id=f"telephone/{src.id}",
+        slice="telephone",
+        split=src.split,
+        path=path,
+        reference=src.reference,
+        language=src.language,
+        rttm=rttm,
+        channels=1,
+        channel_roles=(),
+        num_speakers=len({t[2] for t in rttm}),
+        source=src.description,
+        duration_s=round(duration, 3),
+        kind="speech",
+        source_ids=(src.id,),
+        sample_rate=TELEPHONE_SR,
+        codec="pcm_mulaw",
+    )
 
 
 def _wav_data_bytes(path: Path) -> int:
@@ -739,7 +848,7 @@ def _wav_data_bytes(path: Path) -> int:
     data = path.read_bytes()
     pos = 12
     while pos + 8 <= len(data):
-        chunk, size = data[pos: pos + 4], int.from_bytes(data[pos + 4: pos + 8], "little")
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
         if chunk == b"data":
             return min(size, len(data) - pos - 8)
         pos += 8 + size + (size & 1)
@@ -752,7 +861,7 @@ def _place(total: np.ndarray | None, audio: np.ndarray, at: int) -> np.ndarray:
         total = np.zeros(need, dtype=np.float32)
     elif len(total) < need:
         total = np.concatenate([total, np.zeros(need - len(total), dtype=np.float32)])
-    total[at: need] += audio
+    total[at:need] += audio
     return total
 
 
@@ -795,13 +904,22 @@ def _stereo_items(out_dir: Path, sources: Sequence[Source]) -> list[GoldenItem]:
             stereo += floor * np.float32(10 ** (-72 / 20))
             texts.sort()
             ids = list(dict.fromkeys(s.id for s in used))
-            items.append(_item(
-                out_dir, "stereo", f"{split}-{k + 1}", split, stereo,
-                " ".join(t for _, _, t in texts), "en", turns,
-                "stereo call of " + ", ".join(dict.fromkeys(s.description for s in used)), ids,
-                channel_roles=STEREO_ROLES,
-                channel_references=tuple(" ".join(t for _, c, t in texts if c == ch) for ch in (0, 1)),
-            ))
+            items.append(
+                _item(
+                    out_dir,
+                    "stereo",
+                    f"{split}-{k + 1}",
+                    split,
+                    stereo,
+                    " ".join(t for _, _, t in texts),
+                    "en",
+                    turns,
+                    "stereo call of " + ", ".join(dict.fromkeys(s.description for s in used)),
+                    ids,
+                    channel_roles=STEREO_ROLES,
+                    channel_references=tuple(" ".join(t for _, c, t in texts if c == ch) for ch in (0, 1)),
+                )
+            )
     return items
 
 
@@ -847,14 +965,36 @@ def _long_item(out_dir: Path, sources: Sequence[Source]) -> GoldenItem:
     assert total is not None
     total = _place(total, np.zeros(int(0.5 * SR), dtype=np.float32), len(total))
     n_real = len({i for i in ids if not i.startswith("dialogue-")})
-    return _item(out_dir, "long", "call", LONG_SPLIT, total, " ".join(texts), "en", turns,
-                 f"{len(DIALOGUES)} espeak-ng dialogues with {n_real} held-out real English sources "
-                 "between them", list(dict.fromkeys(ids)))
+    return _item(
+        out_dir,
+        "long",
+        "call",
+        LONG_SPLIT,
+        total,
+        " ".join(texts),
+        "en",
+        turns,
+        f"{len(DIALOGUES)} espeak-ng dialogues with {n_real} held-out real English sources between them",
+        list(dict.fromkeys(ids)),
+    )
 
 
 def _multilingual_items(out_dir: Path, sources: Sequence[Source]) -> list[GoldenItem]:
-    return [_item(out_dir, "multilingual", s.id, s.split, s.audio, s.reference, s.language, s.turns,
-                  s.description, (s.id,)) for s in sources]
+    return [
+        _item(
+            out_dir,
+            "multilingual",
+            s.id,
+            s.split,
+            s.audio,
+            s.reference,
+            s.language,
+            s.turns,
+            s.description,
+            (s.id,),
+        )
+        for s in sources
+    ]
 
 
 PROBES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -894,9 +1034,21 @@ def _probe_items(out_dir: Path, slice_: str) -> list[GoldenItem]:
             seed = _seed(f"{slice_}/{name}")
             audio = probe_audio(slice_, variant, level, PROBE_SECONDS[(s + v) % 2], seed)
             level_txt = "digital zeros" if level == float("-inf") else f"{level:g} dBFS"
-            items.append(_item(out_dir, slice_, name, split, audio, "", "en", (),
-                               f"synthetic {slice_} probe ({variant}, {level_txt}, seed {seed})",
-                               (f"probe-{slice_}-{name}",), kind="probe"))
+            items.append(
+                _item(
+                    out_dir,
+                    slice_,
+                    name,
+                    split,
+                    audio,
+                    "",
+                    "en",
+                    (),
+                    f"synthetic {slice_} probe ({variant}, {level_txt}, seed {seed})",
+                    (f"probe-{slice_}-{name}",),
+                    kind="probe",
+                )
+            )
     return items
 
 
@@ -931,8 +1083,12 @@ def _inputs_fingerprint() -> dict[str, int]:
 
 
 def _build_info(slices: Sequence[str]) -> dict[str, Any]:
-    return {"builder_version": BUILD_VERSION, "builder_digest": _builder_digest(), "slices": list(slices),
-            "inputs": _inputs_fingerprint()}
+    return {
+        "builder_version": BUILD_VERSION,
+        "builder_digest": _builder_digest(),
+        "slices": list(slices),
+        "inputs": _inputs_fingerprint(),
+    }
 
 
 def _builder_digest() -> str:
@@ -1002,15 +1158,21 @@ def summary(items: Sequence[GoldenItem]) -> str:
         mine = [i for i in items if i.slice == slice_]
         if not mine:
             continue
-        cells = {s: [sum(i.split == s for i in mine), sum(i.duration_s for i in mine if i.split == s)]
-                 for s in SPLITS}
+        cells = {
+            s: [sum(i.split == s for i in mine), sum(i.duration_s for i in mine if i.split == s)]
+            for s in SPLITS
+        }
         for s in SPLITS:
             totals[s][0] += cells[s][0]
             totals[s][1] += cells[s][1]
-        rows.append(f"{slice_:14s} {cells['tune'][0]:5d} {cells['heldout'][0]:7d} "
-                    f"{cells['tune'][1] / 60:9.2f} {cells['heldout'][1] / 60:11.2f}")
-    rows.append(f"{'total':14s} {totals['tune'][0]:5d} {totals['heldout'][0]:7d} "
-                f"{totals['tune'][1] / 60:9.2f} {totals['heldout'][1] / 60:11.2f}")
+        rows.append(
+            f"{slice_:14s} {cells['tune'][0]:5d} {cells['heldout'][0]:7d} "
+            f"{cells['tune'][1] / 60:9.2f} {cells['heldout'][1] / 60:11.2f}"
+        )
+    rows.append(
+        f"{'total':14s} {totals['tune'][0]:5d} {totals['heldout'][0]:7d} "
+        f"{totals['tune'][1] / 60:9.2f} {totals['heldout'][1] / 60:11.2f}"
+    )
     return "\n".join(rows)
 
 

@@ -50,8 +50,9 @@ def _source(row: Mapping[str, Any]) -> str:
     return str(row["item"]).split("/", 1)[-1]
 
 
-def cross_validated_rho(tune: Sequence[Mapping[str, Any]], features: Sequence[str], alpha: float,
-                        folds: int = 4) -> float:
+def cross_validated_rho(
+    tune: Sequence[Mapping[str, Any]], features: Sequence[str], alpha: float, folds: int = 4
+) -> float:
     sources = sorted({_source(r) for r in tune})
     est: list[float] = []
     true: list[float] = []
@@ -59,20 +60,26 @@ def cross_validated_rho(tune: Sequence[Mapping[str, Any]], features: Sequence[st
         held = set(sources[k::folds])
         train = [r for r in tune if _source(r) not in held]
         test = [r for r in tune if _source(r) in held]
-        proxy = fit([r["features"] for r in train], [r["true_wer"] for r in train], features, alpha,
-                    target=TARGET)
+        proxy = fit(
+            [r["features"] for r in train], [r["true_wer"] for r in train], features, alpha, target=TARGET
+        )
         est += [proxy.predict(r["features"]) for r in test]
         true += [r["true_wer"] for r in test]
     return spearman(est, true)
 
 
-def select_features(tune: Sequence[Mapping[str, Any]], candidates: Sequence[str] = FEATURES,
-                    max_features: int = 6) -> tuple[list[str], float, float]:
+def select_features(
+    tune: Sequence[Mapping[str, Any]], candidates: Sequence[str] = FEATURES, max_features: int = 6
+) -> tuple[list[str], float, float]:
     chosen: list[str] = []
     best, best_alpha = float("-inf"), ALPHAS[0]
     while len(chosen) < max_features:
-        trials = [(cross_validated_rho(tune, [*chosen, f], a), f, a)
-                  for f in candidates if f not in chosen for a in ALPHAS]
+        trials = [
+            (cross_validated_rho(tune, [*chosen, f], a), f, a)
+            for f in candidates
+            if f not in chosen
+            for a in ALPHAS
+        ]
         trials = [t for t in trials if t[0] == t[0]]  # drop NaN (constant folds)
         if not trials:
             break
@@ -84,9 +91,12 @@ def select_features(tune: Sequence[Mapping[str, Any]], candidates: Sequence[str]
     return chosen, best_alpha, best
 
 
-def fit_rows(rows: Sequence[Mapping[str, Any]], alpha: float = 1.0,
-             features: Sequence[str] = FEATURES,
-             select: bool = True) -> tuple[WerProxy, dict[str, dict[str, float]]]:
+def fit_rows(
+    rows: Sequence[Mapping[str, Any]],
+    alpha: float = 1.0,
+    features: Sequence[str] = FEATURES,
+    select: bool = True,
+) -> tuple[WerProxy, dict[str, dict[str, float]]]:
     rows = [r for r in rows if not str(r["model"]).startswith("none@")]  # nothing was decoded
     tune = [r for r in rows if r["split"] == "tune"]
     held = [r for r in rows if r["split"] == "heldout"]
@@ -96,22 +106,42 @@ def fit_rows(rows: Sequence[Mapping[str, Any]], alpha: float = 1.0,
     if select:
         features, alpha, cv_rho = select_features(tune, features)
     models = sorted({r["model"] for r in tune})
-    proxy = fit([r["features"] for r in tune], [r["true_wer"] for r in tune], features, alpha,
-                meta={"fitted_on": f"golden tune split, {len(tune)} recordings, models {', '.join(models)}",
-                      "alpha": alpha, "selection": "forward, grouped 4-fold CV on tune" if select else "none",
-                      "cv_spearman_tune": cv_rho}, target=TARGET)
+    proxy = fit(
+        [r["features"] for r in tune],
+        [r["true_wer"] for r in tune],
+        features,
+        alpha,
+        meta={
+            "fitted_on": f"golden tune split, {len(tune)} recordings, models {', '.join(models)}",
+            "alpha": alpha,
+            "selection": "forward, grouped 4-fold CV on tune" if select else "none",
+            "cv_spearman_tune": cv_rho,
+        },
+        target=TARGET,
+    )
     figures = {"tune": judge(proxy, tune), "heldout": judge(proxy, held)}
     for model in sorted({r["model"] for r in held}):
         figures[f"heldout {model}"] = judge(proxy, [r for r in held if r["model"] == model])
-    proxy = WerProxy(proxy.features, proxy.mean, proxy.scale, proxy.coef, proxy.intercept,
-                     {**proxy.meta, "figures": figures}, proxy.target)
+    proxy = WerProxy(
+        proxy.features,
+        proxy.mean,
+        proxy.scale,
+        proxy.coef,
+        proxy.intercept,
+        {**proxy.meta, "figures": figures},
+        proxy.target,
+    )
     return proxy, figures
 
 
 def lines(figures: Mapping[str, Mapping[str, float]]) -> list[str]:
-    out = [f"{'split':<32} {'n':>4} {'rho rec':>8} {'RMSE rec':>9} {'n chunk':>8} {'rho chunk':>9} "
-           f"{'RMSE chunk':>10}"]
+    out = [
+        f"{'split':<32} {'n':>4} {'rho rec':>8} {'RMSE rec':>9} {'n chunk':>8} {'rho chunk':>9} "
+        f"{'RMSE chunk':>10}"
+    ]
     for name, f in figures.items():
-        out.append(f"{name:<32} {int(f['n']):>4} {f['spearman_recording']:>8.3f} {f['rmse_recording']:>9.3f} "
-                   f"{int(f['n_chunks']):>8} {f['spearman_chunk']:>9.3f} {f['rmse_chunk']:>10.3f}")
+        out.append(
+            f"{name:<32} {int(f['n']):>4} {f['spearman_recording']:>8.3f} {f['rmse_recording']:>9.3f} "
+            f"{int(f['n_chunks']):>8} {f['spearman_chunk']:>9.3f} {f['rmse_chunk']:>10.3f}"
+        )
     return out

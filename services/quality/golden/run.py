@@ -46,9 +46,15 @@ DER_COLLAR_S = 0.25
 
 
 def metadata_for(item: GoldenItem, run_id: str, run_size: int = 0) -> dict[str, str]:
-    meta = {GOLDEN_RUN_KEY: run_id, GOLDEN_SIZE_KEY: str(run_size), GOLDEN_SLICE_KEY: item.slice,
-            GOLDEN_SPLIT_KEY: item.split,
-            "golden_item": item.id, "golden_language": item.language, REFERENCE_KEY: item.reference}
+    meta = {
+        GOLDEN_RUN_KEY: run_id,
+        GOLDEN_SIZE_KEY: str(run_size),
+        GOLDEN_SLICE_KEY: item.slice,
+        GOLDEN_SPLIT_KEY: item.split,
+        "golden_item": item.id,
+        "golden_language": item.language,
+        REFERENCE_KEY: item.reference,
+    }
     if item.channels > 1 and item.channel_references:
         meta[REFERENCE_CHANNELS_KEY] = json.dumps(list(item.channel_references))
     # What a summary of the call must mention (examples/call_summary judges by it). Golden
@@ -59,16 +65,20 @@ def metadata_for(item: GoldenItem, run_id: str, run_size: int = 0) -> dict[str, 
     return meta
 
 
-def batch_manifest(items: Sequence[GoldenItem], run_id: str,
-                   language_hints: bool = True) -> list[dict[str, Any]]:
+def batch_manifest(
+    items: Sequence[GoldenItem], run_id: str, language_hints: bool = True
+) -> list[dict[str, Any]]:
     """The golden set as a ``stt-mesh batch submit`` manifest (JSONL rows): each item's file
     and hints, and the same producer metadata ``publish`` gives it (reference, slice, checklist),
     so a backfill of the golden set is scored and judged like a golden run."""
     rows = []
     for item in items:
         split = item.channels > 1 and len(item.channel_roles) == item.channels
-        row: dict[str, Any] = {"path": str(item.path), "split_channels": split,
-                               **metadata_for(item, run_id, len(items))}
+        row: dict[str, Any] = {
+            "path": str(item.path),
+            "split_channels": split,
+            **metadata_for(item, run_id, len(items)),
+        }
         if language_hints and item.language:
             row["language"] = item.language
         if split:
@@ -79,9 +89,15 @@ def batch_manifest(items: Sequence[GoldenItem], run_id: str,
     return rows
 
 
-def publish(items: Sequence[GoldenItem], publisher: Publisher, run_id: str, arms: Sequence[str],
-            tenant: str = "golden", priority: str = "batch",
-            language_hints: bool = True) -> dict[str, tuple[GoldenItem, str]]:
+def publish(
+    items: Sequence[GoldenItem],
+    publisher: Publisher,
+    run_id: str,
+    arms: Sequence[str],
+    tenant: str = "golden",
+    priority: str = "batch",
+    language_hints: bool = True,
+) -> dict[str, tuple[GoldenItem, str]]:
     """Publish every item once per arm; returns recording_id -> (item, arm). Each item carries
     its language as the producer's hint, as a call centre knows its line's language."""
     from services.ingest.cli import publish_files
@@ -90,12 +106,19 @@ def publish(items: Sequence[GoldenItem], publisher: Publisher, run_id: str, arms
     for arm in arms:
         for item in items:
             split = item.channels > 1 and len(item.channel_roles) == item.channels
-            ids = publish_files([item.path], publisher, tenant=tenant, priority=priority,
-                                language=item.language if language_hints else None,
-                                num_speakers=item.num_speakers or None if not split else None,
-                                split_channels=split, channel_roles=item.channel_roles if split else (),
-                                metadata=metadata_for(item, run_id, len(items) * len(arms)),
-                                progress=False, arm=arm)
+            ids = publish_files(
+                [item.path],
+                publisher,
+                tenant=tenant,
+                priority=priority,
+                language=item.language if language_hints else None,
+                num_speakers=item.num_speakers or None if not split else None,
+                split_channels=split,
+                channel_roles=item.channel_roles if split else (),
+                metadata=metadata_for(item, run_id, len(items) * len(arms)),
+                progress=False,
+                arm=arm,
+            )
             sent[ids[0][0]] = (item, arm)
     return sent
 
@@ -105,8 +128,9 @@ def recording_report(ev: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any] |
     return reports[-1] if reports else None
 
 
-def wait(events: Events, ids: Iterable[str], timeout_s: float, run_id: str | None = None,
-         expect_gate: int = 0) -> bool:
+def wait(
+    events: Events, ids: Iterable[str], timeout_s: float, run_id: str | None = None, expect_gate: int = 0
+) -> bool:
     """Until every recording has its recording-scope report (and, with ``expect_gate`` > 0,
     a GateDecision of the run counting that many candidate samples)."""
     ids = list(ids)
@@ -121,8 +145,9 @@ def wait(events: Events, ids: Iterable[str], timeout_s: float, run_id: str | Non
 
 def gate_decision(events: Events, run_id: str | None, candidates: int) -> dict[str, Any] | None:
     """The newest GateDecision of the run whose overall comparison counts every candidate."""
-    found = [d for ev in events.by_id.values() for d in ev.get("GateDecision", ())
-             if d.get("golden_run") == run_id]
+    found = [
+        d for ev in events.by_id.values() for d in ev.get("GateDecision", ()) if d.get("golden_run") == run_id
+    ]
     for d in sorted(found, key=lambda d: d["produced_at_ms"], reverse=True):
         if d["decision"] == "rollback":  # final: later candidates of the run went to control
             return d
@@ -153,23 +178,45 @@ def rows(sent: Mapping[str, tuple[GoldenItem, str]], events: Events) -> list[dic
         ev = events.by_id[rid]
         report = recording_report(ev)
         if report is None:
-            out.append({"recording_id": rid, "item": item.id, "slice": item.slice, "split": item.split,
-                        "arm": arm, "missing": True})
+            out.append(
+                {
+                    "recording_id": rid,
+                    "item": item.id,
+                    "slice": item.slice,
+                    "split": item.split,
+                    "arm": arm,
+                    "missing": True,
+                }
+            )
             continue
         turns = ev.get("SpeakerTurns", [None])[-1]
-        out.append({
-            "recording_id": rid, "item": item.id, "slice": item.slice, "split": item.split,
-            "kind": item.kind, "arm": report["arm"], "requested_arm": arm,
-            "model": f"{report['model']['name']}@{report['model']['version']}",
-            "true_wer": report["true_wer"], "wer_proxy": report["wer_proxy"],
-            "proxy_version": report["proxy_version"], "reference_words": len(item.reference.split()),
-            "speech_coverage": report["speech_coverage"], "verdict": report["verdict"],
-            "reasons": report["reasons"], "hallucinated_words": report["hallucinated_words"],
-            "rtf": report["features"].get("compute_rtf", report["rtf"]),
-            "der": diarization_error(item, turns),
-            "language": report["language"], "language_mix": report["language_mix"],
-            "features": report["features"], "duration_s": item.duration_s, "missing": False,
-        })
+        out.append(
+            {
+                "recording_id": rid,
+                "item": item.id,
+                "slice": item.slice,
+                "split": item.split,
+                "kind": item.kind,
+                "arm": report["arm"],
+                "requested_arm": arm,
+                "model": f"{report['model']['name']}@{report['model']['version']}",
+                "true_wer": report["true_wer"],
+                "wer_proxy": report["wer_proxy"],
+                "proxy_version": report["proxy_version"],
+                "reference_words": len(item.reference.split()),
+                "speech_coverage": report["speech_coverage"],
+                "verdict": report["verdict"],
+                "reasons": report["reasons"],
+                "hallucinated_words": report["hallucinated_words"],
+                "rtf": report["features"].get("compute_rtf", report["rtf"]),
+                "der": diarization_error(item, turns),
+                "language": report["language"],
+                "language_mix": report["language_mix"],
+                "features": report["features"],
+                "duration_s": item.duration_s,
+                "missing": False,
+            }
+        )
     return out
 
 
@@ -184,8 +231,10 @@ def table(rows_: Sequence[Mapping[str, Any]]) -> str:
     for r in rows_:
         if not r.get("missing"):
             groups[(r["slice"], r["model"], r["arm"])].append(r)
-    head = (f"{'slice':<13} {'model':<34} {'arm':<9} {'n':>3} {'WER':>6} {'pooled':>6} {'proxy':>6} "
-            f"{'DER':>6} {'cover':>6} {'accept':>6} {'halluc':>6} {'RTF':>6}")
+    head = (
+        f"{'slice':<13} {'model':<34} {'arm':<9} {'n':>3} {'WER':>6} {'pooled':>6} {'proxy':>6} "
+        f"{'DER':>6} {'cover':>6} {'accept':>6} {'halluc':>6} {'RTF':>6}"
+    )
     lines = [head, "-" * len(head)]
 
     def fmt(x: float | None, spec: str = "6.3f") -> str:
@@ -203,7 +252,8 @@ def table(rows_: Sequence[Mapping[str, Any]]) -> str:
             f"{fmt(pooled)} {fmt(_mean([r['wer_proxy'] for r in rs]))} {fmt(_mean([r['der'] for r in rs]))} "
             f"{fmt(_mean([r['speech_coverage'] for r in rs]))} "
             f"{fmt(sum(r['verdict'] == 'accepted' for r in rs) / len(rs))} {halluc} "
-            f"{fmt(_mean([r['rtf'] for r in rs]))}")
+            f"{fmt(_mean([r['rtf'] for r in rs]))}"
+        )
     missing = [r for r in rows_ if r.get("missing")]
     if missing:
         names = ", ".join(r["item"] for r in missing[:8])
@@ -212,16 +262,25 @@ def table(rows_: Sequence[Mapping[str, Any]]) -> str:
 
 
 def gate_lines(decision: Mapping[str, Any]) -> list[str]:
-    lines = [f"gate {decision['gate_id']}: {decision['decision'].upper()} "
-             f"(candidate {decision['canary']['name']}@{decision['canary']['version']} vs "
-             f"control {decision['control']['name']}@{decision['control']['version']})"]
+    lines = [
+        f"gate {decision['gate_id']}: {decision['decision'].upper()} "
+        f"(candidate {decision['canary']['name']}@{decision['canary']['version']} vs "
+        f"control {decision['control']['name']}@{decision['control']['version']})"
+    ]
     lines += [f"  {reason}" for reason in decision["reasons"]]
     return lines
 
 
-def run(items: Sequence[GoldenItem], settings: MeshSettings, arms: Sequence[str], timeout_s: float,
-        run_id: str | None = None, out: Path | None = None, priority: str = "batch",
-        progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def run(
+    items: Sequence[GoldenItem],
+    settings: MeshSettings,
+    arms: Sequence[str],
+    timeout_s: float,
+    run_id: str | None = None,
+    out: Path | None = None,
+    priority: str = "batch",
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Publish, follow and score one golden run; returns its rows and its gate decision."""
     run_id = run_id or f"golden-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     publisher = Publisher(settings, service="golden")
@@ -230,8 +289,11 @@ def run(items: Sequence[GoldenItem], settings: MeshSettings, arms: Sequence[str]
     finally:
         publisher.close()
     if progress:
-        print(f"golden run {run_id}: published {len(sent)} recording(s) ({len(items)} items x "
-              f"{len(arms)} arm(s)); waiting for the mesh ...", flush=True)
+        print(
+            f"golden run {run_id}: published {len(sent)} recording(s) ({len(items)} items x "
+            f"{len(arms)} arm(s)); waiting for the mesh ...",
+            flush=True,
+        )
     events = Events(settings, WATCHED, set(sent) | {f"golden:{run_id}"})
     try:
         candidates = sum(1 for item, arm in sent.values() if arm == "candidate" and item.kind == "speech")

@@ -27,9 +27,11 @@ def test_a_segment_without_words_is_left_whole():
 
 
 def test_words_are_distributed_over_segments_by_token_count():
-    alignment = [{"word": " one", "tokens": [1], "start": 0.1, "end": 0.4, "probability": 0.9},
-                 {"word": " two", "tokens": [2, 3], "start": 0.4, "end": 0.8, "probability": 0.7},
-                 {"word": ".", "tokens": [4], "start": 0.8, "end": 0.8, "probability": 0.9}]
+    alignment = [
+        {"word": " one", "tokens": [1], "start": 0.1, "end": 0.4, "probability": 0.9},
+        {"word": " two", "tokens": [2, 3], "start": 0.4, "end": 0.8, "probability": 0.7},
+        {"word": ".", "tokens": [4], "start": 0.8, "end": 0.8, "probability": 0.9},
+    ]
     segments = [{"start": 0.0, "end": 3.0, "tokens": [1, 2, 3, 4, EOT]}]
     attach_words(segments, alignment, EOT)
     assert [w["word"] for w in segments[0]["words"]] == [" one", " two."]  # "." merged

@@ -20,8 +20,17 @@ OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 
 
 def message(chunk: dict, offset: int = 0) -> Message:
-    return Message(topics.CHUNKS_REALTIME, 0, offset, chunk["recording_id"].encode(), "AudioChunk",
-                   chunk, [], TraceContext(OTHER_TRACE, "00f067aa0ba902b7"), 1_700_000_000_000)
+    return Message(
+        topics.CHUNKS_REALTIME,
+        0,
+        offset,
+        chunk["recording_id"].encode(),
+        "AudioChunk",
+        chunk,
+        [],
+        TraceContext(OTHER_TRACE, "00f067aa0ba902b7"),
+        1_700_000_000_000,
+    )
 
 
 class ScriptedWorker:
@@ -66,8 +75,7 @@ def test_the_message_produced_time_and_retries_reach_the_worker():
 
 
 def test_each_pool_consumes_its_own_topic_in_its_own_group_with_its_own_batching():
-    settings = AsrSettings(fallback_model=None, realtime=PoolSettings(batch_size=3,
-                                                                      batch_timeout_ms=40))
+    settings = AsrSettings(fallback_model=None, realtime=PoolSettings(batch_size=3, batch_timeout_ms=40))
     worker = AsrWorker(FakeEngine(), settings=settings)
     seen = {}
     for pool in ("realtime", "batch"):
@@ -80,8 +88,9 @@ def test_each_pool_consumes_its_own_topic_in_its_own_group_with_its_own_batching
 
 
 def rollout_settings(**kw) -> AsrSettings:
-    return AsrSettings(fallback_model=None, rollout=RolloutSettings(
-        candidate_model="cand", candidate_share=1.0, **kw))
+    return AsrSettings(
+        fallback_model=None, rollout=RolloutSettings(candidate_model="cand", candidate_share=1.0, **kw)
+    )
 
 
 def test_asr_metrics_are_labelled_with_the_arm():
@@ -107,17 +116,27 @@ def test_retries_read_zero_per_topic_from_its_first_message():
 
 def test_with_a_candidate_the_processor_watches_the_gates_and_exports_the_rollout():
     worker = AsrWorker(FakeEngine("main"), candidate=FakeEngine("cand"), settings=rollout_settings())
-    proc = build_processor("realtime", worker.settings, worker=worker, consumer=object(),
-                           publisher=object(), gates_topic="gates-x")
+    proc = build_processor(
+        "realtime",
+        worker.settings,
+        worker=worker,
+        consumer=object(),
+        publisher=object(),
+        gates_topic="gates-x",
+    )
     assert isinstance(proc.gates, GateWatcher) and proc.gates.topic == "gates-x"
     assert proc.gates.router is worker.router and not proc.gates.running
     sample = proc.sensor.registry.get_sample_value  # type: ignore[attr-defined]
     labels = {"service": "asr", "model": "cand"}
     assert sample("stt_asr_rollout_share", {**labels, "arm": "candidate"}) == 1.0
     assert sample("stt_asr_rollout_state", labels) == 0.0
-    plain = build_processor("realtime", AsrSettings(fallback_model=None),
-                            worker=AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None)),
-                            consumer=object(), publisher=object())
+    plain = build_processor(
+        "realtime",
+        AsrSettings(fallback_model=None),
+        worker=AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None)),
+        consumer=object(),
+        publisher=object(),
+    )
     assert plain.gates is None
 
 
@@ -132,8 +151,14 @@ def test_the_gate_watcher_starts_with_the_loop_and_stops_with_it_even_when_the_l
             self.calls.append("stop")
 
     worker = AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None))
-    proc = build_processor("realtime", worker.settings, MeshSettings(metrics_port=None),
-                           worker=worker, consumer=object(), publisher=object())
+    proc = build_processor(
+        "realtime",
+        worker.settings,
+        MeshSettings(metrics_port=None),
+        worker=worker,
+        consumer=object(),
+        publisher=object(),
+    )
     proc.gates = Gates()  # type: ignore[assignment]
     errors: list[BaseException] = []
 
@@ -154,14 +179,23 @@ def test_the_batch_pool_budget_derives_from_the_poll_interval_and_an_explicit_on
     settings = AsrSettings()
     assert settings.batch.timeout_s is None and settings.realtime.timeout_s == 20.0
     mesh = MeshSettings(metrics_port=None, max_poll_interval_ms=100_000)
-    worker = AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=settings, pool="batch",
-                       work_budget_s=mesh.work_budget_s())
+    worker = AsrWorker(
+        FakeEngine(),
+        FakeEngine("fallback"),
+        settings=settings,
+        pool="batch",
+        work_budget_s=mesh.work_budget_s(),
+    )
     assert worker.timeout_s == 80.0
     default = AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=settings, pool="batch")
     assert default.timeout_s == 240.0  # 0.8 x librdkafka's 300 s
     explicit = AsrSettings(batch=PoolSettings(timeout_s=30.0))
-    assert AsrWorker(FakeEngine(), FakeEngine("fallback"), settings=explicit, pool="batch",
-                     work_budget_s=80.0).timeout_s == 30.0
+    assert (
+        AsrWorker(
+            FakeEngine(), FakeEngine("fallback"), settings=explicit, pool="batch", work_budget_s=80.0
+        ).timeout_s
+        == 30.0
+    )
 
 
 def test_the_heap_is_trimmed_after_each_batch_unless_switched_off(monkeypatch):
@@ -173,8 +207,14 @@ def test_the_heap_is_trimmed_after_each_batch_unless_switched_off(monkeypatch):
         trims.clear()
         settings = AsrSettings(fallback_model=None, trim_heap=enabled)
         worker = AsrWorker(FakeEngine(), settings=settings)
-        proc = build_processor("realtime", settings, MeshSettings(metrics_port=None), worker=worker,
-                               consumer=object(), publisher=object())
+        proc = build_processor(
+            "realtime",
+            settings,
+            MeshSettings(metrics_port=None),
+            worker=worker,
+            consumer=object(),
+            publisher=object(),
+        )
         proc.handler([message(make_chunk())])
         assert len(trims) == expected
 

@@ -14,10 +14,13 @@ def test_s16le_round_trips_within_one_step():
     assert np.max(np.abs(pcm_to_float(to_s16le(audio)) - audio)) < 1 / 16000
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"encoding": "f32le"}, "encoding"),
-    ({"sample_rate": 8000}, "sample rate"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"encoding": "f32le"}, "encoding"),
+        ({"sample_rate": 8000}, "sample rate"),
+    ],
+)
 def test_other_formats_are_refused(kwargs, match):
     with pytest.raises(AudioFormatError, match=match):
         pcm_to_float(b"\x00\x00", **kwargs)

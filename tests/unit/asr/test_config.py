@@ -24,8 +24,9 @@ def test_nested_variables_configure_pools_decoding_and_guards(monkeypatch):
 
 
 def test_tenant_prompts_come_as_json_with_a_wildcard_default(monkeypatch):
-    monkeypatch.setenv("STT_ASR_TENANT_PROMPTS",
-                       '{"acme": {"hotwords": "Kafka ClickHouse"}, "*": {"initial_prompt": "Hi."}}')
+    monkeypatch.setenv(
+        "STT_ASR_TENANT_PROMPTS", '{"acme": {"hotwords": "Kafka ClickHouse"}, "*": {"initial_prompt": "Hi."}}'
+    )
     s = AsrSettings()
     assert s.prompt_for("acme").hotwords == "Kafka ClickHouse"
     assert s.prompt_for("other").initial_prompt == "Hi."

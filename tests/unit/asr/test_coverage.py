@@ -19,8 +19,7 @@ def words_at(*spans: tuple[float, float], prefix: str = "w") -> tuple[Word, ...]
 
 
 def segment(words: tuple[Word, ...]) -> Segment:
-    return Segment(words[0].start, words[-1].end, "".join(w.word for w in words), words,
-                   -0.2, 0.01, 1.2)
+    return Segment(words[0].start, words[-1].end, "".join(w.word for w in words), words, -0.2, 0.01, 1.2)
 
 
 def test_words_over_all_the_speech_cover_it_and_leave_no_gap():
@@ -61,16 +60,19 @@ def test_replacing_a_span_keeps_words_in_time_order_and_splits_a_straddling_segm
     assert [s.text for s in merged] == [" w0 w1", " n0 n1 n2", " w2 w3"]
 
 
-@pytest.mark.parametrize(("text", "expected", "loops"), [
-    ("Hello. Hello. Hello. Hello. Hello. Hello. How are you?", "Hello. How are you?", 1),
-    ("thank you thank you thank you for calling", "thank you for calling", 1),
-    ("no, no, no, that is wrong", "no, no, no, that is wrong", 0),
-    ("I I want the the refund", "I I want the the refund", 0),
-    ("yes yes yes yes ok and then ok and then ok and then bye", "yes ok and then bye", 2),
-    ("my card is 4 -1 -1 -1 -1 -1 -1 -1", "my card is 4 -1 -1 -1 -1 -1 -1 -1", 0),
-    ("one one one one, one one one one", "one one one one, one one one one", 0),
-    ("ok, double five double five double five", "ok, double five double five double five", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "expected", "loops"),
+    [
+        ("Hello. Hello. Hello. Hello. Hello. Hello. How are you?", "Hello. How are you?", 1),
+        ("thank you thank you thank you for calling", "thank you for calling", 1),
+        ("no, no, no, that is wrong", "no, no, no, that is wrong", 0),
+        ("I I want the the refund", "I I want the the refund", 0),
+        ("yes yes yes yes ok and then ok and then ok and then bye", "yes ok and then bye", 2),
+        ("my card is 4 -1 -1 -1 -1 -1 -1 -1", "my card is 4 -1 -1 -1 -1 -1 -1 -1", 0),
+        ("one one one one, one one one one", "one one one one, one one one one", 0),
+        ("ok, double five double five double five", "ok, double five double five double five", 0),
+    ],
+)
 def test_repetition_loops_keep_their_first_copy(text, expected, loops):
     tokens = text.split()
     words = tuple(Word(f" {t}", i, i + 0.5, 0.9) for i, t in enumerate(tokens))
@@ -84,13 +86,16 @@ def test_repetition_loops_keep_their_first_copy(text, expected, loops):
 def stops_early(after_s: float = 2.0):
     """An engine that, like a decoder emitting end-of-text too soon, transcribes only the
     first ``after_s`` of long audio: one word a second, speech everywhere."""
+
     def respond(request: DecodeRequest) -> Decoded:
         duration = request.duration_s
         limit = duration if duration <= 4.0 else after_s
-        words = tuple(Word(f" t{request.duration_s:.1f}_{i}", i + 0.2, i + 0.6, 0.9)
-                      for i in range(int(limit)))
+        words = tuple(
+            Word(f" t{request.duration_s:.1f}_{i}", i + 0.2, i + 0.6, 0.9) for i in range(int(limit))
+        )
         segments = (segment(words),) if words else ()
         return Decoded("en", 0.99, segments, duration, ((0.0, duration),))
+
     return respond
 
 
@@ -125,8 +130,11 @@ def test_gaps_of_several_chunks_are_decoded_in_one_batch():
 
 def test_speech_the_main_model_keeps_missing_goes_to_the_fallback():
     main = FakeEngine(respond=stops_early(after_s=2.0))
-    main.respond = lambda r: stops_early(after_s=2.0)(r) if r.duration_s > 4 else \
-        Decoded("en", 0.99, (), r.duration_s, ((0.0, r.duration_s),))
+    main.respond = lambda r: (
+        stops_early(after_s=2.0)(r)
+        if r.duration_s > 4
+        else Decoded("en", 0.99, (), r.duration_s, ((0.0, r.duration_s),))
+    )
     fallback = FakeEngine("fake-fallback", respond=every_second)
     worker = AsrWorker(main, fallback, settings=AsrSettings())
     [event] = worker.transcribe([ChunkJob(make_chunk(duration_s=10.0))])
@@ -136,8 +144,7 @@ def test_speech_the_main_model_keeps_missing_goes_to_the_fallback():
 
 
 def test_speech_no_model_transcribes_is_flagged_not_hidden():
-    deaf = FakeEngine(respond=lambda r: Decoded("en", 0.99, (), r.duration_s,
-                                                ((0.0, r.duration_s),)))
+    deaf = FakeEngine(respond=lambda r: Decoded("en", 0.99, (), r.duration_s, ((0.0, r.duration_s),)))
     worker = AsrWorker(deaf, settings=AsrSettings(fallback_model=None))
     [event] = worker.transcribe([ChunkJob(make_chunk(duration_s=8.0))])
     assert event["low_coverage"] and event["speech_coverage"] == 0.0
@@ -163,8 +170,7 @@ def test_a_repetition_loop_is_trimmed_counted_and_its_audio_decoded_again():
             words = tuple(Word(f" r{i}", i + 0.2, i + 0.6, 0.9) for i in range(int(d)))
         return Decoded("en", 0.99, tuple(segment((w,)) for w in words), d, ((0.0, d),))
 
-    worker = AsrWorker(FakeEngine(respond=loop_then_speech),
-                       settings=AsrSettings(fallback_model=None))
+    worker = AsrWorker(FakeEngine(respond=loop_then_speech), settings=AsrSettings(fallback_model=None))
     [event] = worker.transcribe([ChunkJob(make_chunk(duration_s=6.0))])
     text = [w["word"] for w in event_words(event)]
     assert event["repetition_loops"] >= 1 and text.count("Hello.") == 1
@@ -175,11 +181,16 @@ def test_a_loop_too_short_to_leave_a_gap_is_still_decoded_again():
     def short_loop(request: DecodeRequest) -> Decoded:
         d = request.duration_s
         if d > 2.9:  # first pass: "Hello." five times in 1.5 s, then one real word
-            words = (*(Word(" Hello.", 0.2 + 0.3 * i, 0.45 + 0.3 * i, 0.8) for i in range(5)),
-                     Word(" there", 2.2, 2.6, 0.9))
+            words = (
+                *(Word(" Hello.", 0.2 + 0.3 * i, 0.45 + 0.3 * i, 0.8) for i in range(5)),
+                Word(" there", 2.2, 2.6, 0.9),
+            )
         else:  # the loop's audio alone
-            words = (Word(" Hello?", 0.1, 0.4, 0.9), Word(" Oh,", 0.6, 0.8, 0.9),
-                     Word(" hello.", 0.9, 1.3, 0.9))
+            words = (
+                Word(" Hello?", 0.1, 0.4, 0.9),
+                Word(" Oh,", 0.6, 0.8, 0.9),
+                Word(" hello.", 0.9, 1.3, 0.9),
+            )
         return Decoded("en", 0.99, tuple(segment((w,)) for w in words), d, ((0.0, d),))
 
     worker = AsrWorker(FakeEngine(respond=short_loop), settings=AsrSettings(fallback_model=None))

@@ -15,14 +15,18 @@ from services.asr.decode import (
 )
 
 EOT = 50256
-TOKENIZER = SimpleNamespace(eot=EOT, sot=50257, sot_prev=50360,
-                            no_timestamps=50362, sot_sequence=[50257],
-                            encode=lambda text: [ord(c) for c in text])
+TOKENIZER = SimpleNamespace(
+    eot=EOT,
+    sot=50257,
+    sot_prev=50360,
+    no_timestamps=50362,
+    sot_sequence=[50257],
+    encode=lambda text: [ord(c) for c in text],
+)
 
 
 def test_a_window_is_one_segment_of_its_text_tokens():
-    assert window_segment([1, 2, 3, EOT], TOKENIZER, 3.0) == [
-        {"start": 0.0, "end": 3.0, "tokens": [1, 2, 3]}]
+    assert window_segment([1, 2, 3, EOT], TOKENIZER, 3.0) == [{"start": 0.0, "end": 3.0, "tokens": [1, 2, 3]}]
     assert window_segment([EOT], TOKENIZER, 3.0) == []
 
 

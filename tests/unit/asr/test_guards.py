@@ -12,20 +12,23 @@ LOUD = (0.1 * np.sin(2 * np.pi * 200 * np.arange(48000) / 16000)).astype(np.floa
 
 
 def seg(probs=(0.9, 0.9), *, no_speech=0.05, logprob=-0.3, ratio=1.5, start=0.5) -> Segment:
-    words = tuple(Word(f" w{i}", start + i * 0.4, start + i * 0.4 + 0.3, p)
-                  for i, p in enumerate(probs))
-    return Segment(words[0].start, words[-1].end, "".join(w.word for w in words), words,
-                   logprob, no_speech, ratio)
+    words = tuple(Word(f" w{i}", start + i * 0.4, start + i * 0.4 + 0.3, p) for i, p in enumerate(probs))
+    return Segment(
+        words[0].start, words[-1].end, "".join(w.word for w in words), words, logprob, no_speech, ratio
+    )
 
 
-@pytest.mark.parametrize(("segment", "verdict"), [
-    (seg(), None),
-    (seg(no_speech=0.9, logprob=-1.3), "no_speech"),
-    (seg((0.01,), no_speech=0.87, logprob=-0.99), "uncertain_no_speech"),  # "You" on hum
-    (seg(ratio=3.1), "repetitive"),
-    (seg((0.1, 0.15)), "low_confidence"),
-    (seg((0.9,), no_speech=0.9, logprob=-0.5), None),  # confident speech despite no-speech prob
-])
+@pytest.mark.parametrize(
+    ("segment", "verdict"),
+    [
+        (seg(), None),
+        (seg(no_speech=0.9, logprob=-1.3), "no_speech"),
+        (seg((0.01,), no_speech=0.87, logprob=-0.99), "uncertain_no_speech"),  # "You" on hum
+        (seg(ratio=3.1), "repetitive"),
+        (seg((0.1, 0.15)), "low_confidence"),
+        (seg((0.9,), no_speech=0.9, logprob=-0.5), None),  # confident speech despite no-speech prob
+    ],
+)
 def test_segment_verdicts(segment, verdict):
     assert segment_verdict(segment, GuardSettings()) == verdict
 
@@ -58,10 +61,13 @@ def test_a_segment_left_without_words_is_dropped_as_quiet():
     assert out.dropped == {"quiet_word": 2, "quiet": 1}
 
 
-@pytest.mark.parametrize(("audio", "silent"), [
-    (np.zeros(16000, np.float32), True),
-    (np.full(16000, 1e-5, np.float32), True),  # -100 dBFS
-    (LOUD, False),
-])
+@pytest.mark.parametrize(
+    ("audio", "silent"),
+    [
+        (np.zeros(16000, np.float32), True),
+        (np.full(16000, 1e-5, np.float32), True),  # -100 dBFS
+        (LOUD, False),
+    ],
+)
 def test_digitally_silent_chunks_are_recognised(audio, silent):
     assert is_silent(audio, GuardSettings()) is silent

@@ -126,8 +126,9 @@ def test_a_hub_name_is_downloaded_only_when_allowed(tmp_path, monkeypatch):
     snapshot.mkdir(parents=True)
     (snapshot / "model.bin").write_bytes(b"w")
     asked = []
-    monkeypatch.setattr(faster_whisper.utils, "download_model",
-                        lambda name, cache_dir: asked.append(name) or str(snapshot))
+    monkeypatch.setattr(
+        faster_whisper.utils, "download_model", lambda name, cache_dir: asked.append(name) or str(snapshot)
+    )
     with pytest.raises(ModelNotFoundError):
         resolve("large-v3", tmp_path)
     resolved = resolve("large-v3", tmp_path, allow_download=True)

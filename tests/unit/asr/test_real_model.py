@@ -47,8 +47,7 @@ def tiny(tmp_path_factory) -> WhisperEngine:
 
 
 def worker_for(engine: WhisperEngine, **guards) -> AsrWorker:
-    return AsrWorker(engine, settings=AsrSettings(fallback_model=None,
-                                                  guards=GuardSettings(**guards)))
+    return AsrWorker(engine, settings=AsrSettings(fallback_model=None, guards=GuardSettings(**guards)))
 
 
 def probes() -> dict[str, np.ndarray]:
@@ -56,23 +55,31 @@ def probes() -> dict[str, np.ndarray]:
     noise = np.random.default_rng(7).standard_normal(len(t))
 
     def hum(f: float) -> np.ndarray:
-        return 0.3 * np.sin(2 * np.pi * f * t) + 0.1 * np.sin(6 * np.pi * f * t) \
+        return (
+            0.3 * np.sin(2 * np.pi * f * t)
+            + 0.1 * np.sin(6 * np.pi * f * t)
             + 0.05 * np.sin(10 * np.pi * f * t)
+        )
 
-    raw = {"silence": np.zeros(len(t)), "white_noise": 0.05 * noise, "hum_50hz": hum(50),
-           "hum_60hz": hum(60), "hum_60hz_with_hiss": hum(60) + 0.01 * noise}
+    raw = {
+        "silence": np.zeros(len(t)),
+        "white_noise": 0.05 * noise,
+        "hum_50hz": hum(50),
+        "hum_60hz": hum(60),
+        "hum_60hz_with_hiss": hum(60) + 0.01 * noise,
+    }
     return {name: a.astype(np.float32) for name, a in raw.items()}
 
 
 def transcript_words(events: list[dict]) -> list[dict]:
-    return [w for e in sorted(events, key=lambda e: e["seq"]) for s in e["segments"]
-            for w in s["words"]]
+    return [w for e in sorted(events, key=lambda e: e["seq"]) for s in e["segments"] for w in s["words"]]
 
 
 def test_silence_noise_and_mains_hum_give_no_words(tiny):
     events = worker_for(tiny).transcribe([ChunkJob(make_chunk(a)) for a in probes().values()])
-    assert {name: transcript_words([e]) for name, e in zip(probes(), events, strict=True)} == \
-        {name: [] for name in probes()}
+    assert {name: transcript_words([e]) for name, e in zip(probes(), events, strict=True)} == {
+        name: [] for name in probes()
+    }
 
 
 def test_without_vad_the_guards_alone_keep_the_probes_empty(tiny):
@@ -95,7 +102,8 @@ def librivox() -> list[tuple[np.ndarray, str]]:
 def test_librivox_sentences_are_transcribed_within_the_measured_wer_bound(tiny):
     data = librivox()
     events = worker_for(tiny).transcribe(
-        [ChunkJob(make_chunk(a, recording_id=f"lv-{i}")) for i, (a, _) in enumerate(data)])
+        [ChunkJob(make_chunk(a, recording_id=f"lv-{i}")) for i, (a, _) in enumerate(data)]
+    )
     hyps = [" ".join(s["text"] for s in e["segments"]) for e in events]
     assert word_error_rate([t for _, t in data], hyps) <= 0.10
 
@@ -106,17 +114,29 @@ def sample_call() -> tuple[np.ndarray, str, list[tuple[float, float]]]:
     assert spec is not None and spec.submodule_search_locations
     folder = Path(spec.submodule_search_locations[0]) / "sample"
     rows = [line.split(None, 5) for line in (folder / "sample.stm").read_text().splitlines()]
-    return read_wav(folder / "sample.wav"), " ".join(r[5] for r in rows), \
-        [(float(r[3]), float(r[4])) for r in rows]
+    return (
+        read_wav(folder / "sample.wav"),
+        " ".join(r[5] for r in rows),
+        [(float(r[3]), float(r[4])) for r in rows],
+    )
 
 
 def chunk_jobs(audio: np.ndarray, target_s: float, max_s: float) -> list[ChunkJob]:
     from services.ingest.chunking import plan_chunks
 
     plans = plan_chunks(audio, SR, target_s=target_s, max_s=max_s, overlap_s=1.0)
-    return [ChunkJob(make_chunk(audio[round(p.start_s * SR):round(p.end_s * SR)], seq=i,
-                                start_s=p.start_s, keep_from_s=p.keep_from_s,
-                                keep_until_s=p.keep_until_s)) for i, p in enumerate(plans)]
+    return [
+        ChunkJob(
+            make_chunk(
+                audio[round(p.start_s * SR) : round(p.end_s * SR)],
+                seq=i,
+                start_s=p.start_s,
+                keep_from_s=p.keep_from_s,
+                keep_until_s=p.keep_until_s,
+            )
+        )
+        for i, p in enumerate(plans)
+    ]
 
 
 @pytest.mark.parametrize(("target_s", "max_s"), [(30.0, 30.0), (10.0, 12.0)])
@@ -140,9 +160,12 @@ def test_chunks_with_different_prompts_are_decoded_in_one_batch(tiny):
     from services.asr.results import DecodeRequest
 
     (first, ref1), (second, ref2) = librivox()[1:3]
-    out = tiny.transcribe_batch([
-        DecodeRequest(first),
-        DecodeRequest(second, initial_prompt="Sense and Sensibility.", hotwords="Dashwood")])
+    out = tiny.transcribe_batch(
+        [
+            DecodeRequest(first),
+            DecodeRequest(second, initial_prompt="Sense and Sensibility.", hotwords="Dashwood"),
+        ]
+    )
     assert word_error_rate([ref1, ref2], [o.text for o in out]) <= 0.2
     assert all(o.words for o in out)
 
@@ -156,7 +179,7 @@ def test_multilingual_base_detects_english_or_takes_the_hint(tmp_path):
 
     base = build_engine("base", AsrSettings(model_cache_dir=tmp_path, cpu_threads=THREADS))
     assert base.multilingual and base.info.name == "base"
-    (audio, reference), = librivox()[4:5]
+    ((audio, reference),) = librivox()[4:5]
     detected, hinted = base.transcribe_batch([DecodeRequest(audio), DecodeRequest(audio, "de")])
     assert detected.language == "en" and detected.language_probability > 0.8
     assert word_error_rate([reference], [detected.text]) <= 0.2
@@ -179,11 +202,20 @@ def test_a_chunk_whose_single_pass_stops_early_still_covers_its_speech(tiny):
     fewest words 24.
     """
     audio, _, _ = sample_call()
-    jobs = [ChunkJob(make_chunk(audio[round(s * SR):round(e * SR)], recording_id=f"cut-{s}-{e}",
-                                start_s=s, keep_from_s=s + 1.0, keep_until_s=e - 1.0))
-            for s, e in knife_edge_cuts()]
+    jobs = [
+        ChunkJob(
+            make_chunk(
+                audio[round(s * SR) : round(e * SR)],
+                recording_id=f"cut-{s}-{e}",
+                start_s=s,
+                keep_from_s=s + 1.0,
+                keep_until_s=e - 1.0,
+            )
+        )
+        for s, e in knife_edge_cuts()
+    ]
     worker = worker_for(tiny)
-    events = [e for i in range(0, len(jobs), 8) for e in worker.transcribe(jobs[i:i + 8])]
+    events = [e for i in range(0, len(jobs), 8) for e in worker.transcribe(jobs[i : i + 8])]
     for (start, end), event in zip(knife_edge_cuts(), events, strict=True):
         words = transcript_words([event])
         text = " ".join(w["word"] for w in words)

@@ -25,14 +25,30 @@ def rollout(**kw) -> RolloutSettings:
     return RolloutSettings(**{"candidate_model": CANDIDATE, "candidate_share": 0.1, **kw})
 
 
-def decision(kind: str, name: str = CANDIDATE, *, gate_id: str = "gate-1", at: int = 1_000,
-             reasons: tuple[str, ...] = ("wer +12% on snr<10",)) -> dict:
-    model = {"name": name, "version": "1", "sha256": "cd" * 32, "compute_type": "int8",
-             "device": "cpu"}
-    value = {"gate_id": gate_id, "canary": model, "control": {**model, "name": "base"},
-             "decision": kind, "slice_deltas": {}, "reason": reasons[0] if reasons else "",
-             "produced_at_ms": at, "source": "live", "golden_run": None, "reasons": list(reasons),
-             "slices": [], "window_start_ms": 0, "window_end_ms": 0}
+def decision(
+    kind: str,
+    name: str = CANDIDATE,
+    *,
+    gate_id: str = "gate-1",
+    at: int = 1_000,
+    reasons: tuple[str, ...] = ("wer +12% on snr<10",),
+) -> dict:
+    model = {"name": name, "version": "1", "sha256": "cd" * 32, "compute_type": "int8", "device": "cpu"}
+    value = {
+        "gate_id": gate_id,
+        "canary": model,
+        "control": {**model, "name": "base"},
+        "decision": kind,
+        "slice_deltas": {},
+        "reason": reasons[0] if reasons else "",
+        "produced_at_ms": at,
+        "source": "live",
+        "golden_run": None,
+        "reasons": list(reasons),
+        "slices": [],
+        "window_start_ms": 0,
+        "window_end_ms": 0,
+    }
     fastavro.validation.validate(value, schemas.load("GateDecision"))
     return value
 
@@ -209,7 +225,11 @@ def test_rollout_settings_come_from_the_environment(monkeypatch):
     s = AsrSettings()
     r = s.rollout
     assert (r.candidate_model, r.candidate_share, r.candidate_tenants, r.salt) == (
-        "/models/large-v3", 0.05, ["acme", "globex"], "wave-2")
+        "/models/large-v3",
+        0.05,
+        ["acme", "globex"],
+        "wave-2",
+    )
     options = s.candidate_options()
     assert (options.beam_size, options.vad_threshold) == (1, 0.35)
     assert (s.decode.beam_size, s.decode.vad_threshold) == (5, 0.5)  # control keeps its own
@@ -225,8 +245,14 @@ class FakeError:
 
 
 class FakeMsg:
-    def __init__(self, topic: str, value: bytes | None = None, headers=None,
-                 error: FakeError | None = None, partition: int = 0) -> None:
+    def __init__(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        headers=None,
+        error: FakeError | None = None,
+        partition: int = 0,
+    ) -> None:
         self._topic, self._value, self._headers = topic, value, headers
         self._error, self._partition = error, partition
 
@@ -299,8 +325,14 @@ def watcher_on(router: Router, feed: list, partitions: int = 1, sensor=None):
         consumers.append(FakeConsumer(conf, feed, partitions))
         return consumers[-1]
 
-    watcher = GateWatcher(router, MeshSettings(metrics_port=None), topic="gates-test",
-                          sensor=sensor, consumer_factory=factory, poll_s=0.01)
+    watcher = GateWatcher(
+        router,
+        MeshSettings(metrics_port=None),
+        topic="gates-test",
+        sensor=sensor,
+        consumer_factory=factory,
+        poll_s=0.01,
+    )
     return watcher, consumers
 
 
@@ -318,9 +350,13 @@ def sample(sensor: PrometheusSensor, name: str, **labels: str) -> float | None:
 def test_the_watcher_replays_the_topic_then_follows_it_and_stops_cleanly():
     router = Router(rollout(candidate_share=1.0))
     sensor = PrometheusSensor("asr", CollectorRegistry())
-    feed = [encoded("gates-test", decision("pause", at=1)), encoded("gates-test", decision("continue", at=2)),
-            eof("gates-test", 0), eof("gates-test", 1), encoded("gates-test", decision("pause", at=3),
-                                                               partition=1)]
+    feed = [
+        encoded("gates-test", decision("pause", at=1)),
+        encoded("gates-test", decision("continue", at=2)),
+        eof("gates-test", 0),
+        eof("gates-test", 1),
+        encoded("gates-test", decision("pause", at=3), partition=1),
+    ]
     watcher, consumers = watcher_on(router, feed[:3], partitions=2, sensor=sensor)
     watcher.start()
     try:
@@ -370,11 +406,24 @@ def test_a_gate_topic_that_does_not_exist_yet_means_no_decisions():
 
 def test_a_record_that_is_not_a_gate_decision_or_not_avro_is_skipped():
     router = Router(rollout())
-    llm = {"trace_id": "0" * 32, "recording_id": "r", "tenant": "t", "task": "summary",
-           "accepted": True, "score": None, "latency_ms": 1.0, "cost_usd": 0.0, "model": None,
-           "produced_at_ms": 1}
-    feed = [FakeMsg("gates-test", b"\x00junk", []), encoded("gates-test", llm, "LlmOutcome"),
-            encoded("gates-test", decision("rollback")), eof("gates-test")]
+    llm = {
+        "trace_id": "0" * 32,
+        "recording_id": "r",
+        "tenant": "t",
+        "task": "summary",
+        "accepted": True,
+        "score": None,
+        "latency_ms": 1.0,
+        "cost_usd": 0.0,
+        "model": None,
+        "produced_at_ms": 1,
+    }
+    feed = [
+        FakeMsg("gates-test", b"\x00junk", []),
+        encoded("gates-test", llm, "LlmOutcome"),
+        encoded("gates-test", decision("rollback")),
+        eof("gates-test"),
+    ]
     watcher, _ = watcher_on(router, feed)
     watcher.start()
     try:

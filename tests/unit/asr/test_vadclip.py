@@ -17,8 +17,7 @@ def test_without_vad_the_audio_is_used_whole():
 
 def test_word_times_move_past_the_removed_silence():
     # Speech at [1, 2) s and [5, 6) s of the chunk, glued into 2 s of audio.
-    ts_map = SpeechTimestampsMap([{"start": 16000, "end": 32000}, {"start": 80000, "end": 96000}],
-                                 16000)
+    ts_map = SpeechTimestampsMap([{"start": 16000, "end": 32000}, {"start": 80000, "end": 96000}], 16000)
     words = (Word(" one", 0.2, 0.6, 0.9), Word(" two", 1.2, 1.6, 0.9))
     [seg] = restore_times([Segment(0.2, 1.6, " one two", words, -0.1, 0.0, 1.0)], ts_map)
     assert [(w.start, w.end) for w in seg.words] == [(1.2, 1.6), (5.2, 5.6)]

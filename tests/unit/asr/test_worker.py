@@ -29,8 +29,13 @@ def test_event_matches_the_schema_and_names_the_model_and_settings(fake_engine):
     worker = AsrWorker(fake_engine, settings=settings(), pool="batch")
     [event] = worker.transcribe([ChunkJob(make_chunk(duration_s=3.0))])
     fastavro.validation.validate(event, CHUNK_SCHEMA)
-    assert event["model"] == {"name": "fake-main", "version": "1.0", "sha256": "ab" * 32,
-                              "compute_type": "int8", "device": "cpu"}
+    assert event["model"] == {
+        "name": "fake-main",
+        "version": "1.0",
+        "sha256": "ab" * 32,
+        "compute_type": "int8",
+        "device": "cpu",
+    }
     assert event["decode_settings"]["beam_size"] == "5"
     assert event["decode_settings"]["pool"] == "batch"
     assert event["fallback_used"] is False and event["fallback_reason"] is None
@@ -49,8 +54,7 @@ def test_word_times_are_absolute_and_words_outside_the_keep_window_are_dropped(f
 
 def test_trace_id_of_the_message_is_copied_into_the_event(fake_engine):
     other = "0af7651916cd43dd8448eb211c80319c"
-    [event] = AsrWorker(fake_engine, settings=settings()).transcribe(
-        [ChunkJob(make_chunk(), trace_id=other)])
+    [event] = AsrWorker(fake_engine, settings=settings()).transcribe([ChunkJob(make_chunk(), trace_id=other)])
     assert event["trace_id"] == other
 
 
@@ -107,8 +111,7 @@ def test_when_the_main_model_exceeds_its_budget_then_the_fallback_answers():
 def test_when_main_and_fallback_both_fail_then_the_chunk_is_an_error_entry():
     main = FakeEngine("main", fail_when=lambda reqs: True)
     fallback = FakeEngine("fallback", fail_when=lambda reqs: True)
-    [result] = AsrWorker(main, fallback, settings=AsrSettings()).transcribe(
-        [ChunkJob(make_chunk())])
+    [result] = AsrWorker(main, fallback, settings=AsrSettings()).transcribe([ChunkJob(make_chunk())])
     assert isinstance(result, DecodeFailed)
     assert "fallback failed too" in str(result)
 
@@ -116,7 +119,8 @@ def test_when_main_and_fallback_both_fail_then_the_chunk_is_an_error_entry():
 def test_without_a_fallback_a_failed_chunk_is_an_error_and_the_others_still_succeed():
     main = FakeEngine("main", fail_when=lambda reqs: any(r.duration_s > 2.5 for r in reqs))
     results = AsrWorker(main, settings=settings()).transcribe(
-        [ChunkJob(make_chunk(duration_s=3.0)), ChunkJob(make_chunk(duration_s=1.0))])
+        [ChunkJob(make_chunk(duration_s=3.0)), ChunkJob(make_chunk(duration_s=1.0))]
+    )
     assert isinstance(results[0], DecodeFailed)
     assert isinstance(results[1], dict) and words_of(results[1]) == ["w0"]
 
@@ -126,14 +130,14 @@ def test_a_payload_that_does_not_match_its_encoding_fails_only_its_own_chunk(fak
     odd["pcm"] = odd["pcm"][:-1]
     mulaw["encoding"] = "mulaw"
     results = AsrWorker(fake_engine, settings=settings()).transcribe(
-        [ChunkJob(odd), ChunkJob(make_chunk()), ChunkJob(mulaw)])
+        [ChunkJob(odd), ChunkJob(make_chunk()), ChunkJob(mulaw)]
+    )
     assert isinstance(results[0], ValueError) and isinstance(results[2], ValueError)
     assert isinstance(results[1], dict)
 
 
 def test_a_chunk_longer_than_one_whisper_window_is_rejected(fake_engine):
-    [result] = AsrWorker(fake_engine, settings=settings()).transcribe(
-        [ChunkJob(make_chunk(duration_s=31.0))])
+    [result] = AsrWorker(fake_engine, settings=settings()).transcribe([ChunkJob(make_chunk(duration_s=31.0))])
     assert isinstance(result, ValueError)
     assert fake_engine.calls == []
 
@@ -150,8 +154,7 @@ def test_a_digitally_silent_chunk_is_not_decoded_and_has_no_segments(fake_engine
 def test_noisy_chunks_go_to_the_low_snr_model_when_one_is_configured():
     main, noisy = FakeEngine("main"), FakeEngine("robust")
     worker = AsrWorker(main, low_snr=noisy, settings=settings(low_snr_db=10.0))
-    events = worker.transcribe([ChunkJob(make_chunk(snr_db=3.0)),
-                                ChunkJob(make_chunk(snr_db=25.0))])
+    events = worker.transcribe([ChunkJob(make_chunk(snr_db=3.0)), ChunkJob(make_chunk(snr_db=25.0))])
     assert [e["model"]["name"] for e in events] == ["robust", "main"]
     assert events[0]["decode_settings"]["routed"] == "low_snr: snr_db 3.0 < 10.0"
     assert events[0]["fallback_used"] is False
@@ -159,10 +162,12 @@ def test_noisy_chunks_go_to_the_low_snr_model_when_one_is_configured():
 
 
 def test_tenant_prompt_and_hotwords_reach_the_engine_and_the_event(fake_engine):
-    cfg = settings(tenant_prompts={"acme": TenantPrompt(initial_prompt="Kafka meeting.",
-                                                         hotwords="ClickHouse")})
+    cfg = settings(
+        tenant_prompts={"acme": TenantPrompt(initial_prompt="Kafka meeting.", hotwords="ClickHouse")}
+    )
     events = AsrWorker(fake_engine, settings=cfg).transcribe(
-        [ChunkJob(make_chunk(tenant="acme")), ChunkJob(make_chunk(tenant="other"))])
+        [ChunkJob(make_chunk(tenant="acme")), ChunkJob(make_chunk(tenant="other"))]
+    )
     acme, other = fake_engine.calls[0]
     assert (acme.initial_prompt, acme.hotwords) == ("Kafka meeting.", "ClickHouse")
     assert (other.initial_prompt, other.hotwords) == (None, None)
@@ -190,7 +195,8 @@ def test_an_english_only_fallback_is_not_used_for_a_chunk_in_another_language():
     main = FakeEngine("main", fail_when=lambda reqs: True)
     fallback = FakeEngine("tiny.en", multilingual=False)
     [result] = AsrWorker(main, fallback, settings=AsrSettings()).transcribe(
-        [ChunkJob(make_chunk(language="fr"))])
+        [ChunkJob(make_chunk(language="fr"))]
+    )
     assert isinstance(result, DecodeFailed) and "English-only" in str(result)
     assert fallback.calls == []
 
@@ -224,5 +230,6 @@ def test_a_chunk_missing_contract_fields_fails_alone(fake_engine):
     broken = make_chunk()
     del broken["keep_from_s"]
     results = AsrWorker(fake_engine, settings=settings()).transcribe(
-        [ChunkJob(broken), ChunkJob(make_chunk())])
+        [ChunkJob(broken), ChunkJob(make_chunk())]
+    )
     assert isinstance(results[0], KeyError) and isinstance(results[1], dict)

@@ -23,8 +23,10 @@ SALT = "stt-asr-rollout"
 
 
 def settings(fallback: str | None = None, **rollout) -> AsrSettings:
-    return AsrSettings(fallback_model=fallback, rollout=RolloutSettings(
-        **{"candidate_model": "cand", "candidate_share": 0.5, **rollout}))
+    return AsrSettings(
+        fallback_model=fallback,
+        rollout=RolloutSettings(**{"candidate_model": "cand", "candidate_share": 0.5, **rollout}),
+    )
 
 
 def recordings(arm: str, n: int = 2, share: float = 0.5) -> list[str]:
@@ -52,10 +54,15 @@ def test_a_batch_mixing_arms_makes_one_call_per_arm_and_each_event_names_its_arm
 def test_the_chunks_audio_stats_are_copied_onto_the_event():
     chunk = make_chunk(snr_db=7.5)
     chunk["stats"]["clipping_ratio"] = 0.02
-    [event] = AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None)).transcribe(
-        [ChunkJob(chunk)])
-    assert event["stats"] == {"duration_s": 2.0, "rms_dbfs": -20.0, "peak_dbfs": -3.0,
-                              "clipping_ratio": 0.02, "snr_db": 7.5, "silence_ratio": 0.1}
+    [event] = AsrWorker(FakeEngine(), settings=AsrSettings(fallback_model=None)).transcribe([ChunkJob(chunk)])
+    assert event["stats"] == {
+        "duration_s": 2.0,
+        "rms_dbfs": -20.0,
+        "peak_dbfs": -3.0,
+        "clipping_ratio": 0.02,
+        "snr_db": 7.5,
+        "silence_ratio": 0.1,
+    }
     assert event["arm"] == "control"  # no candidate configured
     fastavro.validation.validate(event, CHUNK_SCHEMA)
 
@@ -64,8 +71,9 @@ def test_decode_overrides_are_named_only_on_candidate_chunks():
     cfg = settings(candidate_decode={"beam_size": "1"}, candidate_vad={"threshold": 0.65})
     [c] = recordings("candidate", 1)
     [k] = recordings("control", 1)
-    cand, ctrl = AsrWorker(FakeEngine("main"), candidate=FakeEngine("cand"),
-                           settings=cfg).transcribe(jobs(c, k))
+    cand, ctrl = AsrWorker(FakeEngine("main"), candidate=FakeEngine("cand"), settings=cfg).transcribe(
+        jobs(c, k)
+    )
     assert cand["decode_settings"]["rollout_overrides"] == "beam_size=1,vad_threshold=0.65"
     assert "rollout_overrides" not in ctrl["decode_settings"]
 
@@ -75,13 +83,22 @@ def test_the_factory_builds_the_candidate_with_the_overrides_and_control_without
         model = SimpleNamespace(model=SimpleNamespace(is_multilingual=False))
         return WhisperEngine(model, ModelInfo(name, "1", "ab" * 32), cfg.decode)
 
-    cfg = AsrSettings(model="base", fallback_model="tiny.en", rollout=RolloutSettings(
-        candidate_model="base", candidate_decode={"beam_size": 1},
-        candidate_vad={"threshold": 0.3, "min_silence_ms": 300}))
+    cfg = AsrSettings(
+        model="base",
+        fallback_model="tiny.en",
+        rollout=RolloutSettings(
+            candidate_model="base",
+            candidate_decode={"beam_size": 1},
+            candidate_vad={"threshold": 0.3, "min_silence_ms": 300},
+        ),
+    )
     built = factory.build_engines(cfg, "realtime", build=build)
     assert built.candidate is not None and built.candidate is not built.main
-    assert (built.candidate.options.beam_size, built.candidate.options.vad_threshold,
-            built.candidate.options.vad_min_silence_ms) == (1, 0.3, 300)
+    assert (
+        built.candidate.options.beam_size,
+        built.candidate.options.vad_threshold,
+        built.candidate.options.vad_min_silence_ms,
+    ) == (1, 0.3, 300)
     assert (built.main.options.beam_size, built.main.options.vad_threshold) == (5, 0.5)
     assert built.fallback.options.beam_size == 5
     assert built.candidate.model is built.main.model  # same weights, loaded once
@@ -97,8 +114,9 @@ def test_a_candidate_chunk_the_candidate_fails_on_goes_to_the_same_fallback_and_
     cand = FakeEngine("cand", fail_when=lambda reqs: any(r.duration_s > 2.5 for r in reqs))
     [c1, c2] = recordings("candidate")
     worker = AsrWorker(main, fallback, candidate=cand, settings=settings("fallback"))
-    bad, good = worker.transcribe([ChunkJob(make_chunk(recording_id=c1, duration_s=3.0)),
-                                   ChunkJob(make_chunk(recording_id=c2))])
+    bad, good = worker.transcribe(
+        [ChunkJob(make_chunk(recording_id=c1, duration_s=3.0)), ChunkJob(make_chunk(recording_id=c2))]
+    )
     assert (bad["arm"], bad["model"]["name"], bad["fallback_used"]) == ("candidate", "fallback", True)
     assert bad["fallback_reason"].startswith("error: RuntimeError: cand exploded")
     assert (good["arm"], good["model"]["name"]) == ("candidate", "cand")
@@ -120,15 +138,21 @@ def test_gaps_of_candidate_chunks_are_decoded_again_by_the_candidate_then_the_fa
     main, fallback = FakeEngine("main"), FakeEngine("fallback", respond=every_second)
     cand = FakeEngine("cand", respond=stops_early(after_s=4.0))
     [c] = recordings("candidate", 1)
-    [event] = AsrWorker(main, candidate=cand, settings=settings()).transcribe(
-        jobs(c, duration_s=10.0))
+    [event] = AsrWorker(main, candidate=cand, settings=settings()).transcribe(jobs(c, duration_s=10.0))
     assert len(cand.calls) >= 2 and main.calls == []  # the first pass, then its gaps
     assert event["arm"] == "candidate" and event["redecodes"] >= 1
     assert event["speech_coverage"] >= 0.9
-    deaf = FakeEngine("cand", respond=lambda r: stops_early(after_s=2.0)(r) if r.duration_s > 4
-                      else Decoded("en", 0.99, (), r.duration_s, ((0.0, r.duration_s),)))
+    deaf = FakeEngine(
+        "cand",
+        respond=lambda r: (
+            stops_early(after_s=2.0)(r)
+            if r.duration_s > 4
+            else Decoded("en", 0.99, (), r.duration_s, ((0.0, r.duration_s),))
+        ),
+    )
     [rescued] = AsrWorker(main, fallback, candidate=deaf, settings=settings("fallback")).transcribe(
-        jobs(c, duration_s=10.0))
+        jobs(c, duration_s=10.0)
+    )
     assert rescued["decode_settings"]["redecode_model"] == "fallback"
     assert (rescued["arm"], rescued["model"]["name"]) == ("candidate", "cand")
     assert main.calls == []
@@ -172,10 +196,8 @@ def test_candidate_chunks_skip_the_low_snr_route_control_chunks_keep_it():
     [c] = recordings("candidate", 1)
     [k] = recordings("control", 1)
     cfg = settings().model_copy(update={"low_snr_db": 10.0})
-    events = AsrWorker(main, low_snr=noisy, candidate=cand, settings=cfg).transcribe(
-        jobs(c, k, snr_db=3.0))
-    assert [(e["arm"], e["model"]["name"]) for e in events] == [("candidate", "cand"),
-                                                                 ("control", "robust")]
+    events = AsrWorker(main, low_snr=noisy, candidate=cand, settings=cfg).transcribe(jobs(c, k, snr_db=3.0))
+    assert [(e["arm"], e["model"]["name"]) for e in events] == [("candidate", "cand"), ("control", "robust")]
 
 
 def test_a_configured_candidate_without_its_engine_routes_everything_to_control():
@@ -189,6 +211,10 @@ def test_an_injected_router_is_used():
     main, cand = FakeEngine("main"), FakeEngine("cand")
     router = Router(RolloutSettings(candidate_model="cand", candidate_tenants=["acme"]))
     worker = AsrWorker(main, candidate=cand, settings=settings(candidate_share=0.0), router=router)
-    events = worker.transcribe([ChunkJob(make_chunk(recording_id="x", tenant="acme")),
-                                ChunkJob(make_chunk(recording_id="y", tenant="other"))])
+    events = worker.transcribe(
+        [
+            ChunkJob(make_chunk(recording_id="x", tenant="acme")),
+            ChunkJob(make_chunk(recording_id="y", tenant="other")),
+        ]
+    )
     assert [e["arm"] for e in events] == ["candidate", "control"]

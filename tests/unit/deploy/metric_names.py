@@ -46,6 +46,7 @@ def selectors_in(expr: str) -> set[str]:
 
 def dashboard_queries() -> list[tuple[str, str]]:
     """(panel title, PromQL) of every target of the dashboard, rows' panels included."""
+
     def panels(items: list[dict]) -> list[dict]:
         return [q for p in items for q in (p, *panels(p.get("panels", [])))]
 

@@ -20,8 +20,21 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 
 
 def test_the_whole_stack_is_there() -> None:
-    assert {"kafka", "clickhouse", "ingest", "ingest-http", "asr-realtime", "asr-batch", "diarize-realtime",
-            "diarize-batch", "redact", "quality", "sink", "prometheus", "grafana"} <= set(SERVICES)
+    assert {
+        "kafka",
+        "clickhouse",
+        "ingest",
+        "ingest-http",
+        "asr-realtime",
+        "asr-batch",
+        "diarize-realtime",
+        "diarize-batch",
+        "redact",
+        "quality",
+        "sink",
+        "prometheus",
+        "grafana",
+    } <= set(SERVICES)
 
 
 def test_each_service_builds_from_a_dockerfile_that_exists() -> None:
@@ -33,7 +46,7 @@ def test_each_service_builds_from_a_dockerfile_that_exists() -> None:
 
 def test_every_stt_variable_is_a_real_setting() -> None:
     for name, svc in SERVICES.items():
-        for var in (svc.get("environment") or {}):
+        for var in svc.get("environment") or {}:
             if not var.startswith("STT_"):
                 continue
             cls = settings_class(var)
@@ -49,12 +62,19 @@ def test_mounted_files_exist_and_prometheus_config_is_valid() -> None:
                 assert (INFRA / source).exists(), f"{name}: {source}"
     tool = shutil.which("promtool")
     assert tool, "promtool is missing: `make system-deps` installs Debian's prometheus package"
-    out = subprocess.run([tool, "check", "config", str(INFRA / "prometheus" / "prometheus.yml")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [tool, "check", "config", str(INFRA / "prometheus" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     config = yaml.safe_load((INFRA / "prometheus" / "prometheus.yml").read_text())
-    scraped = {t.split(":")[0] for job in config["scrape_configs"] for sc in job["static_configs"]
-               for t in sc["targets"]}
+    scraped = {
+        t.split(":")[0]
+        for job in config["scrape_configs"]
+        for sc in job["static_configs"]
+        for t in sc["targets"]
+    }
     assert scraped <= set(SERVICES), scraped - set(SERVICES)
 
 

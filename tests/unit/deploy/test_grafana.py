@@ -10,9 +10,21 @@ from pathlib import Path
 from tests.unit.deploy.metric_names import exported_names, metrics_in
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "infra" / "grafana" / "stt-mesh.json"
-NEEDED = ("Realtime factor", "Queue time", "p50 / p95 / p99", "Consumer lag", "Dead letters", "Retries",
-          "coverage", "Re-decodes", "Language mix", "Accepted vs needs_review", "Cost per accepted",
-          "Model versions", "Gate decisions")
+NEEDED = (
+    "Realtime factor",
+    "Queue time",
+    "p50 / p95 / p99",
+    "Consumer lag",
+    "Dead letters",
+    "Retries",
+    "coverage",
+    "Re-decodes",
+    "Language mix",
+    "Accepted vs needs_review",
+    "Cost per accepted",
+    "Model versions",
+    "Gate decisions",
+)
 
 
 def queries() -> list[tuple[str, str]]:

@@ -32,8 +32,12 @@ def image_of(path: Path) -> str:
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=image_of)
 def test_an_image_copies_only_the_shared_runtime_and_its_own_service(dockerfile: Path) -> None:
     svc = service_of(dockerfile)
-    sources = {src for line in dockerfile.read_text().splitlines() if line.startswith("COPY ")
-               for src in line.split()[1:-1]}
+    sources = {
+        src
+        for line in dockerfile.read_text().splitlines()
+        if line.startswith("COPY ")
+        for src in line.split()[1:-1]
+    }
     allowed = ALLOWED_ALWAYS | {f"services/{svc}"} | EXTRA_PATHS.get(svc, set())
     assert sources <= allowed, f"{svc} image copies {sorted(sources - allowed)}"
     for src in sources:
@@ -73,8 +77,12 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
 
 
 def env_of(dockerfile: Path) -> dict[str, str]:
-    return dict(pair.split("=", 1) for kind, args in instructions(dockerfile) if kind == "ENV"
-                for pair in args.split())
+    return dict(
+        pair.split("=", 1)
+        for kind, args in instructions(dockerfile)
+        if kind == "ENV"
+        for pair in args.split()
+    )
 
 
 def constraint(name: str) -> str:
@@ -86,8 +94,9 @@ def test_asr_and_diarize_and_only_they_have_gpu_variants_named_as_the_manifests_
     from infra.k8s.generate import IMAGE, WORKLOADS, deployment
 
     assert {service_of(p) for p in GPU_DOCKERFILES} == {"asr", "diarize"}
-    gpu_images = {deployment(w)["spec"]["template"]["spec"]["containers"][0]["image"]
-                  for w in WORKLOADS if w.get("gpu")}
+    gpu_images = {
+        deployment(w)["spec"]["template"]["spec"]["containers"][0]["image"] for w in WORKLOADS if w.get("gpu")
+    }
     assert gpu_images == {IMAGE.format(service=image_of(p)) for p in GPU_DOCKERFILES}
     for p in GPU_DOCKERFILES:  # the build command in the header tags the image the manifests run
         assert f"-t {IMAGE.format(service=image_of(p))} ." in p.read_text(), p

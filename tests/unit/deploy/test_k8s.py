@@ -21,13 +21,15 @@ from infra.k8s import generate
 
 K8S = Path(generate.__file__).resolve().parent
 FILES = sorted(K8S.glob("*.yaml"))
-SETTINGS = {"STT_ASR_": ("services.asr.config", "AsrSettings"),
-            "STT_DIARIZE_": ("services.diarize.config", "DiarizeSettings"),
-            "STT_REDACT_": ("services.redact.config", "RedactSettings"),
-            "STT_QUALITY_": ("services.quality.config", "QualitySettings"),
-            "STT_SINK_": ("services.sink.config", "SinkSettings"),
-            "STT_INGEST_": ("services.ingest.config", "IngestSettings"),
-            "STT_": ("mesh.settings", "MeshSettings")}
+SETTINGS = {
+    "STT_ASR_": ("services.asr.config", "AsrSettings"),
+    "STT_DIARIZE_": ("services.diarize.config", "DiarizeSettings"),
+    "STT_REDACT_": ("services.redact.config", "RedactSettings"),
+    "STT_QUALITY_": ("services.quality.config", "QualitySettings"),
+    "STT_SINK_": ("services.sink.config", "SinkSettings"),
+    "STT_INGEST_": ("services.ingest.config", "IngestSettings"),
+    "STT_": ("mesh.settings", "MeshSettings"),
+}
 
 
 def docs() -> list[dict[str, Any]]:
@@ -45,8 +47,17 @@ def test_the_files_are_what_the_generator_writes() -> None:
 
 def test_each_service_and_pool_has_a_deployment_with_probes_and_requests() -> None:
     deployments = {d["metadata"]["name"]: d for d in of_kind("Deployment")}
-    assert {"ingest", "ingest-http", "asr-realtime", "asr-batch", "diarize-realtime", "diarize-batch",
-            "redact", "quality", "sink"} <= set(deployments)
+    assert {
+        "ingest",
+        "ingest-http",
+        "asr-realtime",
+        "asr-batch",
+        "diarize-realtime",
+        "diarize-batch",
+        "redact",
+        "quality",
+        "sink",
+    } <= set(deployments)
     for name, d in deployments.items():
         [c] = d["spec"]["template"]["spec"]["containers"]
         assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(c), name
@@ -101,8 +112,11 @@ def test_the_setting_check_would_catch_a_typo() -> None:
 SCHEMA_KINDS = {"Deployment", "Service"}
 
 
-@pytest.mark.parametrize("doc", [d for d in docs() if d["kind"] in SCHEMA_KINDS],
-                         ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+@pytest.mark.parametrize(
+    "doc",
+    [d for d in docs() if d["kind"] in SCHEMA_KINDS],
+    ids=lambda d: f"{d['kind']}/{d['metadata']['name']}",
+)
 def test_every_core_manifest_passes_the_kubernetes_schema(doc: dict[str, Any]) -> None:
     import kubernetes_validate
 

@@ -30,8 +30,9 @@ def test_the_rules_are_valid() -> None:
 
 
 def test_the_burn_rate_alerts_fire_on_an_outage_and_not_on_a_blip() -> None:
-    out = subprocess.run([promtool(), "test", "rules", "rules_test.yml"], cwd=RULES.parent,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [promtool(), "test", "rules", "rules_test.yml"], cwd=RULES.parent, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -67,9 +67,11 @@ def reached(service: str) -> dict[str, str]:
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_imports_only_mesh_schemas_and_itself(service: str) -> None:
     own = f"services.{service}"
-    foreign = {m: by for m, by in reached(service).items()
-               if not (m == "services" or m == own or m.startswith(f"{own}.")
-                       or m.split(".")[0] in SHARED)}
+    foreign = {
+        m: by
+        for m, by in reached(service).items()
+        if not (m == "services" or m == own or m.startswith(f"{own}.") or m.split(".")[0] in SHARED)
+    }
     assert not foreign, f"{service} reaches other packages: {foreign}"
 
 

@@ -87,7 +87,9 @@ def test_each_pool_reads_its_own_topic_in_its_own_group_and_state_folder(tmp_pat
     base = DiarizeSettings(state_dir=tmp_path)
     realtime, batch = pool_settings(base, "realtime"), pool_settings(base, "batch")
     assert (topics.chunks_topic(realtime.pool), topics.chunks_topic(batch.pool)) == (
-        topics.CHUNKS_REALTIME, topics.CHUNKS_BATCH)
+        topics.CHUNKS_REALTIME,
+        topics.CHUNKS_BATCH,
+    )
     assert group_id(realtime.pool) != group_id(batch.pool)
     assert realtime.state_dir != batch.state_dir and realtime.state_dir.parent == tmp_path
     assert pool_settings(base, None).pool == "realtime"  # STT_DIARIZE_POOL's default

@@ -28,8 +28,11 @@ from tests.quality_events import metadata, redacted, redacted_call, round_trip
 
 CALL = [
     ("SPEAKER_00", "Hello, this is <PERSON> from the billing team. How can I help you today?"),
-    ("SPEAKER_01", "I was charged twice on my invoice this month. I would like a refund for the "
-                   "second charge on the invoice."),
+    (
+        "SPEAKER_01",
+        "I was charged twice on my invoice this month. I would like a refund for the "
+        "second charge on the invoice.",
+    ),
     ("SPEAKER_00", "I can see the duplicate charge on your account. I will issue the refund now."),
     ("SPEAKER_01", "Great, thanks. Bye."),
 ]
@@ -59,8 +62,10 @@ def test_summary_is_deterministic_and_never_longer_than_asked() -> None:
 
 
 def test_transcript_without_segments_is_summarised_from_its_text() -> None:
-    transcript = {**redacted("r1", "My refund is late. The weather is nice. Where is my refund?"),
-                  "segments": []}
+    transcript = {
+        **redacted("r1", "My refund is late. The weather is nice. Where is my refund?"),
+        "segments": [],
+    }
     summary = summarize(transcript, max_units=1)
     assert summary.units[0].speaker is None
     assert "refund" in summary.text
@@ -72,8 +77,10 @@ def test_long_unpunctuated_turn_is_split_into_units() -> None:
 
 
 def test_redaction_masks_are_not_salient_words() -> None:
-    transcript = redacted_call("r1", [("A", "<PERSON> <PERSON> <PERSON> called."),
-                                      ("B", "The invoice total on the invoice is wrong.")])
+    transcript = redacted_call(
+        "r1",
+        [("A", "<PERSON> <PERSON> <PERSON> called."), ("B", "The invoice total on the invoice is wrong.")],
+    )
     assert summarize(transcript, max_units=1).units[0].speaker == "B"
 
 
@@ -94,13 +101,15 @@ def test_when_checklist_term_missing_then_summary_is_rejected() -> None:
 def test_two_of_three_terms_meet_the_default_threshold_exactly() -> None:
     verdict = judge(summary_of("refund on the invoice"), ["refund", "invoice", "account"])
     assert verdict.accepted
-    assert not judge(summary_of("refund on the invoice"), ["refund", "invoice", "account"],
-                     threshold=0.9).accepted
+    assert not judge(
+        summary_of("refund on the invoice"), ["refund", "invoice", "account"], threshold=0.9
+    ).accepted
 
 
 def test_checklist_terms_match_on_normalized_words() -> None:
-    found, missing = matches(parse_checklist("Billing team, 42, refund"),
-                             "The BILLING-team owes you $42; refunds are late.")
+    found, missing = matches(
+        parse_checklist("Billing team, 42, refund"), "The BILLING-team owes you $42; refunds are late."
+    )
     assert found == ["billing team", "forty two"]
     assert missing == ["refund"]  # whole words only: "refunds" is not "refund"
 
@@ -123,7 +132,9 @@ def test_checklist_parsing_normalizes_and_drops_empty_and_repeated_terms() -> No
 
 def test_checklist_comes_from_the_producer_metadata() -> None:
     assert checklist_of(metadata("r1", 1, extra={"summary_checklist": "refund, invoice"})) == [
-        "refund", "invoice"]
+        "refund",
+        "invoice",
+    ]
     assert checklist_of(metadata("r1", 1)) == []
     assert checklist_of(None) == []
 
@@ -162,26 +173,38 @@ def test_cost_is_estimated_tokens_times_the_placeholder_price() -> None:
 # -- outcome ---------------------------------------------------------------------------------
 def test_outcome_value_fits_the_llm_outcome_schema() -> None:
     trace = new_trace_id()
-    value = llm_outcome(trace.upper(), task="summary", accepted=False, score=0.25, latency_ms=3,
-                        cost_usd=0.001, model=MODEL, recording_id="r1", tenant="acme")
+    value = llm_outcome(
+        trace.upper(),
+        task="summary",
+        accepted=False,
+        score=0.25,
+        latency_ms=3,
+        cost_usd=0.001,
+        model=MODEL,
+        recording_id="r1",
+        tenant="acme",
+    )
     assert round_trip("LlmOutcome", value) == value
     assert value["trace_id"] == trace
     assert value["produced_at_ms"] > 0
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"trace_id": "abc"}, "trace_id"),
-    ({"trace_id": "0" * 32}, "trace_id"),
-    ({"task": "  "}, "task"),
-    ({"accepted": "no"}, "accepted"),
-    ({"score": 1.01}, "score"),
-    ({"score": -0.1}, "score"),
-    ({"score": math.nan}, "score"),
-    ({"latency_ms": -1.0}, "latency_ms"),
-    ({"cost_usd": -0.01}, "cost_usd"),
-    ({"cost_usd": math.inf}, "cost_usd"),
-    ({"tenant": ""}, "tenant"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trace_id": "abc"}, "trace_id"),
+        ({"trace_id": "0" * 32}, "trace_id"),
+        ({"task": "  "}, "task"),
+        ({"accepted": "no"}, "accepted"),
+        ({"score": 1.01}, "score"),
+        ({"score": -0.1}, "score"),
+        ({"score": math.nan}, "score"),
+        ({"latency_ms": -1.0}, "latency_ms"),
+        ({"cost_usd": -0.01}, "cost_usd"),
+        ({"cost_usd": math.inf}, "cost_usd"),
+        ({"tenant": ""}, "tenant"),
+    ],
+)
 def test_when_an_outcome_field_is_invalid_then_value_error_names_it(change: dict, message: str) -> None:
     fields: dict[str, Any] = {"trace_id": new_trace_id(), "task": "summary", "accepted": True, **change}
     with pytest.raises(ValueError, match=message):
@@ -202,8 +225,13 @@ class FakeProducer:
 def test_publish_outcome_sends_to_the_outcomes_topic_keyed_by_trace_id() -> None:
     producer = FakeProducer()
     trace = new_trace_id()
-    value = publish_outcome(Publisher(MeshSettings(), "test", producer=producer), trace,
-                            task="summary", accepted=True, recording_id="r1")
+    value = publish_outcome(
+        Publisher(MeshSettings(), "test", producer=producer),
+        trace,
+        task="summary",
+        accepted=True,
+        recording_id="r1",
+    )
     [(topic, key, headers)] = producer.sent
     assert (topic, key) == (topics.LLM_OUTCOMES, trace.encode())
     assert value["recording_id"] == "r1"
@@ -234,8 +262,9 @@ def meta_msg(rid: str, trace: str, checklist: str | None = "refund, invoice, acc
 
 
 def transcript_msg(rid: str, trace: str, turns=CALL, scope: str = "recording") -> Message:
-    return message(redacted_call(rid, turns, trace_id=trace, scope=scope), "RedactedTranscript",
-                   topics.REDACTED)
+    return message(
+        redacted_call(rid, turns, trace_id=trace, scope=scope), "RedactedTranscript", topics.REDACTED
+    )
 
 
 def join(**settings: Any) -> tuple[Handler, Clock, list[str]]:

@@ -19,8 +19,9 @@ from services.ingest.worker import IngestWorker
 SR = 16000
 
 
-def encode_audio(samples: np.ndarray, rate: int, container: str, codec: str,
-                 options: dict[str, str] | None = None) -> bytes:
+def encode_audio(
+    samples: np.ndarray, rate: int, container: str, codec: str, options: dict[str, str] | None = None
+) -> bytes:
     """Encode float audio shaped (channels, n) or (n,) into a real file in memory."""
     rows = np.atleast_2d(np.asarray(samples, dtype=np.float32))
     layout = "mono" if rows.shape[0] == 1 else "stereo"
@@ -29,8 +30,7 @@ def encode_audio(samples: np.ndarray, rate: int, container: str, codec: str,
         stream = out.add_stream(codec, rate=rate, layout=layout)
         codec_format = stream.codec_context.codec.audio_formats[0].name
         resampler = av.AudioResampler(format=codec_format, layout=layout, rate=rate)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(rows), format="fltp",
-                                           layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(rows), format="fltp", layout=layout)
         frame.sample_rate, frame.pts = rate, 0
         for converted in resampler.resample(frame):
             converted.pts = None

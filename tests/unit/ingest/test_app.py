@@ -27,12 +27,27 @@ def part_messages(data: bytes, size: int, **fields) -> list[Message]:
     pieces = [data[i : i + size] for i in range(0, len(data), size)]
     messages = []
     for i, piece in enumerate(pieces):
-        value = {"recording_id": "call-1", "trace_id": TRACE, "tenant": "acme", "part": i,
-                 "part_count": len(pieces), "filename": "call.wav", "content_type": "audio/wav",
-                 "data": piece, "priority": "batch", "split_channels": False,
-                 "hints": make_hints(), "metadata": {}, "produced_at_ms": 42, **fields}
-        messages.append(Message(topics.RAW, 0, i, b"call-1", "stt.v1.RecordingPart", value, [],
-                                TraceContext.new(TRACE), 42))
+        value = {
+            "recording_id": "call-1",
+            "trace_id": TRACE,
+            "tenant": "acme",
+            "part": i,
+            "part_count": len(pieces),
+            "filename": "call.wav",
+            "content_type": "audio/wav",
+            "data": piece,
+            "priority": "batch",
+            "split_channels": False,
+            "hints": make_hints(),
+            "metadata": {},
+            "produced_at_ms": 42,
+            **fields,
+        }
+        messages.append(
+            Message(
+                topics.RAW, 0, i, b"call-1", "stt.v1.RecordingPart", value, [], TraceContext.new(TRACE), 42
+            )
+        )
     return messages
 
 
@@ -43,14 +58,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def handler(make_worker, clock) -> RawHandler:
-    assembler = PartAssembler(max_buffered_bytes=10**7, max_recording_bytes=10**7,
-                              timeout_s=30, clock=clock)
+    assembler = PartAssembler(max_buffered_bytes=10**7, max_recording_bytes=10**7, timeout_s=30, clock=clock)
     return RawHandler(make_worker(), assembler)
 
 
 def test_parts_become_metadata_then_chunks_on_the_priority_topic(handler, kit):
-    data = kit.encode(kit.bursts([("speech", 25.0), ("pause", 1.0), ("speech", 20.0)]), SR,
-                      "wav", "pcm_s16le")
+    data = kit.encode(
+        kit.bursts([("speech", 25.0), ("pause", 1.0), ("speech", 20.0)]), SR, "wav", "pcm_s16le"
+    )
     messages = part_messages(data, 400_000, priority="realtime")
     outputs = [handler(m) for m in messages]
     assert all(o == [] for o in outputs[:-1])
@@ -92,8 +107,7 @@ def test_when_parts_stop_arriving_then_expiry_emits_missing_parts(handler, clock
     assert proc.released == [messages[0].key]
     assert out.schema == "RecordingFailed"
     assert out.value["error_type"] == "missing_parts"
-    assert (out.value["tenant"], out.value["filename"], out.value["trace_id"]) == (
-        "acme", "call.wav", TRACE)
+    assert (out.value["tenant"], out.value["filename"], out.value["trace_id"]) == ("acme", "call.wav", TRACE)
     assert out.value["size_bytes"] == 50_000
     assert validate(out.value, schemas.load("RecordingFailed"))
 

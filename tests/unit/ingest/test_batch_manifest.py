@@ -29,10 +29,14 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_csv_rows_give_hints_priority_and_the_other_columns_as_metadata(folder):
-    manifest = write(folder, "m.csv", "path,recording_id,language,num_speakers,split_channels,"
-                     "channel_roles,priority,campaign,agent\n"
-                     'calls/a.wav,call-1,en,2,true,"agent,customer",realtime,spring,7\n'
-                     "calls/b.wav,,,,,,,autumn,\n")
+    manifest = write(
+        folder,
+        "m.csv",
+        "path,recording_id,language,num_speakers,split_channels,"
+        "channel_roles,priority,campaign,agent\n"
+        'calls/a.wav,call-1,en,2,true,"agent,customer",realtime,spring,7\n'
+        "calls/b.wav,,,,,,,autumn,\n",
+    )
     first, second = batch.read_manifest(manifest)
     assert (first.index, first.line, first.recording_id, first.priority) == (0, 2, "call-1", "realtime")
     assert first.split_channels is True and first.size == 10
@@ -44,8 +48,16 @@ def test_csv_rows_give_hints_priority_and_the_other_columns_as_metadata(folder):
 
 
 def test_jsonl_rows_take_lists_and_numbers_and_keep_metadata_as_strings(folder):
-    lines = [{"path": "calls/a.wav", "max_speakers": 3, "channel_roles": ["agent", "customer"],
-              "score": 0.5, "tags": ["x"]}, {"path": "calls/c.wav", "min_speakers": "1"}]
+    lines = [
+        {
+            "path": "calls/a.wav",
+            "max_speakers": 3,
+            "channel_roles": ["agent", "customer"],
+            "score": 0.5,
+            "tags": ["x"],
+        },
+        {"path": "calls/c.wav", "min_speakers": "1"},
+    ]
     manifest = write(folder, "m.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n")
     first, second = batch.read_manifest(manifest)
     assert first.hints["max_speakers"] == 3 and first.hints["channel_roles"] == ["agent", "customer"]
@@ -54,7 +66,8 @@ def test_jsonl_rows_take_lists_and_numbers_and_keep_metadata_as_strings(folder):
 
 
 def test_relative_paths_resolve_against_the_manifest_folder_not_the_working_directory(
-        folder, tmp_path_factory, monkeypatch):
+    folder, tmp_path_factory, monkeypatch
+):
     absolute = folder / "calls" / "b.wav"
     manifest = write(folder, "m.csv", f"path\ncalls/a.wav\n{absolute}\n")
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
@@ -62,20 +75,26 @@ def test_relative_paths_resolve_against_the_manifest_folder_not_the_working_dire
     assert [r.path for r in rows] == [folder / "calls" / "a.wav", absolute]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("file\ncalls/a.wav\n", "has no path column (columns: file)"),
-    ("path\ncalls/a.wav\ncalls/missing.wav\n", "row 1 (line 3): no such file"),
-    ("path,num_speakers\ncalls/a.wav,two\n", "row 0 (line 2): not an integer: 'two'"),
-    ("path,num_speakers\ncalls/a.wav,0\n", "row 0 (line 2): num_speakers must be a positive"),
-    ("path,min_speakers,max_speakers\ncalls/a.wav,3,2\n", "min_speakers (3) exceeds max_speakers"),
-    ("path,split_channels\ncalls/a.wav,maybe\n", "split_channels must be true or false"),
-    ("path,priority\ncalls/a.wav,urgent\n", "row 0 (line 2): priority must be one of"),
-    ("path,recording_id\ncalls/a.wav,x\ncalls/b.wav,x\n", "row 1 (line 3): recording_id 'x' repeats row 0"),
-    ("path,recording_id\ncalls/a.wav,a b\n", "recording_id must be 1-200 characters"),
-    ("path,batch_row\ncalls/a.wav,4\n", "batch_row is set by the submitter"),
-    ("path\n", "has no rows"),
-    ("path\ncalls/a.wav,extra\n", "line 2 of"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("file\ncalls/a.wav\n", "has no path column (columns: file)"),
+        ("path\ncalls/a.wav\ncalls/missing.wav\n", "row 1 (line 3): no such file"),
+        ("path,num_speakers\ncalls/a.wav,two\n", "row 0 (line 2): not an integer: 'two'"),
+        ("path,num_speakers\ncalls/a.wav,0\n", "row 0 (line 2): num_speakers must be a positive"),
+        ("path,min_speakers,max_speakers\ncalls/a.wav,3,2\n", "min_speakers (3) exceeds max_speakers"),
+        ("path,split_channels\ncalls/a.wav,maybe\n", "split_channels must be true or false"),
+        ("path,priority\ncalls/a.wav,urgent\n", "row 0 (line 2): priority must be one of"),
+        (
+            "path,recording_id\ncalls/a.wav,x\ncalls/b.wav,x\n",
+            "row 1 (line 3): recording_id 'x' repeats row 0",
+        ),
+        ("path,recording_id\ncalls/a.wav,a b\n", "recording_id must be 1-200 characters"),
+        ("path,batch_row\ncalls/a.wav,4\n", "batch_row is set by the submitter"),
+        ("path\n", "has no rows"),
+        ("path\ncalls/a.wav,extra\n", "line 2 of"),
+    ],
+)
 def test_when_a_csv_manifest_is_bad_then_the_error_names_the_row(folder, text, message):
     with pytest.raises(batch.BatchError) as caught:
         batch.read_manifest(write(folder, "m.csv", text))
@@ -114,14 +133,18 @@ def test_recording_ids_are_the_rows_own_or_the_job_id_and_row_index(folder):
 def test_every_recording_carries_its_job_and_row_in_its_metadata(folder):
     manifest = write(folder, "m.csv", "path,campaign\ncalls/a.wav,spring\ncalls/b.wav,autumn\n")
     rows = batch.read_manifest(manifest)
-    assert batch.row_metadata("job-1", rows[1]) == {"campaign": "autumn", "batch_job": "job-1",
-                                                    "batch_row": "1"}
+    assert batch.row_metadata("job-1", rows[1]) == {
+        "campaign": "autumn",
+        "batch_job": "job-1",
+        "batch_row": "1",
+    }
     assert (batch.META_JOB, batch.META_ROW) == ("batch_job", "batch_row")
 
 
 def test_transactions_are_bounded_by_rows_and_bytes_and_a_big_file_goes_alone(folder):
-    rows = batch.read_manifest(write(folder, "m.csv", "path\n" + "calls/a.wav\n" * 5
-                                     + "calls/c.wav\ncalls/a.wav\n"))
+    rows = batch.read_manifest(
+        write(folder, "m.csv", "path\n" + "calls/a.wav\n" * 5 + "calls/c.wav\ncalls/a.wav\n")
+    )
     sizes = [[r.size for r in b] for b in batch._batches(rows, 2, 25)]
     assert sizes == [[10, 10], [10, 10], [10], [30], [10]]
     assert [len(b) for b in batch._batches(rows, 8, 10**9)] == [7]
@@ -135,8 +158,14 @@ def versions(tmp_path: Path, monkeypatch) -> Path:
     (model / "model.bin").write_bytes(b"weights")
     (model / "VERSION").write_text("v7\n")
     book = tmp_path / "policies.json"
-    book.write_text(json.dumps({"default": {"name": "std", "version": "3"},
-                                "tenants": {"acme": {"name": "acme-pii", "version": "2"}}}))
+    book.write_text(
+        json.dumps(
+            {
+                "default": {"name": "std", "version": "3"},
+                "tenants": {"acme": {"name": "acme-pii", "version": "2"}},
+            }
+        )
+    )
     monkeypatch.setenv("STT_ASR_MODEL_PATHS", json.dumps({"m1": str(model)}))
     monkeypatch.setenv("STT_ASR_MODEL", "m1")
     monkeypatch.setenv("STT_ASR_FALLBACK_MODEL", "not-installed-here")
@@ -150,8 +179,13 @@ def versions(tmp_path: Path, monkeypatch) -> Path:
 def test_snapshot_records_models_decode_options_policy_and_output_schemas(versions):
     snap = batch.version_snapshot("acme")
     digest = hashlib.sha256(b"weights").hexdigest()
-    assert snap["models"][0] == {"name": "m1", "version": "v7", "sha256": digest,
-                                 "compute_type": "auto", "device": "auto"}
+    assert snap["models"][0] == {
+        "name": "m1",
+        "version": "v7",
+        "sha256": digest,
+        "compute_type": "auto",
+        "device": "auto",
+    }
     assert snap["models"][1]["name"] == "not-installed-here"
     assert (snap["models"][1]["version"], snap["models"][1]["sha256"]) == ("unresolved", "")
     assert snap["model_roles"] == {"main": "m1", "fallback": "not-installed-here", "candidate": "m1"}
@@ -167,10 +201,10 @@ def test_snapshot_records_models_decode_options_policy_and_output_schemas(versio
 def test_job_record_is_a_valid_batch_job_with_no_audio_text_or_metadata_values(folder, versions):
     manifest = write(folder, "m.csv", "path,campaign\ncalls/a.wav,secret-campaign\n")
     rows = batch.read_manifest(manifest)
-    job = batch._new_job("job-1", "acme", "batch", str(manifest), batch.manifest_sha256(manifest),
-                         len(rows), clock=lambda: 1.5)
-    assert (job["cursor"], job["state"], job["resumes"], job["created_at_ms"]) == (-1, "submitting",
-                                                                                   0, 1500)
+    job = batch._new_job(
+        "job-1", "acme", "batch", str(manifest), batch.manifest_sha256(manifest), len(rows), clock=lambda: 1.5
+    )
+    assert (job["cursor"], job["state"], job["resumes"], job["created_at_ms"]) == (-1, "submitting", 0, 1500)
     serde = AvroSerde()
     name, decoded = serde.decode(*serde.encode("BatchJob", job))
     assert name == "stt.v1.BatchJob" and decoded == job
@@ -189,8 +223,13 @@ def test_when_a_manifest_is_bad_then_submit_fails_before_connecting_to_kafka(fol
 
 
 def test_when_the_manifest_differs_from_the_jobs_then_a_resume_is_refused():
-    job = {"job_id": "job-1", "manifest": "old.csv", "manifest_sha256": "a" * 64,
-           "tenant": "acme", "priority": "batch"}
+    job = {
+        "job_id": "job-1",
+        "manifest": "old.csv",
+        "manifest_sha256": "a" * 64,
+        "tenant": "acme",
+        "priority": "batch",
+    }
     with pytest.raises(batch.BatchError, match=r"another manifest .*new --job-id"):
         batch._check_resumable(job, "b" * 64, "acme", "batch")
     with pytest.raises(batch.BatchError, match="tenant 'acme', not 'other'"):

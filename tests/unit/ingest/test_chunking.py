@@ -34,9 +34,19 @@ def test_when_audio_is_empty_then_a_single_empty_plan_is_returned():
 
 
 def test_when_speech_has_pauses_then_every_boundary_is_inside_a_pause(kit, energy_vad):
-    layout = [("speech", 8.3), ("pause", 0.6), ("speech", 10.1), ("pause", 0.8),
-              ("speech", 7.0), ("pause", 0.5), ("speech", 14.2), ("pause", 1.2),
-              ("speech", 9.0), ("pause", 0.4), ("speech", 12.0)]
+    layout = [
+        ("speech", 8.3),
+        ("pause", 0.6),
+        ("speech", 10.1),
+        ("pause", 0.8),
+        ("speech", 7.0),
+        ("pause", 0.5),
+        ("speech", 14.2),
+        ("pause", 1.2),
+        ("speech", 9.0),
+        ("pause", 0.4),
+        ("speech", 12.0),
+    ]
     audio = kit.bursts(layout)
     pauses = kit.pause_spans(layout)
     plans = plan_chunks(audio, SR, vad=energy_vad)
@@ -49,16 +59,22 @@ def test_when_speech_has_pauses_then_every_boundary_is_inside_a_pause(kit, energ
 
 
 def test_when_several_pauses_qualify_then_the_one_nearest_the_target_is_used(kit, energy_vad):
-    layout = [("speech", 5.0), ("pause", 0.5), ("speech", 14.5), ("pause", 0.5),
-              ("speech", 6.0), ("pause", 0.5), ("speech", 20.0)]
+    layout = [
+        ("speech", 5.0),
+        ("pause", 0.5),
+        ("speech", 14.5),
+        ("pause", 0.5),
+        ("speech", 6.0),
+        ("pause", 0.5),
+        ("speech", 20.0),
+    ]
     plans = plan_chunks(kit.bursts(layout), SR, target_s=20.0, vad=energy_vad)
     assert 19.9 <= plans[0].keep_until_s <= 20.5  # the pause at 19.5-20.5, not 5.0 or 26.0
 
 
 def test_when_speech_runs_past_max_without_pause_then_chunks_overlap_around_the_cut(kit):
     audio = kit.bursts([("speech", 75.0)])
-    plans = plan_chunks(audio, SR, target_s=20.0, max_s=30.0, overlap_s=1.0,
-                        vad=lambda a, sr: [(0.0, 75.0)])
+    plans = plan_chunks(audio, SR, target_s=20.0, max_s=30.0, overlap_s=1.0, vad=lambda a, sr: [(0.0, 75.0)])
     assert_tiles(plans, 75.0)
     assert len(plans) >= 3
     for before, after in itertools.pairwise(plans):
@@ -93,8 +109,9 @@ def test_keep_windows_tile_and_payloads_fit_for_random_pause_patterns(seed):
     audio = rng.standard_normal(int(duration * SR)).astype(np.float32) * 0.1
     target, max_s, overlap = float(rng.uniform(5, 25)), 30.0, float(rng.uniform(0, 2))
     target = min(target, max_s)
-    plans = plan_chunks(audio, SR, target_s=target, max_s=max_s, overlap_s=overlap,
-                        vad=lambda a, sr, s=speech: s)
+    plans = plan_chunks(
+        audio, SR, target_s=target, max_s=max_s, overlap_s=overlap, vad=lambda a, sr, s=speech: s
+    )
     assert_tiles(plans, len(audio) / SR)
     assert all(p.duration_s <= max_s + 1e-9 for p in plans)
     assert all(p.start_s >= 0 and p.end_s <= len(audio) / SR + 1e-9 for p in plans)
@@ -103,8 +120,14 @@ def test_keep_windows_tile_and_payloads_fit_for_random_pause_patterns(seed):
 @pytest.mark.parametrize(("target", "max_s", "overlap"), [(31, 30, 1), (0, 30, 1), (20, 30, 8)])
 def test_when_limits_contradict_then_planning_refuses(target, max_s, overlap):
     with pytest.raises(ValueError):
-        plan_chunks(np.zeros(SR * 40, np.float32), SR, target_s=target, max_s=max_s,
-                    overlap_s=overlap, vad=lambda a, sr: [])
+        plan_chunks(
+            np.zeros(SR * 40, np.float32),
+            SR,
+            target_s=target,
+            max_s=max_s,
+            overlap_s=overlap,
+            vad=lambda a, sr: [],
+        )
 
 
 @pytest.mark.slow

@@ -26,9 +26,18 @@ def test_files_are_split_into_parts_that_reassemble_to_the_original_bytes(tmp_pa
     first.write_bytes(bytes(range(256)) * 100)  # 25,600 bytes
     second.write_bytes(b"\x7f" * 1000)
     publisher = FakePublisher()
-    ids = publish_files([first, second], publisher, tenant="acme", priority="realtime",
-                        language="en", channel_roles=["agent", "customer"], split_channels=True,
-                        metadata={"batch": "7"}, part_size=4096, progress=False)
+    ids = publish_files(
+        [first, second],
+        publisher,
+        tenant="acme",
+        priority="realtime",
+        language="en",
+        channel_roles=["agent", "customer"],
+        split_channels=True,
+        metadata={"batch": "7"},
+        part_size=4096,
+        progress=False,
+    )
     assert len(ids) == 2 and ids[0] != ids[1]
     assert publisher.flushed == 1
     assert {out.topic for out in publisher.sent} == {topics.RAW}
@@ -48,7 +57,10 @@ def test_files_are_split_into_parts_that_reassemble_to_the_original_bytes(tmp_pa
     assert a.header["content_type"] == "audio/x-wav" and b.header["content_type"] == "audio/basic"
     assert a.header["hints"]["channel_roles"] == ["agent", "customer"]
     assert (a.header["tenant"], a.header["priority"], a.header["metadata"]) == (
-        "acme", "realtime", {"batch": "7"})
+        "acme",
+        "realtime",
+        {"batch": "7"},
+    )
     assert a.header["source"] == "cli"
 
 
@@ -61,8 +73,9 @@ def test_an_empty_file_is_sent_as_one_empty_part(tmp_path):
     assert (out.value["part"], out.value["part_count"], out.value["data"]) == (0, 1, b"")
 
 
-@pytest.mark.parametrize("kwargs", [{"part_size": 2 * 1024 * 1024}, {"priority": "urgent"},
-                                    {"min_speakers": 4, "max_speakers": 2}])
+@pytest.mark.parametrize(
+    "kwargs", [{"part_size": 2 * 1024 * 1024}, {"priority": "urgent"}, {"min_speakers": 4, "max_speakers": 2}]
+)
 def test_when_options_are_invalid_then_nothing_is_sent(tmp_path, kwargs):
     path = tmp_path / "a.wav"
     path.write_bytes(b"RIFF")

@@ -47,16 +47,17 @@ def test_when_8khz_telephony_is_resampled_then_pitch_and_length_are_kept(kit):
     assert dominant_hz(audio.samples[0]) == pytest.approx(1000, abs=5)
 
 
-@pytest.mark.parametrize(("content_type", "filename", "codec"), [
-    ("audio/basic", None, "pcm_mulaw"),
-    ("audio/PCMU;rate=8000", None, "pcm_mulaw"),
-    ("audio/x-alaw", None, "pcm_alaw"),
-    ("application/octet-stream", "call-0042.ul", "pcm_mulaw"),
-    (None, "call-0042.al", "pcm_alaw"),
-])
-def test_raw_g711_bodies_decode_when_content_type_or_suffix_names_them(
-    kit, content_type, filename, codec
-):
+@pytest.mark.parametrize(
+    ("content_type", "filename", "codec"),
+    [
+        ("audio/basic", None, "pcm_mulaw"),
+        ("audio/PCMU;rate=8000", None, "pcm_mulaw"),
+        ("audio/x-alaw", None, "pcm_alaw"),
+        ("application/octet-stream", "call-0042.ul", "pcm_mulaw"),
+        (None, "call-0042.al", "pcm_alaw"),
+    ],
+)
+def test_raw_g711_bodies_decode_when_content_type_or_suffix_names_them(kit, content_type, filename, codec):
     data = kit.encode(kit.tone(600, 1.5, 8000), 8000, codec.split("_")[1], codec)
     assert data[:4] != b"RIFF"  # headerless
     audio = decode(data, content_type=content_type, filename=filename)

@@ -43,8 +43,7 @@ print(json.dumps(out))
 
 
 def test_recordings_of_8_10_and_16_channels_decode_split_and_mixed_without_crashing():
-    proc = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"decoder died with {proc.returncode}: {proc.stderr[-2000:]}"
     out = json.loads(proc.stdout)
     for channels in (8, 10, 16):
@@ -81,8 +80,9 @@ def test_telephone_and_higher_sample_rates_are_accepted(rate):
 
 
 def test_the_minimum_sample_rate_is_a_limit_of_its_own():
-    assert decode(_wav(1000), limits=DecodeLimits(min_sample_rate=1000)).duration_s == \
-        pytest.approx(1.0, abs=0.01)
+    assert decode(_wav(1000), limits=DecodeLimits(min_sample_rate=1000)).duration_s == pytest.approx(
+        1.0, abs=0.01
+    )
 
 
 def test_the_worker_reports_a_too_low_rate_as_a_failure_with_its_setting(make_worker):
@@ -90,8 +90,7 @@ def test_the_worker_reports_a_too_low_rate_as_a_failure_with_its_setting(make_wo
 
     failed = make_worker().ingest(_wav(1000), IngestRequest(recording_id="r-1khz")).failed
     assert failed is not None and failed["error_type"] == "sample_rate_too_low"
-    assert make_worker(min_sample_rate=1000).ingest(_wav(1000),
-                                                    IngestRequest(recording_id="r-ok")).ok
+    assert make_worker(min_sample_rate=1000).ingest(_wav(1000), IngestRequest(recording_id="r-ok")).ok
 
 
 def video_only_mp4(frames: int = 10) -> bytes:

@@ -46,8 +46,11 @@ def wav(kit) -> bytes:
 
 
 def test_a_multipart_upload_is_accepted_and_its_status_can_be_read(client, publish, wav):
-    response = client.post("/v1/recordings", files={"file": ("call.wav", wav, "audio/wav")},
-                           data={"tenant": "acme", "language": "de", "num_speakers": "2"})
+    response = client.post(
+        "/v1/recordings",
+        files={"file": ("call.wav", wav, "audio/wav")},
+        data={"tenant": "acme", "language": "de", "num_speakers": "2"},
+    )
     assert response.status_code == 202
     body = response.json()
     assert len(body["trace_id"]) == 32 and body["recording_id"]
@@ -68,7 +71,9 @@ def test_a_raw_body_with_query_fields_is_accepted(client, publish, kit):
     response = client.post(
         "/v1/recordings?recording_id=call-7&priority=realtime&split_channels=true"
         "&channel_roles=agent,customer&metadata=%7B%22queue%22%3A%22billing%22%7D",
-        content=stereo, headers={"Content-Type": "audio/flac"})
+        content=stereo,
+        headers={"Content-Type": "audio/flac"},
+    )
     assert response.status_code == 202, response.text
     assert response.json()["recording_id"] == "call-7"
     result = publish.results[0]
@@ -79,16 +84,18 @@ def test_a_raw_body_with_query_fields_is_accepted(client, publish, kit):
 
 def test_a_raw_mulaw_body_is_decoded_when_its_content_type_says_so(client, publish, kit):
     body = kit.encode(kit.tone(440, 2.0, 8000), 8000, "mulaw", "pcm_mulaw")
-    response = client.post("/v1/recordings", content=body,
-                           headers={"Content-Type": "audio/basic"})
+    response = client.post("/v1/recordings", content=body, headers={"Content-Type": "audio/basic"})
     assert response.status_code == 202
     assert publish.results[0].metadata["codec"] == "pcm_mulaw"
 
 
 def test_a_producer_traceparent_header_carries_its_trace_id(client, wav):
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    response = client.post("/v1/recordings", content=wav, headers={
-        "Content-Type": "audio/wav", "traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+    response = client.post(
+        "/v1/recordings",
+        content=wav,
+        headers={"Content-Type": "audio/wav", "traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
     assert response.json()["trace_id"] == trace
 
 
@@ -119,8 +126,9 @@ def test_when_the_codec_has_no_decoder_then_415(client, wav):
 
 
 def test_when_the_file_is_truncated_then_422_and_the_failure_is_published(client, publish, wav):
-    response = client.post("/v1/recordings", files={"file": ("a.wav", wav[:5000], "audio/wav")},
-                           data={"recording_id": "cut-1"})
+    response = client.post(
+        "/v1/recordings", files={"file": ("a.wav", wav[:5000], "audio/wav")}, data={"recording_id": "cut-1"}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "truncated" and "declares" in body["detail"]
@@ -129,36 +137,45 @@ def test_when_the_file_is_truncated_then_422_and_the_failure_is_published(client
     assert (status["status"], status["error_type"]) == ("failed", "truncated")
 
 
-@pytest.mark.parametrize("query", ["priority=urgent", "num_speakers=two", "split_channels=maybe",
-                                   "metadata=[1]", "min_speakers=3&max_speakers=2"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "priority=urgent",
+        "num_speakers=two",
+        "split_channels=maybe",
+        "metadata=[1]",
+        "min_speakers=3&max_speakers=2",
+    ],
+)
 def test_when_a_field_is_invalid_then_422_names_it(client, wav, query):
-    response = client.post(f"/v1/recordings?{query}", content=wav,
-                           headers={"Content-Type": "audio/wav"})
+    response = client.post(f"/v1/recordings?{query}", content=wav, headers={"Content-Type": "audio/wav"})
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
     assert query.split("=")[0].split("&")[0] in response.json()["detail"]
 
 
 def test_when_a_multipart_upload_has_no_file_field_then_422(client):
-    response = client.post("/v1/recordings", data={"tenant": "acme"},
-                           files={"other": ("a.txt", b"x", "text/plain")})
+    response = client.post(
+        "/v1/recordings", data={"tenant": "acme"}, files={"other": ("a.txt", b"x", "text/plain")}
+    )
     assert response.status_code == 422
     assert "'file'" in response.json()["detail"]
 
 
 def test_when_publishing_fails_then_503_and_nothing_is_marked_queued(client, publish, wav):
     publish.broken = True
-    response = client.post("/v1/recordings?recording_id=r-9", content=wav,
-                           headers={"Content-Type": "audio/wav"})
+    response = client.post(
+        "/v1/recordings?recording_id=r-9", content=wav, headers={"Content-Type": "audio/wav"}
+    )
     assert response.status_code == 503
     assert client.get("/v1/recordings/r-9").status_code == 404
 
 
 def test_when_a_recording_id_was_already_accepted_then_409(client, wav):
-    first = client.post("/v1/recordings?recording_id=dup", content=wav,
-                        headers={"Content-Type": "audio/wav"})
-    second = client.post("/v1/recordings?recording_id=dup", content=wav,
-                         headers={"Content-Type": "audio/wav"})
+    first = client.post("/v1/recordings?recording_id=dup", content=wav, headers={"Content-Type": "audio/wav"})
+    second = client.post(
+        "/v1/recordings?recording_id=dup", content=wav, headers={"Content-Type": "audio/wav"}
+    )
     assert (first.status_code, second.status_code) == (202, 409)
 
 

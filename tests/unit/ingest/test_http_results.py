@@ -18,13 +18,29 @@ from services.ingest.status import StatusStore
 
 SR = 16000
 COMPLETED = {
-    "recording_id": "done-1", "trace_id": "ab" * 16, "tenant": "acme", "status": "completed",
-    "priority": "batch", "job_id": None,
+    "recording_id": "done-1",
+    "trace_id": "ab" * 16,
+    "tenant": "acme",
+    "status": "completed",
+    "priority": "batch",
+    "job_id": None,
     "audio": {"duration_s": 3.0, "codec": "pcm_s16le", "channels": 1, "snr_db": 30.0},
-    "transcript": {"text": "[PERSON] called about the bill", "text_kept": True, "partial": False,
-                   "segments": [{"speaker": "SPEAKER_00", "start_s": 0.0, "end_s": 3.0,
-                                 "channel": 0, "text": "[PERSON] called about the bill"}],
-                   "language": "en", "entity_counts": {"PERSON": 1}},
+    "transcript": {
+        "text": "[PERSON] called about the bill",
+        "text_kept": True,
+        "partial": False,
+        "segments": [
+            {
+                "speaker": "SPEAKER_00",
+                "start_s": 0.0,
+                "end_s": 3.0,
+                "channel": 0,
+                "text": "[PERSON] called about the bill",
+            }
+        ],
+        "language": "en",
+        "entity_counts": {"PERSON": 1},
+    },
     "quality": {"recording_id": "done-1", "verdict": "accepted", "wer_proxy": 0.1},
     "llm_outcomes": [],
 }
@@ -109,14 +125,14 @@ def wav(kit) -> bytes:
 
 
 def upload(client: TestClient, wav: bytes, rid: str, data: bytes | None = None):
-    response = client.post(f"/v1/recordings?recording_id={rid}", content=data or wav,
-                           headers={"Content-Type": "audio/wav"})
+    response = client.post(
+        f"/v1/recordings?recording_id={rid}", content=data or wav, headers={"Content-Type": "audio/wav"}
+    )
     assert response.status_code in (202, 422), response.text
     return response
 
 
-def test_when_the_store_has_the_completed_recording_then_its_answer_is_returned(
-        client_for, sink):
+def test_when_the_store_has_the_completed_recording_then_its_answer_is_returned(client_for, sink):
     sink.results["done-1"] = COMPLETED
     response = client_for(sink.url).get("/v1/recordings/done-1")
     assert response.status_code == 200
@@ -125,8 +141,7 @@ def test_when_the_store_has_the_completed_recording_then_its_answer_is_returned(
     assert sink.paths == ["/v1/recordings/done-1"]
 
 
-def test_when_both_know_it_then_the_store_wins_and_memory_adds_only_missing_fields(
-        client_for, sink, wav):
+def test_when_both_know_it_then_the_store_wins_and_memory_adds_only_missing_fields(client_for, sink, wav):
     client = client_for(sink.url)
     upload(client, wav, "done-1")
     sink.results["done-1"] = COMPLETED
@@ -156,8 +171,7 @@ def test_when_the_store_lags_then_a_refused_upload_is_failed(client_for, sink, w
     client = client_for(sink.url)
     upload(client, wav, "cut-1", data=wav[:5000])
     body = client.get("/v1/recordings/cut-1").json()
-    assert (body["status"], body["error_type"], body["result_store"]) == (
-        "failed", "truncated", "not_yet")
+    assert (body["status"], body["error_type"], body["result_store"]) == ("failed", "truncated", "not_yet")
 
 
 def test_when_neither_knows_it_then_404(client_for, sink):
@@ -168,7 +182,8 @@ def test_when_neither_knows_it_then_404(client_for, sink):
 
 @pytest.mark.parametrize("mode", ["500", "503", "garbage", "slow", "closed"])
 def test_when_the_store_is_unavailable_then_memory_answers_and_says_so(
-        client_for, sink, closed_url, wav, mode):
+    client_for, sink, closed_url, wav, mode
+):
     client = client_for(closed_url if mode == "closed" else sink.url)
     upload(client, wav, "known-1")
     sink.mode = mode
@@ -180,8 +195,7 @@ def test_when_the_store_is_unavailable_then_memory_answers_and_says_so(
 
 
 @pytest.mark.parametrize("mode", ["500", "503", "garbage", "slow", "closed"])
-def test_when_the_store_is_unavailable_and_memory_has_nothing_then_503(
-        client_for, sink, closed_url, mode):
+def test_when_the_store_is_unavailable_and_memory_has_nothing_then_503(client_for, sink, closed_url, mode):
     sink.mode = mode
     response = client_for(closed_url if mode == "closed" else sink.url).get("/v1/recordings/x")
     assert response.status_code == 503
@@ -191,8 +205,7 @@ def test_when_the_store_is_unavailable_and_memory_has_nothing_then_503(
 
 @pytest.mark.parametrize("mode", ["normal", "500", "503", "garbage", "closed"])
 @pytest.mark.parametrize("rid", ["done-1", "known-1", "nobody", "odd%3Fid", "%20"])
-def test_no_answer_is_a_5xx_other_than_the_explicit_503(client_for, sink, closed_url, wav,
-                                                        mode, rid):
+def test_no_answer_is_a_5xx_other_than_the_explicit_503(client_for, sink, closed_url, wav, mode, rid):
     sink.results["done-1"] = COMPLETED
     client = client_for(closed_url if mode == "closed" else sink.url)
     upload(client, wav, "known-1")
@@ -208,13 +221,13 @@ def test_the_recording_id_is_quoted_in_the_store_url(client_for, sink):
     assert sink.paths == ["/v1/recordings/a%3Fb%23c"]
 
 
-def test_a_duplicate_upload_is_refused_from_memory_even_when_the_store_answers(
-        client_for, sink, wav):
+def test_a_duplicate_upload_is_refused_from_memory_even_when_the_store_answers(client_for, sink, wav):
     client = client_for(sink.url)
     upload(client, wav, "dup-1")
     sink.results["dup-1"] = {**COMPLETED, "recording_id": "dup-1"}
-    again = client.post("/v1/recordings?recording_id=dup-1", content=wav,
-                        headers={"Content-Type": "audio/wav"})
+    again = client.post(
+        "/v1/recordings?recording_id=dup-1", content=wav, headers={"Content-Type": "audio/wav"}
+    )
     assert again.status_code == 409
     assert sink.paths == []  # the check never asks the store
 

@@ -25,14 +25,24 @@ class Publish:
         self.results.append(result)
 
 
-def call(app: Any, first_piece: bytes, then: str, declared: int,
-         timeout_s: float = 10.0) -> list[dict[str, Any]]:
+def call(
+    app: Any, first_piece: bytes, then: str, declared: int, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
     """POST a raw body: ``first_piece`` arrives, then the client stalls or disconnects."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/v1/recordings", "raw_path": b"/v1/recordings",
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("t", 80),
-             "headers": [(b"content-type", b"audio/wav"),
-                         (b"content-length", str(declared).encode())]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/recordings",
+        "raw_path": b"/v1/recordings",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "headers": [(b"content-type", b"audio/wav"), (b"content-length", str(declared).encode())],
+    }
     sent: list[dict[str, Any]] = []
     given = False
 
@@ -84,8 +94,7 @@ def test_when_an_upload_stops_sending_then_408_after_the_part_timeout(app_for, p
     assert publish.results == []
 
 
-def test_when_the_client_goes_away_mid_upload_then_nothing_is_ingested_or_raised(
-        app_for, publish, caplog):
+def test_when_the_client_goes_away_mid_upload_then_nothing_is_ingested_or_raised(app_for, publish, caplog):
     app = app_for()
     with caplog.at_level(logging.INFO, logger="services.ingest.http"):
         sent = call(app, b"RIFF" + bytes(996), "disconnect", 100_000)

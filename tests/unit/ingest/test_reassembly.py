@@ -15,9 +15,18 @@ class Clock:
 
 def parts(recording_id: str, data: bytes, size: int, **fields) -> list[dict]:
     pieces = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-    return [{"recording_id": recording_id, "trace_id": "ab" * 16, "part": i,
-             "part_count": len(pieces), "data": piece, "filename": "call.wav", **fields}
-            for i, piece in enumerate(pieces)]
+    return [
+        {
+            "recording_id": recording_id,
+            "trace_id": "ab" * 16,
+            "part": i,
+            "part_count": len(pieces),
+            "data": piece,
+            "filename": "call.wav",
+            **fields,
+        }
+        for i, piece in enumerate(pieces)
+    ]
 
 
 @pytest.fixture
@@ -27,8 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def assembler(clock: Clock) -> PartAssembler:
-    return PartAssembler(max_buffered_bytes=10_000, max_recording_bytes=5_000, timeout_s=60,
-                         clock=clock)
+    return PartAssembler(max_buffered_bytes=10_000, max_recording_bytes=5_000, timeout_s=60, clock=clock)
 
 
 def test_when_parts_arrive_shuffled_and_duplicated_then_the_file_is_restored(assembler):

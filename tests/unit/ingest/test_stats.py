@@ -29,8 +29,7 @@ def test_snr_compares_loud_frames_with_the_noise_floor(kit):
 
 def test_digital_silence_has_finite_floor_values():
     stats = compute_stats(np.zeros(SR, np.float32))
-    assert (stats.rms_dbfs, stats.peak_dbfs, stats.snr_db, stats.silence_ratio) == (
-        -120.0, -120.0, 0.0, 1.0)
+    assert (stats.rms_dbfs, stats.peak_dbfs, stats.snr_db, stats.silence_ratio) == (-120.0, -120.0, 0.0, 1.0)
     assert all(math.isfinite(v) for v in stats.to_dict().values())
 
 

@@ -29,19 +29,28 @@ def pcm(chunk: dict) -> np.ndarray:
 
 @pytest.fixture
 def call_audio(kit):
-    layout = [("speech", 12.0), ("pause", 0.7), ("speech", 14.0), ("pause", 0.9),
-              ("speech", 11.0), ("pause", 0.6), ("speech", 9.0)]
+    layout = [
+        ("speech", 12.0),
+        ("pause", 0.7),
+        ("speech", 14.0),
+        ("pause", 0.9),
+        ("speech", 11.0),
+        ("pause", 0.6),
+        ("speech", 9.0),
+    ]
     return kit.bursts(layout), kit.pause_spans(layout)
 
 
-def test_a_recording_becomes_metadata_and_chunks_that_match_the_contract(make_worker, kit,
-                                                                         call_audio):
+def test_a_recording_becomes_metadata_and_chunks_that_match_the_contract(make_worker, kit, call_audio):
     audio, _ = call_audio
     data = kit.encode(audio, SR, "flac", "flac")
     hints = make_hints(language="en", num_speakers=2)
-    result = make_worker().ingest(data, request(tenant="acme", priority="realtime", hints=hints,
-                                                metadata={"campaign": "q4"},
-                                                submitted_at_ms=123))
+    result = make_worker().ingest(
+        data,
+        request(
+            tenant="acme", priority="realtime", hints=hints, metadata={"campaign": "q4"}, submitted_at_ms=123
+        ),
+    )
     assert result.ok
     meta = result.metadata
     assert validate(meta, schemas.load("RecordingMetadata"))
@@ -50,8 +59,7 @@ def test_a_recording_becomes_metadata_and_chunks_that_match_the_contract(make_wo
     assert meta["size_bytes"] == len(data)
     assert meta["duration_s"] == pytest.approx(len(audio) / SR)
     assert meta["chunk_count"] == len(result.chunks) >= 2
-    assert (meta["tenant"], meta["priority"], meta["metadata"]) == ("acme", "realtime",
-                                                                    {"campaign": "q4"})
+    assert (meta["tenant"], meta["priority"], meta["metadata"]) == ("acme", "realtime", {"campaign": "q4"})
     assert meta["hints"]["language"] == "en" and meta["hints"]["num_speakers"] == 2
     assert (meta["submitted_at_ms"], meta["ingested_at_ms"]) == (123, 1_700_000_000_000)
     for chunk in result.chunks:
@@ -78,8 +86,7 @@ def test_chunks_are_numbered_flagged_and_sized_for_the_asr(make_worker, kit, cal
 
 
 def test_chunk_offsets_are_absolute_within_the_recording(make_worker, kit):
-    layout = [("speech", 15.0), ("pause", 1.0), ("speech", 15.0), ("pause", 1.0),
-              ("speech", 15.0)]
+    layout = [("speech", 15.0), ("pause", 1.0), ("speech", 15.0), ("pause", 1.0), ("speech", 15.0)]
     audio = kit.bursts(layout)
     beep_at = 40.0
     audio[int(beep_at * SR) : int((beep_at + 0.2) * SR)] = kit.tone(3000, 0.2, amp=0.9)
@@ -94,8 +101,7 @@ def test_chunk_offsets_are_absolute_within_the_recording(make_worker, kit):
 
 def test_when_channels_are_split_then_each_channel_is_its_own_chunk_stream(make_worker, kit):
     left = kit.bursts([("speech", 20.0), ("pause", 1.0), ("speech", 19.0)], seed=1)
-    right = kit.bursts([("pause", 10.0), ("speech", 25.0), ("pause", 1.0), ("speech", 4.0)],
-                       seed=2)
+    right = kit.bursts([("pause", 10.0), ("speech", 25.0), ("pause", 1.0), ("speech", 4.0)], seed=2)
     data = kit.encode(np.stack([left, right]), SR, "wav", "pcm_s16le")
     hints = make_hints(channel_roles=["agent", "customer"])
     result = make_worker().ingest(data, request(split_channels=True, hints=hints))
@@ -132,22 +138,23 @@ def test_when_a_recording_is_pure_silence_then_it_still_yields_a_chunk(make_work
 def test_recording_stats_report_clipping_and_silence(make_worker, kit):
     loud = np.clip(kit.tone(440, 2.0, amp=2.0), -1, 1)
     audio = np.concatenate([loud, np.zeros(2 * SR, np.float32)])
-    stats = make_worker().ingest(kit.encode(audio, SR, "wav", "pcm_f32le"),
-                                 request()).metadata["stats"]
+    stats = make_worker().ingest(kit.encode(audio, SR, "wav", "pcm_f32le"), request()).metadata["stats"]
     assert stats["clipping_ratio"] == pytest.approx(0.33, abs=0.03)
     assert stats["silence_ratio"] == pytest.approx(0.5, abs=0.02)
     assert stats["peak_dbfs"] == pytest.approx(0.0, abs=0.01)
 
 
-@pytest.mark.parametrize(("given", "kept"), [
-    ("4bf92f3577b34da6a3ce929d0e0e4736", True),
-    ("4BF92F3577B34DA6A3CE929D0E0E4736", True),
-    ("not-a-trace", False),
-    ("0" * 32, False),
-    (None, False),
-])
-def test_a_valid_producer_trace_id_is_kept_and_anything_else_replaced(make_worker, kit, given,
-                                                                      kept):
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("4bf92f3577b34da6a3ce929d0e0e4736", True),
+        ("4BF92F3577B34DA6A3CE929D0E0E4736", True),
+        ("not-a-trace", False),
+        ("0" * 32, False),
+        (None, False),
+    ],
+)
+def test_a_valid_producer_trace_id_is_kept_and_anything_else_replaced(make_worker, kit, given, kept):
     data = kit.encode(kit.tone(440, 1.0), SR, "wav", "pcm_s16le")
     result = make_worker().ingest(data, request(trace_id=given))
     assert len(result.trace_id) == 32 and int(result.trace_id, 16) > 0
@@ -171,16 +178,20 @@ def _bad_inputs(kit) -> dict[str, tuple[bytes, dict, str]]:
         "truncated_ogg": (ogg[: len(ogg) - 700], {}, "truncated"),
         "text": (b"name,amount\nalice,3\n" * 40, {"filename": "data.csv"}, "not_audio"),
         "image": (png, {"content_type": "image/png"}, "not_audio"),
-        "unknown_wav_codec": (wav[:fmt] + struct.pack("<H", 0x7777) + wav[fmt + 2 :], {},
-                              "unsupported_codec"),
-        "zero_rate_header": (wav[: fmt + 4] + struct.pack("<I", 0) + wav[fmt + 8 :], {},
-                             "unreadable_header"),
-        "zero_channel_header": (wav[: fmt + 2] + struct.pack("<H", 0) + wav[fmt + 4 :], {},
-                                "unreadable_header"),
+        "unknown_wav_codec": (
+            wav[:fmt] + struct.pack("<H", 0x7777) + wav[fmt + 2 :],
+            {},
+            "unsupported_codec",
+        ),
+        "zero_rate_header": (wav[: fmt + 4] + struct.pack("<I", 0) + wav[fmt + 8 :], {}, "unreadable_header"),
+        "zero_channel_header": (
+            wav[: fmt + 2] + struct.pack("<H", 0) + wav[fmt + 4 :],
+            {},
+            "unreadable_header",
+        ),
         "bad_priority": (wav, {"priority": "urgent"}, "invalid_request"),
         "bad_recording_id": (wav, {"recording_id": "a/b"}, "invalid_request"),
-        "speaker_range": (wav, {"hints": make_hints(min_speakers=3, max_speakers=2)},
-                          "invalid_request"),
+        "speaker_range": (wav, {"hints": make_hints(min_speakers=3, max_speakers=2)}, "invalid_request"),
     }
 
 

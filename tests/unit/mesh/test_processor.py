@@ -25,16 +25,32 @@ SERDE = AvroSerde()
 
 
 def value(rid: str, task: str = "x") -> dict[str, Any]:
-    return {"trace_id": "a" * 32, "recording_id": rid, "tenant": "t", "task": task, "accepted": True,
-            "score": None, "latency_ms": 1.0, "cost_usd": 0.0, "model": None,
-            "produced_at_ms": int(time.time() * 1000)}
+    return {
+        "trace_id": "a" * 32,
+        "recording_id": rid,
+        "tenant": "t",
+        "task": task,
+        "accepted": True,
+        "score": None,
+        "latency_ms": 1.0,
+        "cost_usd": 0.0,
+        "model": None,
+        "produced_at_ms": int(time.time() * 1000),
+    }
 
 
 def record(topic: str, partition: int, offset: int, key: str, task: str = "x") -> SimpleNamespace:
     data, headers = SERDE.encode("LlmOutcome", value(f"{key}@{offset}", task))
-    return SimpleNamespace(error=lambda: None, topic=lambda: topic, partition=lambda: partition,
-                           offset=lambda: offset, key=lambda: key.encode(), value=lambda: data,
-                           headers=lambda: headers, timestamp=lambda: (1, int(time.time() * 1000)))
+    return SimpleNamespace(
+        error=lambda: None,
+        topic=lambda: topic,
+        partition=lambda: partition,
+        offset=lambda: offset,
+        key=lambda: key.encode(),
+        value=lambda: data,
+        headers=lambda: headers,
+        timestamp=lambda: (1, int(time.time() * 1000)),
+    )
 
 
 class LogConsumer:
@@ -137,8 +153,17 @@ class Sent:
 
 def processor(consumer: LogConsumer, handler: Callable[[Message], list[Output]], **kwargs: Any) -> Processor:
     settings = MeshSettings(metrics_port=None, long_work_after_s=0.2, retry_backoff_ms=1)
-    return Processor(settings, service="svc", topics=["in"], group_id="g", consumer=consumer,
-                     publisher=Sent(), sensor=NullSensor(), handler=handler, **kwargs)
+    return Processor(
+        settings,
+        service="svc",
+        topics=["in"],
+        group_id="g",
+        consumer=consumer,
+        publisher=Sent(),
+        sensor=NullSensor(),
+        handler=handler,
+        **kwargs,
+    )
 
 
 @contextmanager

@@ -28,8 +28,10 @@ class Clock:
 
 
 def metadata(**partitions: int) -> SimpleNamespace:
-    topics = {name: SimpleNamespace(partitions=dict.fromkeys(range(n)), error=None)
-              for name, n in partitions.items()}
+    topics = {
+        name: SimpleNamespace(partitions=dict.fromkeys(range(n)), error=None)
+        for name, n in partitions.items()
+    }
     return SimpleNamespace(topics=topics)
 
 
@@ -64,8 +66,15 @@ class Pausable:
 def watch(clock: Clock, limit_s: float = 60.0, sensor=None, grace_s: float = 5.0):
     health = Health(rebalance_grace_s=grace_s, clock=clock)
     forgotten: list = []
-    assignment = Assignment(["in"], health, sensor or NullSensor(), limit_s, forget=forgotten.extend,
-                            check_every_s=10.0, clock=clock)
+    assignment = Assignment(
+        ["in"],
+        health,
+        sensor or NullSensor(),
+        limit_s,
+        forget=forgotten.extend,
+        check_every_s=10.0,
+        clock=clock,
+    )
     health.unassigned()  # subscribed
     return health, assignment, forgotten
 
@@ -140,10 +149,15 @@ def test_a_consumer_unassigned_past_the_limit_while_its_topics_have_partitions_i
 def test_a_consumer_that_reaches_no_broker_past_the_limit_is_stalled():
     clock = Clock()
     _, assignment, _ = watch(clock, limit_s=60.0)
-    assignment.note_stats({"brokers": {  # what a broker outage looks like
-        "127.0.0.1:9092/bootstrap": {"source": "configured", "state": "TRY_CONNECT"},
-        "GroupCoordinator": {"source": "logical", "state": "INIT"},
-        ":0/internal": {"source": "internal", "state": "UP"}}})
+    assignment.note_stats(
+        {
+            "brokers": {  # what a broker outage looks like
+                "127.0.0.1:9092/bootstrap": {"source": "configured", "state": "TRY_CONNECT"},
+                "GroupCoordinator": {"source": "logical", "state": "INIT"},
+                ":0/internal": {"source": "internal", "state": "UP"},
+            }
+        }
+    )
     clock.now += 61.0
     reason = assignment.check(MetadataConsumer(None))
     assert reason is not None and "no broker answered" in reason
@@ -271,20 +285,43 @@ class FakePublisher:
 
 
 def raw(partition: int, offset: int) -> SimpleNamespace:
-    value = {"trace_id": "a" * 32, "recording_id": f"rec-{offset}", "tenant": "t", "task": "x",
-             "accepted": True, "score": None, "latency_ms": 1.0, "cost_usd": 0.0, "model": None,
-             "produced_at_ms": int(time.time() * 1000)}
+    value = {
+        "trace_id": "a" * 32,
+        "recording_id": f"rec-{offset}",
+        "tenant": "t",
+        "task": "x",
+        "accepted": True,
+        "score": None,
+        "latency_ms": 1.0,
+        "cost_usd": 0.0,
+        "model": None,
+        "produced_at_ms": int(time.time() * 1000),
+    }
     data, headers = AvroSerde().encode("LlmOutcome", value)
-    return SimpleNamespace(error=lambda: None, topic=lambda: "in", partition=lambda: partition,
-                           offset=lambda: offset, key=lambda: b"k", value=lambda: data,
-                           headers=lambda: headers, timestamp=lambda: (1, value["produced_at_ms"]))
+    return SimpleNamespace(
+        error=lambda: None,
+        topic=lambda: "in",
+        partition=lambda: partition,
+        offset=lambda: offset,
+        key=lambda: b"k",
+        value=lambda: data,
+        headers=lambda: headers,
+        timestamp=lambda: (1, value["produced_at_ms"]),
+    )
 
 
 def processor(consumer, limit_s: float = 60.0) -> Processor:
     settings = MeshSettings(metrics_port=None, unassigned_unhealthy_s=limit_s)
-    return Processor(settings, service="svc", topics=["in"], group_id="g", consumer=consumer,
-                     publisher=FakePublisher(), sensor=NullSensor(),
-                     handler=lambda msg: [Output("out", "LlmOutcome", msg.value)])
+    return Processor(
+        settings,
+        service="svc",
+        topics=["in"],
+        group_id="g",
+        consumer=consumer,
+        publisher=FakePublisher(),
+        sensor=NullSensor(),
+        handler=lambda msg: [Output("out", "LlmOutcome", msg.value)],
+    )
 
 
 def test_when_a_consumer_never_gets_an_assignment_then_run_raises_and_health_fails():
@@ -314,8 +351,9 @@ def test_when_close_hangs_on_a_stalled_consumer_then_run_still_returns(monkeypat
 def test_a_message_of_a_partition_revoked_before_it_was_handled_stores_no_offset():
     tp0, tp1 = TopicPartition("in", 0), TopicPartition("in", 1)
     # partition 1's message arrives, then partition 1 is revoked while it is in hand
-    consumer = ScriptedConsumer([("assign", [tp0, tp1]), raw(1, 7), ("revoke", [tp0, tp1]),
-                                 ("assign", [tp0]), raw(0, 3)])
+    consumer = ScriptedConsumer(
+        [("assign", [tp0, tp1]), raw(1, 7), ("revoke", [tp0, tp1]), ("assign", [tp0]), raw(0, 3)]
+    )
     proc = processor(consumer)
     thread = threading.Thread(target=proc.run)
     thread.start()

@@ -7,8 +7,15 @@ from mesh.serde import SCHEMA_HEADER, AvroSerde
 
 
 def failed(**over) -> dict:
-    value = {"recording_id": "r1", "trace_id": "ab" * 16, "tenant": "acme", "source": "http",
-             "reason": "zero bytes", "error_type": "empty", "failed_at_ms": 1}
+    value = {
+        "recording_id": "r1",
+        "trace_id": "ab" * 16,
+        "tenant": "acme",
+        "source": "http",
+        "reason": "zero bytes",
+        "error_type": "empty",
+        "failed_at_ms": 1,
+    }
     return {**value, **over}
 
 

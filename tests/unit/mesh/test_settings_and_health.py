@@ -75,9 +75,15 @@ def test_every_time_budget_derives_from_the_explicit_poll_interval(monkeypatch):
 def test_the_loop_liveness_window_follows_the_poll_interval():
     from mesh import Processor
 
-    proc = Processor(MeshSettings(metrics_port=None, max_poll_interval_ms=50_000), service="svc",
-                     topics=["in"], group_id="g", handler=lambda m: [], consumer=object(),
-                     publisher=object())  # type: ignore[arg-type]
+    proc = Processor(
+        MeshSettings(metrics_port=None, max_poll_interval_ms=50_000),
+        service="svc",
+        topics=["in"],
+        group_id="g",
+        handler=lambda m: [],
+        consumer=object(),
+        publisher=object(),  # type: ignore[arg-type]
+    )
     assert proc.health.stall_after_s == 20.0
 
 

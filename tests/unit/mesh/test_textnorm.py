@@ -7,16 +7,19 @@ import pytest
 from mesh.textnorm import normalize, word_error_rate
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("Mr. John Dashwood", "mister john dashwood"),
-    ("I'm in New Jersey now, though.", "i am in new jersey now though"),
-    ("He wasn't ill-disposed.", "he was not ill disposed"),
-    ("It's 42%.", "it is forty two percent"),
-    ("In 1999, $5 bought 3.5 kg.", "in nineteen ninety nine five dollars bought three point five kg"),
-    ("the 21st of 2,000 OK", "the twenty first of two thousand okay"),
-    ("Um, well \u2014 we won't.", "well we will not"),
-    ("\u201cDashwood\u2019s\u201d", "dashwoods"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Mr. John Dashwood", "mister john dashwood"),
+        ("I'm in New Jersey now, though.", "i am in new jersey now though"),
+        ("He wasn't ill-disposed.", "he was not ill disposed"),
+        ("It's 42%.", "it is forty two percent"),
+        ("In 1999, $5 bought 3.5 kg.", "in nineteen ninety nine five dollars bought three point five kg"),
+        ("the 21st of 2,000 OK", "the twenty first of two thousand okay"),
+        ("Um, well \u2014 we won't.", "well we will not"),
+        ("\u201cDashwood\u2019s\u201d", "dashwoods"),
+    ],
+)
 def test_equivalent_spellings_normalise_to_the_same_words(a, b):
     assert normalize(a) == normalize(b) == b
 

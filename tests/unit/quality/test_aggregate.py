@@ -10,15 +10,27 @@ import pytest
 
 from services.quality.aggregate import BUCKET_BASE, SliceWindow, slice_key
 
-DIMS = {"model": "tiny.en@1", "arm": "control", "language": "en", "codec": "pcm_mulaw", "channels": "mono",
-        "tenant": "acme", "snr_band": "10-20dB", "duration_band": "30s-2m", "priority": "batch",
-        "region": "eu-west", "client_version": "4.2"}
+DIMS = {
+    "model": "tiny.en@1",
+    "arm": "control",
+    "language": "en",
+    "codec": "pcm_mulaw",
+    "channels": "mono",
+    "tenant": "acme",
+    "snr_band": "10-20dB",
+    "duration_band": "30s-2m",
+    "priority": "batch",
+    "region": "eu-west",
+    "client_version": "4.2",
+}
 
 
 def test_slice_key_is_stable_and_independent_of_the_order_of_the_dimensions() -> None:
     key = slice_key(DIMS)
-    assert key.startswith("model=tiny.en@1|arm=control|language=en|codec=pcm_mulaw|channels=mono|"
-                          "tenant=acme|snr_band=10-20dB|duration_band=30s-2m|")
+    assert key.startswith(
+        "model=tiny.en@1|arm=control|language=en|codec=pcm_mulaw|channels=mono|"
+        "tenant=acme|snr_band=10-20dB|duration_band=30s-2m|"
+    )
     assert key.endswith("|client_version=4.2|priority=batch|region=eu-west")  # the others, sorted
     items = list(DIMS.items())
     for perm in itertools.islice(itertools.permutations(items), 0, 5000, 97):
@@ -33,8 +45,13 @@ def test_slice_keys_differ_when_a_dimension_differs() -> None:
 
 
 def sample(accepted=True, proxy=0.1, wer=None, latency=1.0, hallucinated=0):
-    return {"accepted": accepted, "wer_proxy": proxy, "true_wer": wer, "latency_s": latency,
-            "hallucinated_words": hallucinated}
+    return {
+        "accepted": accepted,
+        "wer_proxy": proxy,
+        "true_wer": wer,
+        "latency_s": latency,
+        "hallucinated_words": hallucinated,
+    }
 
 
 def test_slice_window_accumulates() -> None:

@@ -46,8 +46,10 @@ def test_per_accepted_spreads_all_spend_over_accepted_transcripts() -> None:
     assert unit.per_accepted("globex") == pytest.approx(0.05)
     assert unit.per_accepted() == pytest.approx(0.09 / 3)
     assert unit.keys() == [("acme", "tiny@1"), ("globex", "base@1")]
-    assert unit.by_key() == {("acme", "tiny@1"): pytest.approx(0.02),
-                             ("globex", "base@1"): pytest.approx(0.05)}
+    assert unit.by_key() == {
+        ("acme", "tiny@1"): pytest.approx(0.02),
+        ("globex", "base@1"): pytest.approx(0.05),
+    }
     assert unit.per_accepted("initech") == 0.0
 
 
@@ -65,8 +67,17 @@ def test_reported_cost_overrides_the_price() -> None:
 
 def test_window_shares() -> None:
     unit = UnitCost(POLICY)
-    unit.add("a", "m", processing_s=1, device="cpu", accepted=True, retries=2, fallback_used=True,
-             arm="candidate", rtf=0.2)
+    unit.add(
+        "a",
+        "m",
+        processing_s=1,
+        device="cpu",
+        accepted=True,
+        retries=2,
+        fallback_used=True,
+        arm="candidate",
+        rtf=0.2,
+    )
     unit.add("a", "m", processing_s=1, device="cpu", accepted=True, fallback_used=0.5, rtf=0.4)
     unit.add("a", "m", processing_s=1, device="cpu", accepted=False, arm="shadow")
     w = unit.window()
@@ -82,16 +93,31 @@ def test_window_shares() -> None:
         unit.add("a", "m", processing_s=1, device="cpu", accepted=True, fallback_used=1.5)
 
 
-def window(n: int, *, retries_every: int = 0, fallback_every: int = 0, candidate_every: int = 0,
-           rejected_every: int = 0, processing_s: float = 10.0, rtf: float = 0.1) -> Window:
+def window(
+    n: int,
+    *,
+    retries_every: int = 0,
+    fallback_every: int = 0,
+    candidate_every: int = 0,
+    rejected_every: int = 0,
+    processing_s: float = 10.0,
+    rtf: float = 0.1,
+) -> Window:
     """n reports; every k-th has the property (0: none); a retry costs another processing_s."""
     unit = UnitCost(POLICY)
     for i in range(n):
         retried = bool(retries_every) and i % retries_every == 0
-        unit.add("acme", "tiny@1", processing_s=processing_s * (2 if retried else 1), device="cpu",
-                 accepted=not (rejected_every and i % rejected_every == 0), retries=int(retried),
-                 fallback_used=bool(fallback_every) and i % fallback_every == 0,
-                 arm="candidate" if candidate_every and i % candidate_every == 0 else "control", rtf=rtf)
+        unit.add(
+            "acme",
+            "tiny@1",
+            processing_s=processing_s * (2 if retried else 1),
+            device="cpu",
+            accepted=not (rejected_every and i % rejected_every == 0),
+            retries=int(retried),
+            fallback_used=bool(fallback_every) and i % fallback_every == 0,
+            arm="candidate" if candidate_every and i % candidate_every == 0 else "control",
+            rtf=rtf,
+        )
     return unit.window("acme", "tiny@1")
 
 

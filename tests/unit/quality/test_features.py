@@ -8,21 +8,24 @@ from services.quality import features as feat
 from tests.quality_events import chunk, metadata, segment, stats, turns
 
 
-@pytest.mark.parametrize(("tokens", "run"), [
-    ([], 0),
-    (["a"], 1),
-    (["a", "b", "c"], 1),
-    (["no", "no", "no"], 3),
-    (["no", "no", "no", "no"], 4),
-    (["thank", "you", "thank", "you"], 2),
-    (["thank", "you", "thank", "you", "thank", "you", "ok"], 3),
-    (["a", "b", "c", "a", "b", "c", "a", "b", "c"], 3),
-    (["one", "two", "three", "four", "five", "six", "one", "two", "three", "four", "five", "six"], 2),
-    # a 7-gram is longer than MAX_NGRAM: its repeat is not counted
-    (["a", "b", "c", "d", "e", "f", "g", "a", "b", "c", "d", "e", "f", "g"], 1),
-    (["a", "b", "a", "b", "x", "a", "b"], 2),  # copies must be back to back
-    (["so", "yes", "i", "i", "i", "i", "i", "said"], 5),
-])
+@pytest.mark.parametrize(
+    ("tokens", "run"),
+    [
+        ([], 0),
+        (["a"], 1),
+        (["a", "b", "c"], 1),
+        (["no", "no", "no"], 3),
+        (["no", "no", "no", "no"], 4),
+        (["thank", "you", "thank", "you"], 2),
+        (["thank", "you", "thank", "you", "thank", "you", "ok"], 3),
+        (["a", "b", "c", "a", "b", "c", "a", "b", "c"], 3),
+        (["one", "two", "three", "four", "five", "six", "one", "two", "three", "four", "five", "six"], 2),
+        # a 7-gram is longer than MAX_NGRAM: its repeat is not counted
+        (["a", "b", "c", "d", "e", "f", "g", "a", "b", "c", "d", "e", "f", "g"], 1),
+        (["a", "b", "a", "b", "x", "a", "b"], 2),  # copies must be back to back
+        (["so", "yes", "i", "i", "i", "i", "i", "said"], 5),
+    ],
+)
 def test_longest_repeat_run(tokens: list[str], run: int) -> None:
     assert feat.longest_repeat_run(tokens) == run
 
@@ -34,15 +37,44 @@ def test_longest_repeat_run_max_n_bounds_the_ngram_length() -> None:
 
 
 def spoken_chunk(**kw):
-    segs = [segment("Hello, this is Anna", 0.0, [0.9, 0.8, 0.4, 0.3], avg_logprob=-0.2,
-                    no_speech_prob=0.02, compression_ratio=1.2),
-            segment("from the billing team", 2.0, [0.95, 0.9, 0.6, 0.85], avg_logprob=-0.6,
-                    no_speech_prob=0.05, compression_ratio=1.6)]
+    segs = [
+        segment(
+            "Hello, this is Anna",
+            0.0,
+            [0.9, 0.8, 0.4, 0.3],
+            avg_logprob=-0.2,
+            no_speech_prob=0.02,
+            compression_ratio=1.2,
+        ),
+        segment(
+            "from the billing team",
+            2.0,
+            [0.95, 0.9, 0.6, 0.85],
+            avg_logprob=-0.6,
+            no_speech_prob=0.05,
+            compression_ratio=1.6,
+        ),
+    ]
     # segments of 1.6 s each: the avg_logprob is weighted by their length
-    return chunk("rec", 0, 1, segs, speech_s=4.0, coverage=0.85, low_coverage=True, redecodes=2,
-                 repetition_loops=1, language_probability=0.93, fallback_reason="timeout", retries=1,
-                 processing_ms=800.0, queue_ms=120.0, duration_s=10.0,
-                 audio_stats=stats(snr_db=14.5, clipping=0.01, silence=0.3), **kw)
+    return chunk(
+        "rec",
+        0,
+        1,
+        segs,
+        speech_s=4.0,
+        coverage=0.85,
+        low_coverage=True,
+        redecodes=2,
+        repetition_loops=1,
+        language_probability=0.93,
+        fallback_reason="timeout",
+        retries=1,
+        processing_ms=800.0,
+        queue_ms=120.0,
+        duration_s=10.0,
+        audio_stats=stats(snr_db=14.5, clipping=0.01, silence=0.3),
+        **kw,
+    )
 
 
 def test_chunk_features_of_a_chunk_with_words() -> None:
@@ -72,8 +104,10 @@ def test_chunk_features_of_a_chunk_with_words() -> None:
 
 
 def test_chunk_features_weight_avg_logprob_by_segment_length() -> None:
-    segs = [segment("one two three four five six", 0.0, 0.9, avg_logprob=-0.1),  # 2.4 s
-            segment("seven eight", 3.0, 0.9, avg_logprob=-1.0)]  # 0.8 s
+    segs = [
+        segment("one two three four five six", 0.0, 0.9, avg_logprob=-0.1),  # 2.4 s
+        segment("seven eight", 3.0, 0.9, avg_logprob=-1.0),
+    ]  # 0.8 s
     f = feat.chunk_features(chunk("rec", 0, 1, segs, speech_s=3.2, coverage=1.0))
     assert f["avg_logprob"] == pytest.approx((-0.1 * 2.4 - 1.0 * 0.8) / 3.2)
 
@@ -106,10 +140,29 @@ def feats_of(*chunks):
 
 
 def test_recording_features_weight_chunks_by_speech_seconds() -> None:
-    a = chunk("rec", 0, 3, [segment("a b c d e f", 0.0, 0.9, avg_logprob=-0.2)], speech_s=6.0, coverage=1.0,
-              language_probability=0.9, processing_ms=1000.0, queue_ms=10.0)
-    b = chunk("rec", 1, 3, [segment("g h", 0.0, 0.3, avg_logprob=-1.0)], speech_s=2.0, coverage=0.5,
-              language_probability=0.5, fallback_reason="timeout", processing_ms=3000.0, queue_ms=50.0)
+    a = chunk(
+        "rec",
+        0,
+        3,
+        [segment("a b c d e f", 0.0, 0.9, avg_logprob=-0.2)],
+        speech_s=6.0,
+        coverage=1.0,
+        language_probability=0.9,
+        processing_ms=1000.0,
+        queue_ms=10.0,
+    )
+    b = chunk(
+        "rec",
+        1,
+        3,
+        [segment("g h", 0.0, 0.3, avg_logprob=-1.0)],
+        speech_s=2.0,
+        coverage=0.5,
+        language_probability=0.5,
+        fallback_reason="timeout",
+        processing_ms=3000.0,
+        queue_ms=50.0,
+    )
     silent = chunk("rec", 2, 3, [], speech_s=0.0, coverage=None, processing_ms=200.0, queue_ms=30.0)
     chunks, cf = feats_of(a, b, silent)
     meta = metadata("rec", 3, duration_s=30.0, snr_db=17.0)
@@ -163,13 +216,16 @@ def test_language_mix_sums_to_one_and_ignores_silent_chunks() -> None:
     assert feat.language_mix([silent]) == {}
 
 
-@pytest.mark.parametrize(("spans", "share"), [
-    ([], 0.0),
-    ([("A", 0.0, 5.0)], 0.0),
-    ([("A", 0.0, 5.0), ("B", 5.0, 10.0)], 0.0),  # touching, not overlapping
-    ([("A", 0.0, 6.0), ("B", 4.0, 10.0)], 0.2),  # 2 s of 10
-    ([("A", 0.0, 10.0), ("B", 2.0, 4.0), ("C", 3.0, 5.0)], 0.3),  # 2-5 s has >= 2 speakers
-    ([("A", 0.0, 2.0), ("B", 8.0, 10.0), ("A", 9.0, 12.0)], 1.0 / 6.0),  # a gap is not speech
-])
+@pytest.mark.parametrize(
+    ("spans", "share"),
+    [
+        ([], 0.0),
+        ([("A", 0.0, 5.0)], 0.0),
+        ([("A", 0.0, 5.0), ("B", 5.0, 10.0)], 0.0),  # touching, not overlapping
+        ([("A", 0.0, 6.0), ("B", 4.0, 10.0)], 0.2),  # 2 s of 10
+        ([("A", 0.0, 10.0), ("B", 2.0, 4.0), ("C", 3.0, 5.0)], 0.3),  # 2-5 s has >= 2 speakers
+        ([("A", 0.0, 2.0), ("B", 8.0, 10.0), ("A", 9.0, 12.0)], 1.0 / 6.0),  # a gap is not speech
+    ],
+)
 def test_overlap_share(spans, share) -> None:
     assert feat.overlap_share(turns("rec", spans)["turns"]) == pytest.approx(share)

@@ -14,36 +14,59 @@ from services.quality.gates import Decision, GatePolicy, Sample, evaluate, mann_
 
 CONTROL = "whisper-tiny.en@1.0"
 CANDIDATE = "whisper-base@1.0"
-TELEPHONE = {"slice": "telephone", "language": "en", "codec": "pcm_mulaw", "snr_band": "10-20",
-             "tenant": "acme"}
+TELEPHONE = {
+    "slice": "telephone",
+    "language": "en",
+    "codec": "pcm_mulaw",
+    "snr_band": "10-20",
+    "tenant": "acme",
+}
 MEETING = {"slice": "meeting", "language": "en", "codec": "opus", "snr_band": "20-30", "tenant": "acme"}
 
 
-def draw(rng: np.random.Generator, arm: str, dims: dict[str, str], n: int, mean: float, sd: float = 0.03,
-         latency: tuple[float, float] | None = None) -> list[Sample]:
+def draw(
+    rng: np.random.Generator,
+    arm: str,
+    dims: dict[str, str],
+    n: int,
+    mean: float,
+    sd: float = 0.03,
+    latency: tuple[float, float] | None = None,
+) -> list[Sample]:
     wers = np.clip(rng.normal(mean, sd, n), 0.0, None)
     lats = rng.lognormal(math.log(latency[0]), latency[1], n) if latency else [None] * n
     model = CONTROL if arm == "control" else CANDIDATE
-    return [Sample(arm=arm, model=model, slice=dims, wer=float(w),
-                   latency_s=None if lat is None else float(lat))
-            for w, lat in zip(wers, lats, strict=True)]
+    return [
+        Sample(arm=arm, model=model, slice=dims, wer=float(w), latency_s=None if lat is None else float(lat))
+        for w, lat in zip(wers, lats, strict=True)
+    ]
 
 
 def better_overall_worse_on_telephone() -> list[Sample]:
     """Candidate: telephone 0.20 -> 0.26 (+30 %), meeting 0.15 -> 0.10; three times as much
     meeting traffic, so the overall mean improves (0.1625 -> 0.14)."""
     rng = np.random.default_rng(7)
-    return (draw(rng, "control", TELEPHONE, 20, 0.20) + draw(rng, "control", MEETING, 60, 0.15)
-            + draw(rng, "candidate", TELEPHONE, 20, 0.26) + draw(rng, "candidate", MEETING, 60, 0.10))
+    return (
+        draw(rng, "control", TELEPHONE, 20, 0.20)
+        + draw(rng, "control", MEETING, 60, 0.15)
+        + draw(rng, "candidate", TELEPHONE, 20, 0.26)
+        + draw(rng, "candidate", MEETING, 60, 0.10)
+    )
 
 
-def same_distribution(seed: int = 11, n: int = 40, latency: tuple[float, float] | None = (1.0, 0.3),
-                      candidate_latency: tuple[float, float] | None = None) -> list[Sample]:
+def same_distribution(
+    seed: int = 11,
+    n: int = 40,
+    latency: tuple[float, float] | None = (1.0, 0.3),
+    candidate_latency: tuple[float, float] | None = None,
+) -> list[Sample]:
     rng = np.random.default_rng(seed)
-    return (draw(rng, "control", TELEPHONE, n, 0.18, latency=latency)
-            + draw(rng, "control", MEETING, n, 0.12, latency=latency)
-            + draw(rng, "candidate", TELEPHONE, n, 0.18, latency=candidate_latency or latency)
-            + draw(rng, "candidate", MEETING, n, 0.12, latency=candidate_latency or latency))
+    return (
+        draw(rng, "control", TELEPHONE, n, 0.18, latency=latency)
+        + draw(rng, "control", MEETING, n, 0.12, latency=latency)
+        + draw(rng, "candidate", TELEPHONE, n, 0.18, latency=candidate_latency or latency)
+        + draw(rng, "candidate", MEETING, n, 0.12, latency=candidate_latency or latency)
+    )
 
 
 def comparison(decision: Decision, slice_label: str, metric: str = "wer") -> dict:
@@ -80,8 +103,17 @@ def test_unprotected_slice_regression_only_informs() -> None:
 def test_every_value_of_every_dimension_is_a_slice() -> None:
     decision = evaluate(better_overall_worse_on_telephone(), GatePolicy())
     labels = [c["slice"] for c in decision.comparisons if c["metric"] == "wer"]
-    assert labels == ["all", "slice=meeting", "slice=telephone", "language=en", "codec=opus",
-                      "codec=pcm_mulaw", "snr_band=10-20", "snr_band=20-30", "tenant=acme"]
+    assert labels == [
+        "all",
+        "slice=meeting",
+        "slice=telephone",
+        "language=en",
+        "codec=opus",
+        "codec=pcm_mulaw",
+        "snr_band=10-20",
+        "snr_band=20-30",
+        "tenant=acme",
+    ]
     assert set(decision.slice_deltas) == set(labels)
 
 
@@ -98,16 +130,19 @@ def test_too_few_samples_pauses() -> None:
     samples = draw(rng, "control", MEETING, 3, 0.15) + draw(rng, "candidate", MEETING, 4, 0.15)
     decision = evaluate(samples, GatePolicy())
     assert decision.decision == "pause"
-    assert decision.reasons == ["all: too few samples for wer (control 3, candidate 4; need 5 per arm) "
-                                "[protected]"]
+    assert decision.reasons == [
+        "all: too few samples for wer (control 3, candidate 4; need 5 per arm) [protected]"
+    ]
     record = comparison(decision, "all")
     assert record["verdict"] == "inconclusive" and record["p_value"] is None
 
 
 def test_protected_slice_without_enough_traffic_pauses() -> None:
     samples = same_distribution()
-    samples += [Sample("control", CONTROL, {"slice": "voicemail"}, 0.3),
-                Sample("candidate", CANDIDATE, {"slice": "voicemail"}, 0.3)]
+    samples += [
+        Sample("control", CONTROL, {"slice": "voicemail"}, 0.3),
+        Sample("candidate", CANDIDATE, {"slice": "voicemail"}, 0.3),
+    ]
     decision = evaluate(samples, GatePolicy(protected={"slice=voicemail": 0.05, "language=de": 0.05}))
     assert decision.decision == "pause"
     assert [r.split(":")[0] for r in decision.reasons] == ["slice=voicemail", "language=de"]
@@ -161,8 +196,9 @@ def test_no_latency_no_latency_comparison() -> None:
 
 
 def test_identical_distributions_continue() -> None:
-    decision = evaluate(same_distribution(seed=0),
-                        GatePolicy(protected={"slice=telephone": 0.03, "slice=meeting": 0.03}))
+    decision = evaluate(
+        same_distribution(seed=0), GatePolicy(protected={"slice=telephone": 0.03, "slice=meeting": 0.03})
+    )
     assert decision.decision == "continue"
     assert decision.reasons == []
     assert decision.reason == "no regression"
@@ -172,16 +208,21 @@ def test_false_rollback_rate_on_identical_distributions_is_about_alpha_per_actin
     """'all' and one protected slice act: under no difference at most ~2 alpha roll back."""
     policy = GatePolicy(protected={"slice=telephone": 0.03}, dimensions=["slice"])
     runs = 200
-    rollbacks = sum(evaluate(same_distribution(seed=seed, latency=None), policy).decision == "rollback"
-                    for seed in range(runs))
+    rollbacks = sum(
+        evaluate(same_distribution(seed=seed, latency=None), policy).decision == "rollback"
+        for seed in range(runs)
+    )
     assert rollbacks / runs <= 2 * policy.alpha
 
 
 def test_identical_values_give_p_one_and_no_effect() -> None:
     test = mann_whitney_greater([0.0] * 10, [0.0] * 10)
     assert test.p_value == 1.0 and test.cliffs_delta == 0.0
-    samples = [Sample(arm, CONTROL if arm == "control" else CANDIDATE, {}, 0.0)
-               for arm in ("control", "candidate") for _ in range(10)]
+    samples = [
+        Sample(arm, CONTROL if arm == "control" else CANDIDATE, {}, 0.0)
+        for arm in ("control", "candidate")
+        for _ in range(10)
+    ]
     decision = evaluate(samples, GatePolicy())
     assert decision.decision == "continue"
     assert comparison(decision, "all")["relative_delta"] == 0.0
@@ -196,8 +237,9 @@ def test_cliffs_delta_matches_its_definition() -> None:
 
 def test_tiny_absolute_deltas_on_near_zero_wer_do_not_trigger() -> None:
     rng = np.random.default_rng(9)
-    samples = ([Sample("control", CONTROL, MEETING, float(w)) for w in rng.uniform(0.0, 0.002, 50)]
-               + [Sample("candidate", CANDIDATE, MEETING, float(w)) for w in rng.uniform(0.003, 0.006, 50)])
+    samples = [Sample("control", CONTROL, MEETING, float(w)) for w in rng.uniform(0.0, 0.002, 50)] + [
+        Sample("candidate", CANDIDATE, MEETING, float(w)) for w in rng.uniform(0.003, 0.006, 50)
+    ]
     policy = GatePolicy(protected={"slice=meeting": 0.03})
     decision = evaluate(samples, policy)
     assert decision.decision == "continue"
@@ -209,8 +251,9 @@ def test_tiny_absolute_deltas_on_near_zero_wer_do_not_trigger() -> None:
 
 
 def test_zero_control_wer_gives_infinite_relative_delta_but_floor_holds() -> None:
-    samples = ([Sample("control", CONTROL, {}, 0.0) for _ in range(20)]
-               + [Sample("candidate", CANDIDATE, {}, 0.001) for _ in range(20)])
+    samples = [Sample("control", CONTROL, {}, 0.0) for _ in range(20)] + [
+        Sample("candidate", CANDIDATE, {}, 0.001) for _ in range(20)
+    ]
     decision = evaluate(samples, GatePolicy())
     assert comparison(decision, "all")["relative_delta"] == math.inf
     assert decision.decision == "continue"
@@ -236,12 +279,23 @@ def test_policy_validation() -> None:
 
 
 def test_comparisons_and_deltas_fit_the_gate_decision_schema() -> None:
-    decision = evaluate(better_overall_worse_on_telephone(), GatePolicy(protected={"slice=telephone": 0.03}),
-                        metric="wer_proxy")
+    decision = evaluate(
+        better_overall_worse_on_telephone(),
+        GatePolicy(protected={"slice=telephone": 0.03}),
+        metric="wer_proxy",
+    )
     model = {"name": "whisper", "version": "1", "sha256": "0" * 64}
-    record = {"gate_id": "g1", "canary": model, "control": model, "decision": decision.decision,
-              "slice_deltas": decision.slice_deltas, "reason": decision.reason, "produced_at_ms": 0,
-              "reasons": decision.reasons, "slices": decision.comparisons}
+    record = {
+        "gate_id": "g1",
+        "canary": model,
+        "control": model,
+        "decision": decision.decision,
+        "slice_deltas": decision.slice_deltas,
+        "reason": decision.reason,
+        "produced_at_ms": 0,
+        "reasons": decision.reasons,
+        "slices": decision.comparisons,
+    }
     schema = schemas.load("GateDecision")
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, schema, record)

@@ -26,17 +26,29 @@ needs_inputs = pytest.mark.skipif(not INPUTS, reason="needs sox, espeak-ng and p
 
 def test_item_json_round_trip_with_relative_path(tmp_path: Path) -> None:
     item = GoldenItem(
-        id="stereo/tune-1", slice="stereo", split="tune", path=Path("audio/stereo/tune-1.wav"),
-        reference="hello there", language="en", rttm=((0.5, 1.25, "agent"), (1.5, 2.0, "customer")),
-        channels=2, channel_roles=("agent", "customer"), num_speakers=2, source="x + y",
-        duration_s=2.5, kind="speech", source_ids=("a", "b"), channel_references=("hello", "there"),
+        id="stereo/tune-1",
+        slice="stereo",
+        split="tune",
+        path=Path("audio/stereo/tune-1.wav"),
+        reference="hello there",
+        language="en",
+        rttm=((0.5, 1.25, "agent"), (1.5, 2.0, "customer")),
+        channels=2,
+        channel_roles=("agent", "customer"),
+        num_speakers=2,
+        source="x + y",
+        duration_s=2.5,
+        kind="speech",
+        source_ids=("a", "b"),
+        channel_references=("hello", "there"),
     )
     again = GoldenItem.from_json(item.to_json())
     assert again == item
     rooted = GoldenItem.from_json(item.to_dict(), root=tmp_path)
     assert rooted.path == tmp_path / "audio/stereo/tune-1.wav"
     assert item.rttm_text().splitlines()[0] == (
-        "SPEAKER stereo_tune-1 1 0.500 0.750 <NA> <NA> agent <NA> <NA>")
+        "SPEAKER stereo_tune-1 1 0.500 0.750 <NA> <NA> agent <NA> <NA>"
+    )
     assert item.speech_s == pytest.approx(1.25)
 
 
@@ -152,7 +164,8 @@ def test_split_is_by_source(items: list[GoldenItem]) -> None:
     clean = _by_slice(items)["clean"]
     for slice_ in corpus.PER_SOURCE_SLICES:  # every derived item sits in its source's split
         assert {(i.source_ids, i.split) for i in _by_slice(items)[slice_]} == {
-            (i.source_ids, i.split) for i in clean}
+            (i.source_ids, i.split) for i in clean
+        }
 
 
 @needs_inputs
@@ -224,7 +237,7 @@ def test_stereo_items_are_two_channel_agent_customer_calls(items: list[GoldenIte
         assert len(item.channel_references) == 2 and all(item.channel_references)
         talking = np.zeros((audio.shape[0], 2), dtype=bool)
         for start, end, speaker in item.rttm or ():
-            talking[int(start * sr): int(end * sr), item.channel_roles.index(speaker)] = True
+            talking[int(start * sr) : int(end * sr), item.channel_roles.index(speaker)] = True
         for ch in (0, 1):  # while only one role talks, its channel is far louder than the other
             alone = talking[:, ch] & ~talking[:, 1 - ch]
             assert alone.sum() > 0.5 * sr

@@ -22,27 +22,82 @@ SETTINGS = QualitySettings()
 REFERENCE = "hello this is anna from the billing team how can i help you today"
 
 
-def recording(rid: str = "rec-1", *, reference: str | None = REFERENCE, pii_values=None, language=None,
-              extra=None, second_text: str = "how can i help you today", probs: float = 0.9,
-              redacted_text: str = "hello this is <PERSON> from the billing team how can i help you today",
-              entity_counts=None, turns_partial: bool = False, redaction_partial: bool = False,
-              tenant: str = "acme") -> list[tuple[str, dict]]:
+def recording(
+    rid: str = "rec-1",
+    *,
+    reference: str | None = REFERENCE,
+    pii_values=None,
+    language=None,
+    extra=None,
+    second_text: str = "how can i help you today",
+    probs: float = 0.9,
+    redacted_text: str = "hello this is <PERSON> from the billing team how can i help you today",
+    entity_counts=None,
+    turns_partial: bool = False,
+    redaction_partial: bool = False,
+    tenant: str = "acme",
+) -> list[tuple[str, dict]]:
     """(schema, value) of a complete two-chunk recording, in the order the services emit them."""
     trace = new_trace_id()
-    first = chunk(rid, 0, 2, [segment("Hello, this is Anna from the billing team.", 0.5, probs)],
-                  trace_id=trace, tenant=tenant, speech_s=4.0, coverage=0.95, processing_ms=700.0)
-    second = chunk(rid, 1, 2, [segment(second_text, 10.5, probs)] if second_text else [],
-                   trace_id=trace, tenant=tenant, speech_s=3.0 if second_text else 0.0,
-                   coverage=0.97 if second_text else None, processing_ms=300.0)
+    first = chunk(
+        rid,
+        0,
+        2,
+        [segment("Hello, this is Anna from the billing team.", 0.5, probs)],
+        trace_id=trace,
+        tenant=tenant,
+        speech_s=4.0,
+        coverage=0.95,
+        processing_ms=700.0,
+    )
+    second = chunk(
+        rid,
+        1,
+        2,
+        [segment(second_text, 10.5, probs)] if second_text else [],
+        trace_id=trace,
+        tenant=tenant,
+        speech_s=3.0 if second_text else 0.0,
+        coverage=0.97 if second_text else None,
+        processing_ms=300.0,
+    )
     return [
-        ("RecordingMetadata", metadata(rid, 2, trace_id=trace, tenant=tenant, reference=reference,
-                                       pii_values=pii_values, language=language, extra=extra)),
+        (
+            "RecordingMetadata",
+            metadata(
+                rid,
+                2,
+                trace_id=trace,
+                tenant=tenant,
+                reference=reference,
+                pii_values=pii_values,
+                language=language,
+                extra=extra,
+            ),
+        ),
         ("ChunkTranscript", first),
         ("ChunkTranscript", second),
-        ("SpeakerTurns", turns(rid, [("SPEAKER_00", 0.0, 6.0), ("SPEAKER_01", 5.0, 10.0)],
-                               trace_id=trace, tenant=tenant, partial=turns_partial)),
-        ("RedactedTranscript", redacted(rid, redacted_text, entity_counts or {"PERSON": 1},
-                                        trace_id=trace, tenant=tenant, partial=redaction_partial)),
+        (
+            "SpeakerTurns",
+            turns(
+                rid,
+                [("SPEAKER_00", 0.0, 6.0), ("SPEAKER_01", 5.0, 10.0)],
+                trace_id=trace,
+                tenant=tenant,
+                partial=turns_partial,
+            ),
+        ),
+        (
+            "RedactedTranscript",
+            redacted(
+                rid,
+                redacted_text,
+                entity_counts or {"PERSON": 1},
+                trace_id=trace,
+                tenant=tenant,
+                partial=redaction_partial,
+            ),
+        ),
     ]
 
 
@@ -50,8 +105,13 @@ def fold(events, state=None, *, partition: int = 0):
     """What the join agent does: a state per recording, each event absorbed in turn."""
     for schema, value in events:
         if state is None:
-            state = join.new_state(value["recording_id"], value.get("trace_id", ""),
-                                   value.get("tenant", "default"), partition, join.now_ms())
+            state = join.new_state(
+                value["recording_id"],
+                value.get("trace_id", ""),
+                value.get("tenant", "default"),
+                partition,
+                join.now_ms(),
+            )
         state = join.absorb(state, schema, value)
     return state
 
@@ -131,12 +191,28 @@ def test_split_channel_recordings_need_the_chunks_of_both_channels() -> None:
     rid, trace = "stereo-1", new_trace_id()
     meta = ("RecordingMetadata", metadata(rid, 4, trace_id=trace, channels=2, split_channels=True))
     # ingest numbers the chunks of both channels 0..n-1 in time order, the channel breaking ties
-    chunks = [("ChunkTranscript", chunk(rid, seq, 4, [segment("yes", 0.0)], trace_id=trace,
-                                        start_s=10.0 * (seq // 2), channel=seq % 2,
-                                        channel_role=("agent", "customer")[seq % 2],
-                                        speech_s=1.0, coverage=1.0)) for seq in range(4)]
-    rest = [("SpeakerTurns", turns(rid, [("agent", 0.0, 9.0), ("customer", 10.0, 19.0)], trace_id=trace)),
-            ("RedactedTranscript", redacted(rid, "yes yes yes yes", {}, trace_id=trace))]
+    chunks = [
+        (
+            "ChunkTranscript",
+            chunk(
+                rid,
+                seq,
+                4,
+                [segment("yes", 0.0)],
+                trace_id=trace,
+                start_s=10.0 * (seq // 2),
+                channel=seq % 2,
+                channel_role=("agent", "customer")[seq % 2],
+                speech_s=1.0,
+                coverage=1.0,
+            ),
+        )
+        for seq in range(4)
+    ]
+    rest = [
+        ("SpeakerTurns", turns(rid, [("agent", 0.0, 9.0), ("customer", 10.0, 19.0)], trace_id=trace)),
+        ("RedactedTranscript", redacted(rid, "yes yes yes yes", {}, trace_id=trace)),
+    ]
     state = fold([meta, *chunks[:3], *rest])
     assert not join.complete(state, SETTINGS)
     assert sorted(state["chunks"]) == ["0:0", "0:2", "1:1"]
@@ -149,9 +225,18 @@ def test_split_channel_recordings_need_the_chunks_of_both_channels() -> None:
 
 
 def test_a_failed_recording_is_complete() -> None:
-    failed = {"recording_id": "rec-f", "trace_id": new_trace_id(), "tenant": "acme", "source": "cli",
-              "reason": "cannot decode: not audio", "error_type": "DecodeError", "filename": "x.bin",
-              "size_bytes": 10, "sha256": None, "failed_at_ms": join.now_ms()}
+    failed = {
+        "recording_id": "rec-f",
+        "trace_id": new_trace_id(),
+        "tenant": "acme",
+        "source": "cli",
+        "reason": "cannot decode: not audio",
+        "error_type": "DecodeError",
+        "filename": "x.bin",
+        "size_bytes": 10,
+        "sha256": None,
+        "failed_at_ms": join.now_ms(),
+    }
     data, headers = SERDE.encode("RecordingFailed", failed)
     _, value = SERDE.decode(data, headers)
     state = fold([("RecordingFailed", value)])
@@ -235,9 +320,19 @@ def test_recording_report_of_a_complete_recording() -> None:
     assert report["processing_s"] == pytest.approx(0.7 + 0.3 + 1.2)
     assert report["cost_usd"] == pytest.approx(cost_usd(2.2, "cpu", settings.cost))
     assert report["slice"] == {
-        "model": "tiny.en@ct2-int8-1", "arm": "control", "language": "en", "tenant": "acme",
-        "codec": "pcm_s16le", "channels": "mono", "snr_band": "20-30dB", "duration_band": "<30s",
-        "priority": "batch", "region": "eu-west", "client_version": "4.2", "absent": "unknown"}
+        "model": "tiny.en@ct2-int8-1",
+        "arm": "control",
+        "language": "en",
+        "tenant": "acme",
+        "codec": "pcm_s16le",
+        "channels": "mono",
+        "snr_band": "20-30dB",
+        "duration_band": "<30s",
+        "priority": "batch",
+        "region": "eu-west",
+        "client_version": "4.2",
+        "absent": "unknown",
+    }
     assert report["golden_run"] is None
     decoded = encodes(report)
     assert decoded["true_wer"] == 0.0 and decoded["slice"]["region"] == "eu-west"
@@ -268,25 +363,32 @@ def test_privacy_errors_from_declared_values_and_long_numbers() -> None:
     report = report_of(recording(pii_values=["Anna", "4711"], redacted_text=leaked))
     assert report["privacy_errors"] == 2  # the name and the phone number's 10 digits
     assert "privacy" in report["reasons"] and report["verdict"] == "needs_review"
-    clean = report_of(recording(pii_values=["Anna", "4711"],
-                                redacted_text="hello this is <PERSON> my number is <PHONE_NUMBER>"))
+    clean = report_of(
+        recording(
+            pii_values=["Anna", "4711"], redacted_text="hello this is <PERSON> my number is <PHONE_NUMBER>"
+        )
+    )
     assert clean["privacy_errors"] == 0 and "privacy" not in clean["reasons"]
 
 
 def test_declared_values_count_when_the_redaction_arrives_before_the_metadata() -> None:
     # four topics are read in parallel: after a backlog the redaction can come first
-    meta, first, second, spk, red = recording(pii_values=["Anna"],
-                                               redacted_text="hello this is anna from the billing team")
+    meta, first, second, spk, red = recording(
+        pii_values=["Anna"], redacted_text="hello this is anna from the billing team"
+    )
     state = fold([red, first, second, spk, meta])
     report = join.recording_report(through_changelog(state), BASELINE, SETTINGS, partial=False)
     assert report["privacy_errors"] == 1
 
 
-@pytest.mark.parametrize(("kw", "partial_arg"), [
-    ({}, True),  # the join timed out
-    ({"turns_partial": True}, False),  # diarize closed the recording by timeout
-    ({"redaction_partial": True}, False),
-])
+@pytest.mark.parametrize(
+    ("kw", "partial_arg"),
+    [
+        ({}, True),  # the join timed out
+        ({"turns_partial": True}, False),  # diarize closed the recording by timeout
+        ({"redaction_partial": True}, False),
+    ],
+)
 def test_partial_flag_and_reason(kw, partial_arg) -> None:
     report = report_of(recording(**kw), partial=partial_arg)
     assert report["partial"] is True
@@ -313,9 +415,20 @@ def test_a_timed_out_recording_without_metadata_still_encodes() -> None:
 
 def test_low_coverage_reason() -> None:
     meta, _, second, spk, red = recording()
-    thin = ("ChunkTranscript", chunk("rec-1", 0, 2, [segment("hello this is anna", 0.5)],
-                                     trace_id=meta[1]["trace_id"], tenant="acme", speech_s=6.0,
-                                     coverage=0.55, low_coverage=True))
+    thin = (
+        "ChunkTranscript",
+        chunk(
+            "rec-1",
+            0,
+            2,
+            [segment("hello this is anna", 0.5)],
+            trace_id=meta[1]["trace_id"],
+            tenant="acme",
+            speech_s=6.0,
+            coverage=0.55,
+            low_coverage=True,
+        ),
+    )
     report = report_of([meta, thin, second, spk, red])
     assert report["reasons"] == ["low_coverage"]
     assert report["features"]["low_coverage_chunks"] == 1

@@ -21,8 +21,12 @@ def synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[float]]:
         row["mean_word_probability"] = float(rng.uniform(0.4, 1.0))
         row["low_probability_share"] = float(rng.uniform(0.0, 0.5))
         row["speech_coverage"] = float(rng.uniform(0.6, 1.0))
-        truth = (0.9 - 0.6 * row["mean_word_probability"] + 0.5 * row["low_probability_share"]
-                 - 0.3 * row["speech_coverage"])
+        truth = (
+            0.9
+            - 0.6 * row["mean_word_probability"]
+            + 0.5 * row["low_probability_share"]
+            - 0.3 * row["speech_coverage"]
+        )
         rows.append(row)
         wer.append(float(np.clip(truth + rng.normal(0.0, 0.01), 0.0, 1.0)))
     return rows, wer
@@ -38,8 +42,11 @@ def test_fit_recovers_a_monotone_relation_on_held_out_rows() -> None:
     coef = dict(zip(proxy.features, proxy.coef, strict=True))
     assert coef["mean_word_probability"] < 0 < coef["low_probability_share"]
     assert coef["speech_coverage"] < 0
-    noise = [abs(c) for name, c in coef.items()
-             if name not in ("mean_word_probability", "low_probability_share", "speech_coverage")]
+    noise = [
+        abs(c)
+        for name, c in coef.items()
+        if name not in ("mean_word_probability", "low_probability_share", "speech_coverage")
+    ]
     assert max(noise) < 0.2 * abs(coef["mean_word_probability"])
 
 
@@ -51,7 +58,8 @@ def test_a_feature_missing_from_a_row_takes_its_training_mean() -> None:
     contributions = proxy.contributions(row)
     assert contributions["compression_ratio"] == 0.0
     assert proxy.predict(row) == pytest.approx(
-        proxy.predict({**row, "compression_ratio": proxy.mean[proxy.features.index("compression_ratio")]}))
+        proxy.predict({**row, "compression_ratio": proxy.mean[proxy.features.index("compression_ratio")]})
+    )
 
 
 def test_a_feature_no_training_row_has_does_not_spoil_the_fit() -> None:

@@ -10,9 +10,17 @@ from services.quality.config import VerdictSettings
 S = VerdictSettings()
 
 # features of a clean chunk: every rule is quiet
-CLEAN = {"speech_s": 8.0, "speech_coverage": 0.98, "low_coverage": 0.0, "repetition_run": 1.0,
-         "words": 20.0, "mean_word_probability": 0.9, "low_probability_share": 0.05,
-         "words_per_speech_s": 2.5, "language_probability": 0.95}
+CLEAN = {
+    "speech_s": 8.0,
+    "speech_coverage": 0.98,
+    "low_coverage": 0.0,
+    "repetition_run": 1.0,
+    "words": 20.0,
+    "mean_word_probability": 0.9,
+    "low_probability_share": 0.05,
+    "words_per_speech_s": 2.5,
+    "language_probability": 0.95,
+}
 
 
 def reasons(feats=None, proxy=0.1, **kw):
@@ -25,41 +33,54 @@ def test_clean_features_are_accepted() -> None:
     assert reasons(language="en", hint="en-US") == []  # a region is not a different language
 
 
-@pytest.mark.parametrize(("change", "kw", "reason"), [
-    ({"speech_coverage": 0.8}, {}, "low_coverage"),
-    ({"low_coverage": 1.0}, {}, "low_coverage"),  # the ASR's own flag
-    ({"low_coverage_chunks": 2.0}, {}, "low_coverage"),  # recording scope
-    ({"repetition_run": 3.0}, {}, "repetition"),
-    ({"mean_word_probability": 0.5}, {}, "low_confidence"),
-    ({"low_probability_share": 0.4}, {}, "low_confidence"),
-    ({}, {"language": "es", "hint": "en"}, "language_mismatch"),
-    ({}, {"proxy": 0.31}, "high_proxy"),
-    ({"words_per_speech_s": 0.5}, {}, "sparse_words"),
-    ({"words_per_speech_s": 6.5}, {}, "dense_words"),
-    ({}, {"partial": True}, "partial"),
-    ({}, {"privacy_errors": 1}, "privacy"),
-])
+@pytest.mark.parametrize(
+    ("change", "kw", "reason"),
+    [
+        ({"speech_coverage": 0.8}, {}, "low_coverage"),
+        ({"low_coverage": 1.0}, {}, "low_coverage"),  # the ASR's own flag
+        ({"low_coverage_chunks": 2.0}, {}, "low_coverage"),  # recording scope
+        ({"repetition_run": 3.0}, {}, "repetition"),
+        ({"mean_word_probability": 0.5}, {}, "low_confidence"),
+        ({"low_probability_share": 0.4}, {}, "low_confidence"),
+        ({}, {"language": "es", "hint": "en"}, "language_mismatch"),
+        ({}, {"proxy": 0.31}, "high_proxy"),
+        ({"words_per_speech_s": 0.5}, {}, "sparse_words"),
+        ({"words_per_speech_s": 6.5}, {}, "dense_words"),
+        ({}, {"partial": True}, "partial"),
+        ({}, {"privacy_errors": 1}, "privacy"),
+    ],
+)
 def test_each_rule_fires_alone(change, kw, reason) -> None:
     kw = dict(kw)
     proxy = kw.pop("proxy", 0.1)
     assert reasons(change, proxy, **kw) == [reason]
 
 
-@pytest.mark.parametrize(("change", "kw"), [
-    ({"speech_coverage": 0.9}, {}),  # at the bound
-    ({"speech_coverage": 0.1, "speech_s": 0.0}, {}),  # no speech: nothing to cover
-    ({"repetition_run": 2.0}, {}),
-    ({"mean_word_probability": 0.55}, {}),
-    ({"low_probability_share": 0.35}, {}),
-    ({"mean_word_probability": 0.1, "low_probability_share": 1.0, "words": 0.0,
-      "words_per_speech_s": 0.0}, {}),  # no words: no confidence to judge
-    ({"language_probability": 0.4}, {"language": "es", "hint": "en"}),  # detector unsure
-    ({}, {"language": "es", "hint": None}),  # no hint
-    ({}, {"language": None, "hint": "en"}),
-    ({}, {"proxy": 0.30}),
-    ({"words_per_speech_s": 0.1, "speech_s": 1.5}, {}),  # under 2 s of speech: no rate rule
-    ({"words_per_speech_s": 6.0}, {}),
-])
+@pytest.mark.parametrize(
+    ("change", "kw"),
+    [
+        ({"speech_coverage": 0.9}, {}),  # at the bound
+        ({"speech_coverage": 0.1, "speech_s": 0.0}, {}),  # no speech: nothing to cover
+        ({"repetition_run": 2.0}, {}),
+        ({"mean_word_probability": 0.55}, {}),
+        ({"low_probability_share": 0.35}, {}),
+        (
+            {
+                "mean_word_probability": 0.1,
+                "low_probability_share": 1.0,
+                "words": 0.0,
+                "words_per_speech_s": 0.0,
+            },
+            {},
+        ),  # no words: no confidence to judge
+        ({"language_probability": 0.4}, {"language": "es", "hint": "en"}),  # detector unsure
+        ({}, {"language": "es", "hint": None}),  # no hint
+        ({}, {"language": None, "hint": "en"}),
+        ({}, {"proxy": 0.30}),
+        ({"words_per_speech_s": 0.1, "speech_s": 1.5}, {}),  # under 2 s of speech: no rate rule
+        ({"words_per_speech_s": 6.0}, {}),
+    ],
+)
 def test_rules_stay_quiet_otherwise(change, kw) -> None:
     kw = dict(kw)
     proxy = kw.pop("proxy", 0.1)
@@ -92,23 +113,26 @@ def test_hallucinated_words_only_count_for_a_probe() -> None:
     assert verdict.hallucinated_words("hello", "hello thank you") == 0
 
 
-@pytest.mark.parametrize(("text", "known", "errors"), [
-    ("the year 2024 was good", [], 0),
-    ("please call <PHONE_NUMBER> today", [], 0),
-    ("my card is <CREDIT_CARD> and my pin is <LONG_NUMBER>", [], 0),
-    ("call 555 123 4567 now", [], 1),  # 10 digits left over
-    ("the account 1234-5678-90 is closed", [], 1),
-    ("codes 123456 and 654321", [], 0),  # two 6-digit runs are not one long number
-    ("numbers 1234567 and 7654321", [], 2),
-    ("it is John Smith calling", ["John Smith"], 1),
-    ("it is john smith calling", ["John Smith"], 1),  # case-insensitive
-    ("it is <PERSON> calling", ["John Smith"], 0),
-    ("my pin is 4 7 1 1", ["4711"], 1),  # digit for digit, whatever the spacing
-    ("my pin is <LONG_NUMBER>", ["4711"], 0),
-    ("ssn <US_SSN>, name <PERSON>", ["123-45-6789", "Jane Doe"], 0),
-    ("", ["Jane Doe"], 0),
-    ("hello", [""], 0),  # an empty declared value matches nothing
-])
+@pytest.mark.parametrize(
+    ("text", "known", "errors"),
+    [
+        ("the year 2024 was good", [], 0),
+        ("please call <PHONE_NUMBER> today", [], 0),
+        ("my card is <CREDIT_CARD> and my pin is <LONG_NUMBER>", [], 0),
+        ("call 555 123 4567 now", [], 1),  # 10 digits left over
+        ("the account 1234-5678-90 is closed", [], 1),
+        ("codes 123456 and 654321", [], 0),  # two 6-digit runs are not one long number
+        ("numbers 1234567 and 7654321", [], 2),
+        ("it is John Smith calling", ["John Smith"], 1),
+        ("it is john smith calling", ["John Smith"], 1),  # case-insensitive
+        ("it is <PERSON> calling", ["John Smith"], 0),
+        ("my pin is 4 7 1 1", ["4711"], 1),  # digit for digit, whatever the spacing
+        ("my pin is <LONG_NUMBER>", ["4711"], 0),
+        ("ssn <US_SSN>, name <PERSON>", ["123-45-6789", "Jane Doe"], 0),
+        ("", ["Jane Doe"], 0),
+        ("hello", [""], 0),  # an empty declared value matches nothing
+    ],
+)
 def test_privacy_errors(text, known, errors) -> None:
     assert verdict.privacy_errors(text, known) == errors
 

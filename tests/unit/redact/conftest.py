@@ -30,34 +30,76 @@ def detector(analyzer) -> Detector:
 
 def words_of(text: str, t0: float, speaker: str | None = None) -> list[dict[str, Any]]:
     """ASR-style words (leading space, punctuation attached) with regular timestamps."""
-    return [{"word": " " + w, "start_s": round(t0 + k * WORD_S, 3),
-             "end_s": round(t0 + k * WORD_S + 0.3, 3), "probability": 0.9, "speaker": speaker}
-            for k, w in enumerate(text.split())]
+    return [
+        {
+            "word": " " + w,
+            "start_s": round(t0 + k * WORD_S, 3),
+            "end_s": round(t0 + k * WORD_S + 0.3, 3),
+            "probability": 0.9,
+            "speaker": speaker,
+        }
+        for k, w in enumerate(text.split())
+    ]
 
 
 def segment(text: str, t0: float) -> dict[str, Any]:
     ws = words_of(text, t0)
-    return {"start_s": ws[0]["start_s"], "end_s": ws[-1]["end_s"], "text": " " + text,
-            "words": ws, "avg_logprob": -0.2, "no_speech_prob": 0.01, "compression_ratio": 1.3}
+    return {
+        "start_s": ws[0]["start_s"],
+        "end_s": ws[-1]["end_s"],
+        "text": " " + text,
+        "words": ws,
+        "avg_logprob": -0.2,
+        "no_speech_prob": 0.01,
+        "compression_ratio": 1.3,
+    }
 
 
-def chunk(seq: int, count: int, texts: list[str], t0: float = 0.0, rid: str = "call-1",
-          tenant: str = "acme", **extra: Any) -> dict[str, Any]:
+def chunk(
+    seq: int,
+    count: int,
+    texts: list[str],
+    t0: float = 0.0,
+    rid: str = "call-1",
+    tenant: str = "acme",
+    **extra: Any,
+) -> dict[str, Any]:
     """A ChunkTranscript whose segments say ``texts`` one after another from ``t0``."""
     segs, t = [], t0
     for text in texts:
         segs.append(segment(text, t))
         t = segs[-1]["end_s"] + 0.5
     value = {
-        "recording_id": rid, "trace_id": TRACE, "tenant": tenant, "seq": seq,
-        "is_last": seq == count - 1, "chunk_count": count, "channel": 0, "channel_role": None,
-        "start_s": t0, "duration_s": 30.0, "segments": segs, "language": "en",
+        "recording_id": rid,
+        "trace_id": TRACE,
+        "tenant": tenant,
+        "seq": seq,
+        "is_last": seq == count - 1,
+        "chunk_count": count,
+        "channel": 0,
+        "channel_role": None,
+        "start_s": t0,
+        "duration_s": 30.0,
+        "segments": segs,
+        "language": "en",
         "language_probability": 0.99,
-        "model": {"name": "tiny.en", "version": "1", "sha256": "0" * 64,
-                  "compute_type": "int8", "device": "cpu"},
-        "decode_settings": {}, "fallback_used": False, "fallback_reason": None,
-        "priority": "realtime", "processing_ms": 12.0, "queue_ms": 3.0, "rtf": 0.1,
-        "batch_size": 1, "retries": 0, "recording_duration_s": 60.0,
+        "model": {
+            "name": "tiny.en",
+            "version": "1",
+            "sha256": "0" * 64,
+            "compute_type": "int8",
+            "device": "cpu",
+        },
+        "decode_settings": {},
+        "fallback_used": False,
+        "fallback_reason": None,
+        "priority": "realtime",
+        "processing_ms": 12.0,
+        "queue_ms": 3.0,
+        "rtf": 0.1,
+        "batch_size": 1,
+        "retries": 0,
+        "recording_duration_s": 60.0,
         "produced_at_ms": 1_700_000_000_000,
     }
     value.update(extra)
@@ -66,12 +108,22 @@ def chunk(seq: int, count: int, texts: list[str], t0: float = 0.0, rid: str = "c
 
 def turns(rid: str, spans: list[tuple[str, float, float]], tenant: str = "acme") -> dict:
     return {
-        "recording_id": rid, "trace_id": TRACE, "tenant": tenant,
-        "turns": [{"speaker": s, "start_s": a, "end_s": b, "overlap": False, "channel": None}
-                  for s, a, b in spans],
-        "num_speakers": len({s for s, _, _ in spans}), "partial": False, "mode": "model",
-        "pipeline": "test", "pipeline_params": {}, "model_hashes": {}, "device": "cpu",
-        "audio_duration_s": 60.0, "processing_ms": 5.0, "rtf": 0.1,
+        "recording_id": rid,
+        "trace_id": TRACE,
+        "tenant": tenant,
+        "turns": [
+            {"speaker": s, "start_s": a, "end_s": b, "overlap": False, "channel": None} for s, a, b in spans
+        ],
+        "num_speakers": len({s for s, _, _ in spans}),
+        "partial": False,
+        "mode": "model",
+        "pipeline": "test",
+        "pipeline_params": {},
+        "model_hashes": {},
+        "device": "cpu",
+        "audio_duration_s": 60.0,
+        "processing_ms": 5.0,
+        "rtf": 0.1,
         "produced_at_ms": 1_700_000_000_000,
     }
 
@@ -100,14 +152,19 @@ def clock() -> Clock:
 def make_worker(detector, attribute, clock):
     """``make_worker(diarization=True, policies=None, **settings)`` -> RedactWorker."""
 
-    def make(diarization: bool = True, policies: PolicyBook | None = None,
-             turns_timeout_s: float = 60.0, **settings: Any) -> RedactWorker:
-        cfg = RedactSettings(diarization_enabled=diarization, turns_timeout_s=turns_timeout_s,
-                             **settings)
-        assembler = RecordingAssembler(diarization_enabled=diarization, attribute=attribute,
-                                       turns_timeout_s=turns_timeout_s)
-        return RedactWorker(cfg, detector=detector, policies=policies or PolicyBook(),
-                            assembler=assembler, clock=clock)
+    def make(
+        diarization: bool = True,
+        policies: PolicyBook | None = None,
+        turns_timeout_s: float = 60.0,
+        **settings: Any,
+    ) -> RedactWorker:
+        cfg = RedactSettings(diarization_enabled=diarization, turns_timeout_s=turns_timeout_s, **settings)
+        assembler = RecordingAssembler(
+            diarization_enabled=diarization, attribute=attribute, turns_timeout_s=turns_timeout_s
+        )
+        return RedactWorker(
+            cfg, detector=detector, policies=policies or PolicyBook(), assembler=assembler, clock=clock
+        )
 
     return make
 

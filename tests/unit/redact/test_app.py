@@ -25,24 +25,30 @@ class RecordingSensor:
 
 def message(schema: str, value: dict, offset: int = 0) -> Message:
     topic = topics.TRANSCRIPTS if schema.endswith("ChunkTranscript") else topics.DIARIZATION
-    return Message(topic, 0, offset, value["recording_id"].encode(), schema, value, [],
-                   TraceContext.new(TRACE), 0)
+    return Message(
+        topic, 0, offset, value["recording_id"].encode(), schema, value, [], TraceContext.new(TRACE), 0
+    )
 
 
-def test_handler_maps_redactions_to_outputs_and_feeds_entity_metrics(
-        make_worker, make_chunk, make_turns):
+def test_handler_maps_redactions_to_outputs_and_feeds_entity_metrics(make_worker, make_chunk, make_turns):
     sensor = RecordingSensor()
     handler = Handler(make_worker(), sensor)
-    [first] = handler([message("stt.v1.ChunkTranscript",
-                               make_chunk(0, 1, ["Hi, this is Sarah, call me at two one two, "
-                                                 "five five five, oh one nine eight."]))])
+    [first] = handler(
+        [
+            message(
+                "stt.v1.ChunkTranscript",
+                make_chunk(
+                    0, 1, ["Hi, this is Sarah, call me at two one two, five five five, oh one nine eight."]
+                ),
+            )
+        ]
+    )
     (out,) = first
     assert (out.topic, out.schema, out.key) == (topics.REDACTED, "RedactedTranscript", "call-1")
     assert validate(out.value, schemas.load("RedactedTranscript"))
     batch = handler([message("stt.v1.SpeakerTurns", make_turns("call-1", [("A", 0, 60)]), 1)])
     assert [o.value["scope"] for o in batch[0]] == ["recording"]
-    assert ("redact_entities", 1, {"scope": "segment", "entity_type": "PHONE_NUMBER"}) in \
-        sensor.counts
+    assert ("redact_entities", 1, {"scope": "segment", "entity_type": "PHONE_NUMBER"}) in sensor.counts
     assert ("redact_outputs", 1.0, {"scope": "recording"}) in sensor.counts
 
 
@@ -61,7 +67,8 @@ class Releases:
 
 
 def test_messages_of_a_recording_in_assembly_are_held_until_its_recording_output(
-        make_worker, make_chunk, make_turns):
+    make_worker, make_chunk, make_turns
+):
     handler = Handler(make_worker())
     first = message("stt.v1.ChunkTranscript", make_chunk(0, 2, ["Hello there."]))
     second = message("stt.v1.ChunkTranscript", make_chunk(1, 2, ["Goodbye now."], t0=5.0), 1)

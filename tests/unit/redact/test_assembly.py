@@ -10,14 +10,12 @@ def assembler(attribute, **kw) -> RecordingAssembler:
     return RecordingAssembler(attribute=attribute, **kw)
 
 
-def test_when_all_chunks_and_turns_arrived_then_the_recording_is_emitted(
-        attribute, make_chunk, make_turns):
+def test_when_all_chunks_and_turns_arrived_then_the_recording_is_emitted(attribute, make_chunk, make_turns):
     asm = assembler(attribute)
     assert asm.add_transcript(make_chunk(1, 2, ["second chunk here"], t0=10.0), now=0) == []
     assert asm.add_transcript(make_chunk(0, 2, ["first chunk here"]), now=1) == []
     (rec,) = asm.add_turns(make_turns("call-1", [("A", 0, 5), ("B", 5, 60)]), now=2)
-    assert [w["word"].strip() for w in rec.words] == ["first", "chunk", "here", "second",
-                                                       "chunk", "here"]
+    assert [w["word"].strip() for w in rec.words] == ["first", "chunk", "here", "second", "chunk", "here"]
     assert {w["speaker"] for w in rec.words[:3]} == {"A"}
     assert {w["speaker"] for w in rec.words[3:]} == {"B"}
     assert (rec.speakers, rec.chunk_count, rec.tenant, rec.language) == ("turns", 2, "acme", "en")
@@ -83,14 +81,16 @@ def test_segments_without_word_times_become_one_pseudo_word(attribute, make_chun
 
 
 def test_when_no_diarizer_is_deployed_then_a_complete_recording_goes_out_without_waiting(
-        attribute, make_chunk):
+    attribute, make_chunk
+):
     asm = assembler(attribute, expect_turns=lambda: False)
     (rec,) = asm.add_transcript(make_chunk(0, 1, ["only chunk"]), now=0)
     assert rec.speakers == "none"
 
 
 def test_when_the_diarizer_goes_away_then_a_waiting_recording_goes_out_at_the_next_expiry(
-        attribute, make_chunk):
+    attribute, make_chunk
+):
     deployed = [True]
     asm = assembler(attribute, expect_turns=lambda: deployed[0], turns_timeout_s=120.0)
     assert asm.add_transcript(make_chunk(0, 1, ["only chunk"]), now=0) == []

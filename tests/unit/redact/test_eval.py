@@ -23,8 +23,12 @@ pytestmark = pytest.mark.slow
 def _report(detector, split: str, asr: bool | None = None) -> evaluation.Report:
     rows = [r for r in evaluation.load(split=split) if asr is None or evaluation.is_asr(r) == asr]
     return evaluation.evaluate(
-        lambda texts: [[(d.entity_type, d.start, d.end) for d in ds]
-                       for ds in detector.detect_many(texts, SUPPORTED_ENTITIES)], rows)
+        lambda texts: [
+            [(d.entity_type, d.start, d.end) for d in ds]
+            for ds in detector.detect_many(texts, SUPPORTED_ENTITIES)
+        ],
+        rows,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def test_eval_set_is_big_enough_and_labels_match_their_text():
     assert {r["split"] for r in asr} == {"dev", evaluation.HELD_OUT_SPLIT} and len(asr) >= 40
     for r in rows:
         for e in r["entities"]:
-            assert r["text"][e["start"]:e["end"]] == e["text"]
+            assert r["text"][e["start"] : e["end"]] == e["text"]
 
 
 @pytest.mark.parametrize(("entity", "target"), sorted(evaluation.TARGETS.items()))
@@ -74,8 +78,7 @@ def test_overall_precision_on_held_out_split(report):
 
 def test_asr_transcripts_of_the_held_out_split_are_redacted_under_some_type(asr_report):
     assert asr_report.overall.labelled >= 20
-    assert asr_report.overall.any_type_recall >= evaluation.ASR_ANY_TYPE_TARGET, \
-        asr_report.table()
+    assert asr_report.overall.any_type_recall >= evaluation.ASR_ANY_TYPE_TARGET, asr_report.table()
 
 
 @pytest.mark.parametrize(("entity", "target"), sorted(evaluation.FIRST_TEST_TARGETS.items()))
@@ -87,9 +90,15 @@ def test_recall_target_on_the_first_held_out_split(first_report, entity, target)
 
 
 def test_scorer_counts_overlaps_by_type():
-    rows = [{"text": "call Sarah at 555 1234", "entities": [
-        {"type": "PERSON", "start": 5, "end": 10}, {"type": "PHONE_NUMBER", "start": 14,
-                                                    "end": 22}]}]
+    rows = [
+        {
+            "text": "call Sarah at 555 1234",
+            "entities": [
+                {"type": "PERSON", "start": 5, "end": 10},
+                {"type": "PHONE_NUMBER", "start": 14, "end": 22},
+            ],
+        }
+    ]
     rep = evaluation.score(rows, [[("PERSON", 5, 8), ("LOCATION", 14, 22), ("PERSON", 0, 4)]])
     assert (rep.per_type["PERSON"].found, rep.per_type["PERSON"].detected) == (1, 2)
     assert rep.per_type["PERSON"].correct == 1

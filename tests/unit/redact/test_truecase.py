@@ -16,13 +16,16 @@ def truecaser(detector: Detector) -> Truecaser:
     return detector.truecaser
 
 
-@pytest.mark.parametrize(("text", "cased"), [
-    ("okay john smith i have updated the record", "okay John Smith i have updated the record"),
-    ("we moved to leeds last year", "we moved to Leeds last year"),
-    ("so ngozi told me it was fixed", "so Ngozi told me it was fixed"),
-    ("i'll call you at four there were two agents", "i'll call you at four there were two agents"),
-    ("will you mark it as paid", "will you mark it as paid"),
-])
+@pytest.mark.parametrize(
+    ("text", "cased"),
+    [
+        ("okay john smith i have updated the record", "okay John Smith i have updated the record"),
+        ("we moved to leeds last year", "we moved to Leeds last year"),
+        ("so ngozi told me it was fixed", "so Ngozi told me it was fixed"),
+        ("i'll call you at four there were two agents", "i'll call you at four there were two agents"),
+        ("will you mark it as paid", "will you mark it as paid"),
+    ],
+)
 def test_names_and_places_get_their_capitals_back_and_words_do_not(truecaser, text, cased):
     assert truecaser.truecase(text) == cased
 
@@ -41,16 +44,19 @@ def test_common_words_come_from_the_vector_ranks(truecaser):
 
 
 def found(detector: Detector, text: str) -> list[tuple[str, str]]:
-    return [(d.entity_type, text[d.start:d.end]) for d in detector.detect(text, SUPPORTED_ENTITIES)]
+    return [(d.entity_type, text[d.start : d.end]) for d in detector.detect(text, SUPPORTED_ENTITIES)]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("okay john smith i have updated the record", [("PERSON", "john smith")]),
-    ("thanks harold have a good day", [("PERSON", "harold")]),
-    ("so i told sandra it was fixed", [("PERSON", "sandra")]),
-    ("we're at twelve baker street london", [("LOCATION", "twelve baker street london")]),
-    ("i'm staying in coventry this week", [("LOCATION", "coventry")]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("okay john smith i have updated the record", [("PERSON", "john smith")]),
+        ("thanks harold have a good day", [("PERSON", "harold")]),
+        ("so i told sandra it was fixed", [("PERSON", "sandra")]),
+        ("we're at twelve baker street london", [("LOCATION", "twelve baker street london")]),
+        ("i'm staying in coventry this week", [("LOCATION", "coventry")]),
+    ],
+)
 def test_lower_case_names_and_places_without_a_cue_are_found(detector, text, expected):
     assert found(detector, text) == expected
 
@@ -63,28 +69,39 @@ def test_lower_case_text_without_pii_is_left_alone(detector, text):
     assert found(detector, text) == []
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("deliver to forty three oakfield avenue cork please",
-     [("LOCATION", "forty three oakfield avenue cork")]),
-    ("kwame asante called earlier about the claim", [("PERSON", "kwame asante")]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "deliver to forty three oakfield avenue cork please",
+            [("LOCATION", "forty three oakfield avenue cork")],
+        ),
+        ("kwame asante called earlier about the claim", [("PERSON", "kwame asante")]),
+    ],
+)
 def test_lower_case_towns_after_addresses_and_no_name_after_called(detector, text, expected):
     assert found(detector, text) == expected
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("it was seraphina who called me", "seraphina"),
-    ("can you put ignatius on please", "ignatius"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("it was seraphina who called me", "seraphina"),
+        ("can you put ignatius on please", "ignatius"),
+    ],
+)
 def test_lower_case_names_before_who_and_after_put(detector, text, name):
     assert ("PERSON", name) in found(detector, text)
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("hello orlaith it's me again", "orlaith"),
-    ("i'm speaking to temperance okonkwo am i", "temperance okonkwo"),
-    ("uzoma ibekwe phoned earlier", "uzoma ibekwe"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("hello orlaith it's me again", "orlaith"),
+        ("i'm speaking to temperance okonkwo am i", "temperance okonkwo"),
+        ("uzoma ibekwe phoned earlier", "uzoma ibekwe"),
+    ],
+)
 def test_lower_case_names_in_caseless_text_without_a_cue_list(detector, text, name):
     assert ("PERSON", name) in found(detector, text)
 

@@ -54,10 +54,16 @@ def put(store: Store) -> Callable[..., tuple[str, dict[str, Any]] | None]:
     """Route one event the way the sink does and insert its row: ``put(schema, value,
     settings=None, topic=...)`` returns (table, row), or None for an event the sink skips."""
 
-    def insert(schema: str, value: Mapping[str, Any], settings: SinkSettings | None = None,
-               topic: str = "stt.test.v1", partition: int = 0) -> tuple[str, dict[str, Any]] | None:
-        routed = to_row(schema, value, (topic, partition, next(_offsets), 1_700_000_000_000),
-                        settings or SinkSettings())
+    def insert(
+        schema: str,
+        value: Mapping[str, Any],
+        settings: SinkSettings | None = None,
+        topic: str = "stt.test.v1",
+        partition: int = 0,
+    ) -> tuple[str, dict[str, Any]] | None:
+        routed = to_row(
+            schema, value, (topic, partition, next(_offsets), 1_700_000_000_000), settings or SinkSettings()
+        )
         if routed is not None:
             table, row = routed
             columns = list(row)

@@ -68,18 +68,22 @@ def direct(store: Store, store_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         results._store.close()
 
 
-def test_when_no_sink_answers_then_a_query_goes_to_the_store_itself(direct: Results, put: Any,
-                                                                     rid: str) -> None:
+def test_when_no_sink_answers_then_a_query_goes_to_the_store_itself(
+    direct: Results, put: Any, rid: str
+) -> None:
     put(*ev.failure(rid))
-    columns, rows = direct.query("SELECT recording_id, failed_at FROM stt.recording_failures "
-                                 "WHERE recording_id = {r:String}", {"r": rid})
+    columns, rows = direct.query(
+        "SELECT recording_id, failed_at FROM stt.recording_failures WHERE recording_id = {r:String}",
+        {"r": rid},
+    )
     assert columns == ["recording_id", "failed_at"]
     assert rows[0][0] == rid and isinstance(rows[0][1], str)  # plain JSON values, as the API gives
     assert direct._store is not None and direct._store.readonly
 
 
-def test_when_no_sink_answers_then_a_recording_result_comes_from_the_store(direct: Results, put: Any,
-                                                                           rid: str) -> None:
+def test_when_no_sink_answers_then_a_recording_result_comes_from_the_store(
+    direct: Results, put: Any, rid: str
+) -> None:
     _, events = ev.call(rid)
     for schema, value in events:
         put(schema, value)
@@ -107,11 +111,13 @@ def running(store: Store) -> Iterator[Results]:
     reader.close()
 
 
-def test_when_a_sink_answers_then_it_is_asked_and_the_store_is_never_opened(running: Results, put: Any,
-                                                                             rid: str) -> None:
+def test_when_a_sink_answers_then_it_is_asked_and_the_store_is_never_opened(
+    running: Results, put: Any, rid: str
+) -> None:
     put(*ev.failure(rid))
-    columns, rows = running.query("SELECT recording_id FROM stt.recording_failures "
-                                  "WHERE recording_id = {r:String}", {"r": rid})
+    columns, rows = running.query(
+        "SELECT recording_id FROM stt.recording_failures WHERE recording_id = {r:String}", {"r": rid}
+    )
     assert (columns, rows) == (["recording_id"], [[rid]])
     assert running.recording(rid)["status"] == "failed"
     assert running.recording(f"{rid}-unknown") is None

@@ -34,8 +34,15 @@ class Clock:
 
 
 class FakeMessage:
-    def __init__(self, topic: str, partition: int, offset: int, value: bytes | None,
-                 headers: list[tuple[str, bytes]] | None, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        key: bytes | None = None,
+    ) -> None:
         self._topic, self._partition, self._offset = topic, partition, offset
         self._value, self._headers, self._key = value, headers, key
 
@@ -92,8 +99,9 @@ class FakeConsumer:
         sink._on_assign(self, [TopicPartition(t, p) for t, p in partitions])
 
     # the confluent-kafka surface the sink calls
-    def subscribe(self, topics: list[str], on_assign: Any = None, on_revoke: Any = None,
-                  on_lost: Any = None) -> None:
+    def subscribe(
+        self, topics: list[str], on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None
+    ) -> None:
         self.log.append(("subscribe", tuple(topics)))
         self.callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
 
@@ -201,10 +209,26 @@ class Harness:
         self.consumer = FakeConsumer(self.log, self.clock, self.partitions)
         self.store = FakeStore(self.log)
         self.publisher = FakePublisher()
-        conf = {"migrate_on_start": False, "http_port": None, "batch_max_rows": 1000, "batch_max_s": 5.0,
-                "retry_min_s": 1.0, "retry_max_s": 4.0, "topics": [TOPIC], "dlq_pattern": None, **settings}
-        self.sink = Sink(MeshSettings(), SinkSettings(**conf), consumer=self.consumer, store=self.store,
-                         publisher=self.publisher, sensor=NullSensor(), clock=self.clock)
+        conf = {
+            "migrate_on_start": False,
+            "http_port": None,
+            "batch_max_rows": 1000,
+            "batch_max_s": 5.0,
+            "retry_min_s": 1.0,
+            "retry_max_s": 4.0,
+            "topics": [TOPIC],
+            "dlq_pattern": None,
+            **settings,
+        }
+        self.sink = Sink(
+            MeshSettings(),
+            SinkSettings(**conf),
+            consumer=self.consumer,
+            store=self.store,
+            publisher=self.publisher,
+            sensor=NullSensor(),
+            clock=self.clock,
+        )
 
     def assign(self) -> None:
         self.consumer.to_assign = []
@@ -235,7 +259,7 @@ def test_offsets_are_stored_only_after_the_insert_succeeded(h: Harness) -> None:
     kinds = h.kinds()
     assert kinds.index("store_offsets") > max(i for i, k in enumerate(kinds) if k == "insert")
     assert h.consumer.stored == [(TOPIC, 0, 15)]
-    assert "commit" in kinds[kinds.index("store_offsets"):]
+    assert "commit" in kinds[kinds.index("store_offsets") :]
     assert {t for t, _, _ in h.store.attempts} == {"recordings", "quality", "speaker_turns", "transcripts"}
     assert len(h.store.rows["quality"]) == 2
 
@@ -245,9 +269,14 @@ def test_each_batch_is_inserted_with_its_deterministic_token(h: Harness) -> None
     h.serve_call("rec-a", 0, 10)  # offsets 10..14: metadata, chunk report, turns, transcript, call report
     h.sink._consume()
     h.sink.flush()
-    assert sorted(token for _, _, token in h.store.attempts) == sorted([
-        f"{TOPIC}/0/10-10/recordings", f"{TOPIC}/0/11-14/quality", f"{TOPIC}/0/12-12/speaker_turns",
-        f"{TOPIC}/0/13-13/transcripts"])
+    assert sorted(token for _, _, token in h.store.attempts) == sorted(
+        [
+            f"{TOPIC}/0/10-10/recordings",
+            f"{TOPIC}/0/11-14/quality",
+            f"{TOPIC}/0/12-12/speaker_turns",
+            f"{TOPIC}/0/13-13/transcripts",
+        ]
+    )
 
 
 def test_when_an_insert_fails_then_partitions_pause_and_offsets_do_not_move(h: Harness) -> None:
@@ -380,6 +409,7 @@ def test_messages_that_make_no_row_still_move_the_offsets(h: Harness) -> None:
 
 # -- the loop itself ---------------------------------------------------------------------------
 
+
 def run_until(h: Harness, done: Callable[[], bool], limit: int = 2000) -> None:
     """Run the sink's loop in a thread until ``done()`` holds (checked whenever the fake
     consumer is idle), or ``limit`` idle turns."""
@@ -456,6 +486,7 @@ def test_a_row_the_store_refuses_is_dead_lettered_and_the_rest_of_its_batch_land
     assert {r["recording_id"] for r in h.store.rows["quality"]} == {"rec-good"}
     letters = [o for o in h.publisher.sent if o.schema == "DeadLetter"]
     assert {(o.topic, o.value["source_offset"]) for o in letters} == {
-        (f"{TOPIC}.dlq", off) for off in range(5, 10)}
+        (f"{TOPIC}.dlq", off) for off in range(5, 10)
+    }
     assert all(o.value["error_type"] == "RowError" and o.value["payload"] is None for o in letters)
     assert h.consumer.stored == [(TOPIC, 0, 10)]  # nothing waits forever on the refused rows

@@ -71,19 +71,23 @@ def test_a_query_returns_at_most_query_max_rows(api: Client) -> None:
 
 def test_a_query_reads_what_the_writer_inserted(api: Client, put: Any, rid: str) -> None:
     put(*ev.failure(rid))
-    status, body = api.sql("SELECT recording_id, error_type FROM stt.recording_failures "
-                           "WHERE recording_id = {r:String}", r=rid)
+    status, body = api.sql(
+        "SELECT recording_id, error_type FROM stt.recording_failures WHERE recording_id = {r:String}", r=rid
+    )
     assert status == 200 and body["rows"] == [[rid, "unsupported_codec"]]
 
 
-@pytest.mark.parametrize("sql", [
-    "DROP TABLE stt.quality",
-    "INSERT INTO stt.llm_outcomes (trace_id, task) VALUES ('x', 'y')",
-    "CREATE TABLE stt.intruder (x UInt8) ENGINE = Memory",
-    "ALTER TABLE stt.quality DELETE WHERE 1",
-    "TRUNCATE TABLE stt.quality",
-    "SET readonly = 0",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE stt.quality",
+        "INSERT INTO stt.llm_outcomes (trace_id, task) VALUES ('x', 'y')",
+        "CREATE TABLE stt.intruder (x UInt8) ENGINE = Memory",
+        "ALTER TABLE stt.quality DELETE WHERE 1",
+        "TRUNCATE TABLE stt.quality",
+        "SET readonly = 0",
+    ],
+)
 def test_a_write_ddl_or_setting_change_is_refused_with_400(api: Client, store: Store, sql: str) -> None:
     status, body = api.sql(sql)
     assert status == 400, body
@@ -94,8 +98,9 @@ def test_a_write_ddl_or_setting_change_is_refused_with_400(api: Client, store: S
     assert rows == [(0,)]
 
 
-def test_the_writer_still_inserts_after_the_reader_was_made_read_only(api: Client, put: Any,
-                                                                      rid: str) -> None:
+def test_the_writer_still_inserts_after_the_reader_was_made_read_only(
+    api: Client, put: Any, rid: str
+) -> None:
     assert api.sql("SELECT 1")[0] == 200
     assert put(*ev.failure(rid)) is not None  # no "readonly" error on the writer's session
 
@@ -125,8 +130,9 @@ def test_an_unknown_recording_is_404(api: Client, rid: str) -> None:
     assert status == 404 and body["error"] == "not_found"
 
 
-def test_a_complete_call_is_completed_with_its_transcript_and_quality_report(api: Client, put: Any,
-                                                                             rid: str) -> None:
+def test_a_complete_call_is_completed_with_its_transcript_and_quality_report(
+    api: Client, put: Any, rid: str
+) -> None:
     trace, events = ev.call(rid, text="Hello <PERSON>, this is the billing team.")
     keep = SinkSettings(store_redacted_text=True)
     for schema, value in [*events, ev.outcome(trace, rid)]:
@@ -137,8 +143,15 @@ def test_a_complete_call_is_completed_with_its_transcript_and_quality_report(api
     assert (body["recording_id"], body["trace_id"], body["tenant"]) == (rid, trace, "acme")
     transcript = body["transcript"]
     assert transcript["text"] == "Hello <PERSON>, this is the billing team." and transcript["text_kept"]
-    assert transcript["segments"] == [{"speaker": "SPEAKER_00", "start_s": 0.0, "end_s": 1.0, "channel": 0,
-                                       "text": "Hello <PERSON>, this is the billing team."}]
+    assert transcript["segments"] == [
+        {
+            "speaker": "SPEAKER_00",
+            "start_s": 0.0,
+            "end_s": 1.0,
+            "channel": 0,
+            "text": "Hello <PERSON>, this is the billing team.",
+        }
+    ]
     assert transcript["entity_counts"] == {"PERSON": 1}
     quality = body["quality"]
     call_report = [v for s, v in events if s == "QualityReport"][-1]
@@ -149,8 +162,9 @@ def test_a_complete_call_is_completed_with_its_transcript_and_quality_report(api
     assert body["audio"]["codec"] == "pcm_s16le"
 
 
-def test_a_completed_call_without_kept_text_gives_segments_but_no_text(api: Client, put: Any,
-                                                                       rid: str) -> None:
+def test_a_completed_call_without_kept_text_gives_segments_but_no_text(
+    api: Client, put: Any, rid: str
+) -> None:
     _, events = ev.call(rid)
     for schema, value in events:
         put(schema, value)
@@ -163,7 +177,8 @@ def test_a_completed_call_without_kept_text_gives_segments_but_no_text(api: Clie
 
 
 def test_a_call_with_only_its_metadata_is_queued_and_one_with_a_chunk_report_processing(
-        api: Client, put: Any, rid: str) -> None:
+    api: Client, put: Any, rid: str
+) -> None:
     _, events = ev.call(rid)
     put(*events[0])
     assert api.recording(rid)[1]["status"] == "queued"

@@ -19,29 +19,60 @@ SOURCE = ("stt.test.v1", 3, 41, 1_700_000_000_123)
 
 
 def batch_job(job_id: str) -> tuple[str, dict[str, Any]]:
-    model = {"name": TINY.name, "version": TINY.version, "sha256": TINY.sha256,
-             "compute_type": TINY.compute_type, "device": TINY.device}
-    return ("BatchJob", round_trip("BatchJob", {
-        "job_id": job_id, "tenant": "acme", "priority": "batch", "manifest": "calls.csv",
-        "manifest_sha256": "12" * 32, "manifest_rows": 10, "cursor": 4, "published": 5,
-        "state": "running", "resumes": 1, "models": [model], "model_roles": {"asr": "tiny.en"},
-        "decode_settings": {"beam_size": "1"}, "redaction_policy": "default@3",
-        "output_schema": {"quality": "stt.v1.QualityReport"}, "created_at_ms": now_ms() - 1000,
-        "updated_at_ms": now_ms()}))
+    model = {
+        "name": TINY.name,
+        "version": TINY.version,
+        "sha256": TINY.sha256,
+        "compute_type": TINY.compute_type,
+        "device": TINY.device,
+    }
+    return (
+        "BatchJob",
+        round_trip(
+            "BatchJob",
+            {
+                "job_id": job_id,
+                "tenant": "acme",
+                "priority": "batch",
+                "manifest": "calls.csv",
+                "manifest_sha256": "12" * 32,
+                "manifest_rows": 10,
+                "cursor": 4,
+                "published": 5,
+                "state": "running",
+                "resumes": 1,
+                "models": [model],
+                "model_roles": {"asr": "tiny.en"},
+                "decode_settings": {"beam_size": "1"},
+                "redaction_policy": "default@3",
+                "output_schema": {"quality": "stt.v1.QualityReport"},
+                "created_at_ms": now_ms() - 1000,
+                "updated_at_ms": now_ms(),
+            },
+        ),
+    )
 
 
 def every_event(rid: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """One event per routed schema (the call-scope report for QualityReport)."""
     trace, events = ev.call(rid)
     by_schema = dict(events)  # the later QualityReport, the call's, wins
-    return {**by_schema, "LlmOutcome": ev.outcome(trace, rid)[1], "RecordingFailed": ev.failure(rid)[1],
-            "DeadLetter": ev.dead_letter(rid)[1], "GateDecision": ev.gate(f"gate-{rid}")[1],
-            "BatchJob": batch_job(f"job-{rid}")[1]}
+    return {
+        **by_schema,
+        "LlmOutcome": ev.outcome(trace, rid)[1],
+        "RecordingFailed": ev.failure(rid)[1],
+        "DeadLetter": ev.dead_letter(rid)[1],
+        "GateDecision": ev.gate(f"gate-{rid}")[1],
+        "BatchJob": batch_job(f"job-{rid}")[1],
+    }
 
 
 def table_columns(store: Store, table: str) -> dict[str, str]:
-    _, rows = store.query("SELECT name, default_kind FROM system.columns WHERE database = {db:String} "
-                          "AND table = {t:String} ORDER BY position", {"db": store.database, "t": table})
+    _, rows = store.query(
+        "SELECT name, default_kind FROM system.columns WHERE database = {db:String} "
+        "AND table = {t:String} ORDER BY position",
+        {"db": store.database, "t": table},
+    )
     return {name: kind for name, kind in rows}
 
 
@@ -58,10 +89,17 @@ def plain(value: Any) -> Any:
     return value
 
 
-EXPECTED_TABLES = {"RecordingMetadata": "recordings", "RecordingFailed": "recording_failures",
-                   "RedactedTranscript": "transcripts", "SpeakerTurns": "speaker_turns",
-                   "QualityReport": "quality", "GateDecision": "gate_decisions",
-                   "LlmOutcome": "llm_outcomes", "DeadLetter": "dead_letters", "BatchJob": "batch_jobs"}
+EXPECTED_TABLES = {
+    "RecordingMetadata": "recordings",
+    "RecordingFailed": "recording_failures",
+    "RedactedTranscript": "transcripts",
+    "SpeakerTurns": "speaker_turns",
+    "QualityReport": "quality",
+    "GateDecision": "gate_decisions",
+    "LlmOutcome": "llm_outcomes",
+    "DeadLetter": "dead_letters",
+    "BatchJob": "batch_jobs",
+}
 
 
 def test_every_routed_schema_has_its_table_named_here() -> None:
@@ -70,7 +108,8 @@ def test_every_routed_schema_has_its_table_named_here() -> None:
 
 @pytest.mark.parametrize("schema", sorted(EXPECTED_TABLES))
 def test_each_event_becomes_a_row_with_its_tables_columns_and_reads_back_unchanged(
-        schema: str, store: Store, rid: str) -> None:
+    schema: str, store: Store, rid: str
+) -> None:
     value = every_event(rid)[schema]
     topic = f"stt.test-{rid}.v1"
     table, row = to_row(schema, value, (topic, 2, 17, 1_700_000_000_123), SinkSettings())
@@ -81,8 +120,9 @@ def test_each_event_becomes_a_row_with_its_tables_columns_and_reads_back_unchang
 
     names = list(row)
     store.insert(table, [[row[c] for c in names]], names)
-    back = store.dicts(f"SELECT * EXCEPT inserted_at FROM {store.database}.{table} "
-                       "WHERE _topic = {t:String}", {"t": topic})
+    back = store.dicts(
+        f"SELECT * EXCEPT inserted_at FROM {store.database}.{table} WHERE _topic = {{t:String}}", {"t": topic}
+    )
     assert len(back) == 1
     assert plain(back[0]) == plain(row)
     assert (back[0]["_partition"], back[0]["_offset"]) == (2, 17)
@@ -102,6 +142,7 @@ def test_an_event_the_sink_does_not_keep_makes_no_row() -> None:
 
 # -- privacy ---------------------------------------------------------------------------------
 
+
 def test_redacted_text_is_empty_unless_store_redacted_text(rid: str) -> None:
     value = redacted(rid, "Hello <PERSON>, this is the billing team.", {"PERSON": 1})
     _, off = to_row("RedactedTranscript", value, SOURCE, SinkSettings())
@@ -116,15 +157,18 @@ def test_redacted_text_is_empty_unless_store_redacted_text(rid: str) -> None:
 def test_text_left_out_is_not_in_the_store_either(store: Store, put: Any, rid: str) -> None:
     value = redacted(rid, "call me at <PHONE_NUMBER>", {"PHONE_NUMBER": 1})
     put("RedactedTranscript", value)
-    rows = store.dicts(f"SELECT text, segments FROM {store.database}.transcripts "
-                       "WHERE recording_id = {r:String}", {"r": rid})
+    rows = store.dicts(
+        f"SELECT text, segments FROM {store.database}.transcripts WHERE recording_id = {{r:String}}",
+        {"r": rid},
+    )
     assert len(rows) == 1
     assert rows[0]["text"] == ""
     assert "PHONE_NUMBER" not in repr(rows[0]["segments"])
 
 
-def test_only_allow_listed_producer_metadata_lands_and_the_reference_never(store: Store, put: Any,
-                                                                             rid: str) -> None:
+def test_only_allow_listed_producer_metadata_lands_and_the_reference_never(
+    store: Store, put: Any, rid: str
+) -> None:
     extra = {"campaign": "spring", "region": "eu", "customer_email": "jane@example.com"}
     _, events = ev.call(rid, reference="my secret reference text", extra=extra)
     meta = dict(events)["RecordingMetadata"]
@@ -136,8 +180,9 @@ def test_only_allow_listed_producer_metadata_lands_and_the_reference_never(store
     assert narrower["metadata"] == {"region": "eu"}
 
     put("RecordingMetadata", meta)
-    stored = store.dicts(f"SELECT * FROM {store.database}.recordings WHERE recording_id = {{r:String}}",
-                         {"r": rid})
+    stored = store.dicts(
+        f"SELECT * FROM {store.database}.recordings WHERE recording_id = {{r:String}}", {"r": rid}
+    )
     assert stored[0]["metadata"] == {"campaign": "spring", "region": "eu"}
     assert "secret reference" not in repr(stored[0])
     assert "jane@example.com" not in repr(stored[0])
@@ -163,8 +208,9 @@ def test_a_failure_keeps_only_allow_listed_metadata(rid: str) -> None:
     assert row["job_id"] == "job-9"
 
 
-def test_a_dead_letter_row_keeps_no_payload_bytes_and_no_header_values(store: Store, put: Any,
-                                                                         rid: str) -> None:
+def test_a_dead_letter_row_keeps_no_payload_bytes_and_no_header_values(
+    store: Store, put: Any, rid: str
+) -> None:
     _, value = ev.dead_letter(rid)
     assert value["payload"] == b"\x00SECRET-PAYLOAD"
     table, row = put("DeadLetter", value, topic="stt.recordings.raw.v1.dlq")
@@ -173,8 +219,9 @@ def test_a_dead_letter_row_keeps_no_payload_bytes_and_no_header_values(store: St
     assert row["header_keys"] == ["traceparent"]
     assert row["recording_id"] == rid and row["dlq_topic"] == "stt.recordings.raw.v1.dlq"
     assert all(not isinstance(v, bytes) for v in row.values())
-    stored = store.dicts(f"SELECT * FROM {store.database}.dead_letters WHERE recording_id = {{r:String}}",
-                         {"r": rid})
+    stored = store.dicts(
+        f"SELECT * FROM {store.database}.dead_letters WHERE recording_id = {{r:String}}", {"r": rid}
+    )
     assert len(stored) == 1
     assert "SECRET" not in repr(stored[0]) and "00-secret" not in repr(stored[0])
 

@@ -12,8 +12,16 @@ from services.sink.store import QueryError, Store, StoreError, redacted_dsn
 
 
 def outcome_rows(trace: str, n: int) -> tuple[list[list[object]], list[str]]:
-    columns = ["trace_id", "recording_id", "tenant", "task", "accepted", "latency_ms", "produced_at",
-               "version"]
+    columns = [
+        "trace_id",
+        "recording_id",
+        "tenant",
+        "task",
+        "accepted",
+        "latency_ms",
+        "produced_at",
+        "version",
+    ]
     now = datetime.now(UTC)  # rows past the table's TTL would be dropped on insert
     return [[trace, f"r{i}", "acme", f"task-{i}", True, 1.0, now, i] for i in range(n)], columns
 

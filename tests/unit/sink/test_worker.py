@@ -68,10 +68,15 @@ def test_rows_are_batched_per_table_topic_and_partition_with_first_and_last_offs
     buffer.add("a", 0, 13, "quality", row(3))
     buffer.add("a", 1, 4, "quality", row(4))
     buffer.add("b", 0, 7, "quality", row(5))
-    got = {(b.table, b.topic, b.partition): (b.first, b.last, [r["n"] for r in b.rows])
-           for b in buffer.batches()}
-    assert got == {("quality", "a", 0): (10, 13, [1, 3]), ("recordings", "a", 0): (11, 11, [2]),
-                   ("quality", "a", 1): (4, 4, [4]), ("quality", "b", 0): (7, 7, [5])}
+    got = {
+        (b.table, b.topic, b.partition): (b.first, b.last, [r["n"] for r in b.rows]) for b in buffer.batches()
+    }
+    assert got == {
+        ("quality", "a", 0): (10, 13, [1, 3]),
+        ("recordings", "a", 0): (11, 11, [2]),
+        ("quality", "a", 1): (4, 4, [4]),
+        ("quality", "b", 0): (7, 7, [5]),
+    }
     assert buffer.offsets() == {("a", 0): 14, ("a", 1): 5, ("b", 0): 8}
 
 
@@ -79,10 +84,12 @@ def test_a_batch_token_names_topic_partition_offsets_and_table_deterministically
     batch = Batch("quality", "stt.quality.v1", 2, 100, 149)
     assert batch.token == "stt.quality.v1/2/100-149/quality"
     assert batch.token == Batch("quality", "stt.quality.v1", 2, 100, 149, [row()]).token
-    others = {Batch("recordings", "stt.quality.v1", 2, 100, 149).token,
-              Batch("quality", "stt.quality.v1", 3, 100, 149).token,
-              Batch("quality", "stt.quality.v1", 2, 100, 150).token,
-              Batch("quality", "stt.other.v1", 2, 100, 149).token}
+    others = {
+        Batch("recordings", "stt.quality.v1", 2, 100, 149).token,
+        Batch("quality", "stt.quality.v1", 3, 100, 149).token,
+        Batch("quality", "stt.quality.v1", 2, 100, 150).token,
+        Batch("quality", "stt.other.v1", 2, 100, 149).token,
+    }
     assert batch.token not in others and len(others) == 4
 
 
@@ -144,6 +151,7 @@ def test_dropping_a_partition_the_buffer_never_saw_changes_nothing() -> None:
 
 
 # -- backoff -----------------------------------------------------------------------------------
+
 
 def test_backoff_doubles_from_the_first_wait_up_to_the_cap() -> None:
     backoff = Backoff(first_s=0.5, max_s=5.0, clock=Clock())
