@@ -252,9 +252,9 @@ class TruecasedNameRecognizer(EntityRecognizer):
 class TruecasedPlaceRecognizer(EntityRecognizer):
     """LOCATION: a word of lower-case text that truecasing capitalised right after "in",
     "from", "near" ... ("i'm staying in coventry") that is no given name; after "from" also
-not a word NER calls a company or product ("bought it from amazon"). Scored below
+    not a word NER calls a company or product ("bought it from amazon"). Scored below
     NER, so NER's own label for the word wins; NER misses many lower-case places even
-    once they are capitalised."""  # fmt: skip
+    once they are capitalised."""
 
     SCORE = 0.6
 
