@@ -23,14 +23,15 @@ Each sample also carries glibc's ``mallinfo2`` (heap bytes in use, and free but 
 growth of live memory can be told from memory the allocator keeps. ``--tracemalloc``
 snapshots the Python heap at the first sample and at the end and prints the allocation sites
 that grew most; ``--malloc-trim`` calls ``malloc_trim(0)`` after each sample and samples again,
-``--trim-after-batch`` after every ASR batch and diarized recording (these change the run: use
-them to investigate, not to measure). glibc settings reach the workers through the
-environment, e.g. ``MALLOC_MMAP_THRESHOLD_=131072``. The summary gives CPU seconds per audio
-second, so what a setting costs shows beside what it saves.
+``--trim-diarize`` after every diarized recording (these change the run: use them to
+investigate, not to measure). The ASR worker returns free heap memory after every batch as the
+service does (``STT_ASR_TRIM_HEAP``); ``--no-heap-trim`` runs it without. glibc settings
+reach the workers through the environment, e.g. ``MALLOC_MMAP_THRESHOLD_=131072``. The
+summary gives CPU seconds per audio second, so what a setting costs shows beside what it saves.
 
     python bench/worker_memory.py [--hours 3] [--model tiny.en] [--workers asr diarize]
         [--at-minutes 5] [--pool batch] [--threads 1] [--sequential] [--tracemalloc]
-        [--malloc-trim] [--trim-after-batch]
+        [--malloc-trim] [--trim-diarize] [--no-heap-trim]
 """
 
 from __future__ import annotations
@@ -174,9 +175,9 @@ def heap_mb() -> dict[str, float]:
 
 
 def malloc_trim() -> None:
-    import ctypes
+    from services.asr import heap
 
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    heap.trim()
 
 
 class Feed:
@@ -260,7 +261,11 @@ def child_asr(feed: Feed, report: Reporter, args: argparse.Namespace) -> None:
     from services.asr.worker import AsrWorker, ChunkJob
 
     settings = AsrSettings(
-        model=args.model, fallback_model=args.model, device="cpu", cpu_threads=args.threads
+        model=args.model,
+        fallback_model=args.model,
+        device="cpu",
+        cpu_threads=args.threads,
+        trim_heap=not args.no_heap_trim,
     )
     worker = AsrWorker(settings=settings, pool=args.pool)
     batch_size = settings.pool_settings(args.pool).batch_size
@@ -282,8 +287,6 @@ def child_asr(feed: Feed, report: Reporter, args: argparse.Namespace) -> None:
                 words += sum(len(s["words"]) for s in result["segments"])
             chunks += 1
         pending.clear()
-        if args.trim_after_batch:
-            malloc_trim()
 
     for template, recording in feed.recordings():
         for c in recording:
@@ -320,7 +323,7 @@ def child_diarize(feed: Feed, report: Reporter, args: argparse.Namespace) -> Non
                 for result in worker.handle_chunk(c):
                     turns += len(result["turns"])
                     speakers += result["num_speakers"]
-                    if args.trim_after_batch:
+                    if args.trim_diarize:
                         malloc_trim()
                 if time.monotonic() >= next_sweep:  # the loop's tick, between messages
                     swept += len(worker.sweep())
@@ -403,7 +406,8 @@ def run_children(kinds: list[str], spool: Path, args: argparse.Namespace) -> dic
         str(args.every_minutes),
         *(["--tracemalloc"] if args.tracemalloc else []),
         *(["--malloc-trim"] if args.malloc_trim else []),
-        *(["--trim-after-batch"] if args.trim_after_batch else []),
+        *(["--trim-diarize"] if args.trim_diarize else []),
+        *(["--no-heap-trim"] if args.no_heap_trim else []),
     ]
     lines: dict[str, list[dict]] = {k: [] for k in kinds}
     groups = [kinds] if not args.sequential else [[k] for k in kinds]
@@ -523,10 +527,14 @@ def main() -> None:
         help="after each sample, malloc_trim(0) and sample again (changes the run)",
     )
     parser.add_argument(
-        "--trim-after-batch",
+        "--trim-diarize",
         action="store_true",
-        help="malloc_trim(0) after every ASR batch and every diarized recording: "
-        "what a worker that returned free memory would cost and hold",
+        help="malloc_trim(0) after every diarized recording (the diarize service does not)",
+    )
+    parser.add_argument(
+        "--no-heap-trim",
+        action="store_true",
+        help="the ASR worker without its trim after each batch (STT_ASR_TRIM_HEAP=false)",
     )
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--child", choices=["asr", "diarize"], help=argparse.SUPPRESS)

@@ -20,7 +20,6 @@ from typing import Any
 
 from mesh import MeshSettings, Message, Output, Processor, RetryableError, topics
 from mesh.logs import configure as configure_logs
-from services.asr import heap
 from services.asr.config import AsrSettings, Pool
 from services.asr.rollout import GateWatcher, report
 from services.asr.worker import AsrWorker, ChunkJob
@@ -33,18 +32,15 @@ SERVICE = "asr"
 class BatchHandler:
     """AudioChunk messages in, ``[Output]`` (or an error) per message out, same order."""
 
-    def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None, *, trim_heap: bool = False) -> None:
-        self.worker, self.pool, self.sensor, self.trim_heap = worker, pool, sensor, trim_heap
+    def __init__(self, worker: AsrWorker, pool: Pool, sensor: Any = None) -> None:
+        self.worker, self.pool, self.sensor = worker, pool, sensor
 
     def __call__(self, msgs: list[Message]) -> list[list[Output] | Exception]:
         return self.handle(msgs)
 
     def handle(self, msgs: Sequence[Message]) -> list[list[Output] | Exception]:
         jobs = [ChunkJob(m.value, m.trace_id, m.produced_at_ms, m.retries) for m in msgs]
-        results = self.worker.transcribe(jobs)
-        if self.trim_heap:
-            heap.trim()  # RSS stays flat over hours (services/asr/heap.py)
-        return [self._output(r) for r in results]
+        return [self._output(r) for r in self.worker.transcribe(jobs)]
 
     def _output(self, result: dict[str, Any] | Exception) -> list[Output] | Exception:
         if isinstance(result, TimeoutError):  # over budget with no way out: try again later
@@ -116,7 +112,7 @@ def build_processor(
     settings = settings or AsrSettings()
     mesh_settings = mesh_settings or MeshSettings()
     worker = worker or AsrWorker(settings=settings, pool=pool, work_budget_s=mesh_settings.work_budget_s())
-    handler = BatchHandler(worker, pool, trim_heap=settings.trim_heap)
+    handler = BatchHandler(worker, pool)
     pool_settings = settings.pool_settings(pool)
     processor = AsrProcessor(
         mesh_settings,

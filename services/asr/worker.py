@@ -42,7 +42,7 @@ import numpy as np
 
 from mesh.audio import SAMPLE_RATE
 from mesh.settings import MeshSettings
-from services.asr import events, guards, recover, timeline
+from services.asr import events, guards, heap, recover, timeline
 from services.asr.audio import pcm_to_float
 from services.asr.config import Arm, AsrSettings, Pool
 from services.asr.coverage import Span
@@ -158,6 +158,8 @@ class AsrWorker:
                 out[it.index] = self._finish(it, started_ms, t0, len(jobs))
             except Exception as exc:  # e.g. a chunk without keep window fields
                 out[it.index] = exc
+        if self.settings.trim_heap:
+            heap.trim()  # what decoding freed goes back to the system (services/asr/heap.py)
         return out
 
     def close(self) -> None:

@@ -215,7 +215,7 @@ def test_the_heap_is_trimmed_after_each_batch_unless_switched_off(monkeypatch):
             consumer=object(),
             publisher=object(),
         )
-        proc.handler([message(make_chunk())])
+        proc.handler([message(make_chunk()), message(make_chunk(seq=1))])  # one batch, one trim
         assert len(trims) == expected
 
 
