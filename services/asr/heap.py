@@ -3,8 +3,8 @@
 Decoding a batch allocates and frees hundreds of MB of audio and feature buffers in
 CTranslate2 and numpy. glibc keeps most of what is freed in its arenas, so a worker's RSS
 creeps up over hours with memory in use flat (bench/worker_memory.py: RSS 1.50x over 3 h
-while glibc's in-use bytes stayed flat; with a trim after every batch 0.99x over 0.5 h, at
-the same CPU cost per audio second). ``malloc_trim(0)`` returns it; on a libc without it
+while glibc's in-use bytes stayed flat; with a trim after every batch 1.02x over 3 h, at the
+same CPU cost per audio second). ``malloc_trim(0)`` returns it; on a libc without it
 (musl, macOS) this is a no-op.
 """
 
