@@ -69,6 +69,7 @@ from stt_mesh.analysis import Results, ResultStoreError
 from stt_mesh.demo import SERVICES
 from stt_mesh.follow import Events
 from tests.e2e.conftest import E2E_ENV, own_sink_env, sample_dir
+from tests.kafka_helpers import wait_for
 from tests.service_process import SupervisedService, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -279,15 +280,6 @@ class Survival:
     exits_while_up: dict[str, list[int]] = field(default_factory=dict)
 
 
-def wait_until(condition: Any, timeout_s: float, every_s: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every_s)
-    return bool(condition())
-
-
 HANDLED = "stt_handler_batch_messages_sum"  # messages whose handler call returned
 
 
@@ -329,7 +321,7 @@ def kill_with_work_in_hand(svc: SupervisedService, flow: Flow, timeout_s: float 
     }
 
     def watch() -> None:
-        if wait_until(svc.ready, READY_AFTER_KILL_S, every_s=0.25):
+        if wait_for(svc.ready, READY_AFTER_KILL_S, every_s=0.25):
             kill["ready_after_s"] = time.monotonic() - killed_at
 
     kill["watcher"] = threading.Thread(target=watch, name=f"ready-{svc.name}", daemon=True)
@@ -344,7 +336,7 @@ def wait_for_turn(kills: list[dict[str, Any]], svc: SupervisedService) -> None:
     def restarting(k: dict[str, Any]) -> bool:
         return k["watcher"].is_alive()
 
-    wait_until(
+    wait_for(
         lambda: (
             sum(map(restarting, kills)) < RESTARTING_AT_ONCE
             and not any(restarting(k) and k["argv"][0] == svc.argv[0] for k in kills)
@@ -412,12 +404,14 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
     flow = Flow(broker.bootstrap, cut_clips(home), EVERY_S)
     state = Survival(services, flow, Results(url=f"http://127.0.0.1:{sink_port}", timeout_s=10))
     try:
-        assert wait_until(lambda: all(s.ready() for s in services.values()), 420), (
+        assert wait_for(lambda: all(s.ready() for s in services.values()), 420, every_s=0.5), (
             "the stack did not come up: " + ", ".join(n for n, s in services.items() if not s.ready())
         )
         state.timings["stack_up_s"] = time.monotonic() - t0
         flow.start()
-        assert wait_until(lambda: len(flow.published) >= 3, 60), f"nothing published: {flow.errors}"
+        assert wait_for(lambda: len(flow.published) >= 3, 60, every_s=0.5), (
+            f"nothing published: {flow.errors}"
+        )
         chaos_started = time.monotonic()
         for name in KILL_ORDER:
             wait_for_turn(state.kills, services[name])
@@ -444,7 +438,7 @@ def survival(tmp_path_factory: pytest.TempPathFactory) -> Any:
         print(f"broker restarted: {state.broker}", flush=True)
         time.sleep(20)  # recordings published after the restart flow through too
         # enough traffic to judge, however fast the kills went on this machine
-        wait_until(lambda: len(flow.published) >= MIN_RECORDINGS, 180)
+        wait_for(lambda: len(flow.published) >= MIN_RECORDINGS, 180, every_s=0.5)
         flow.stop()
         state.timings["published_until_s"] = time.monotonic() - chaos_started
         state.events = drain(state, timeout_s=420)
