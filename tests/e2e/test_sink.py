@@ -25,6 +25,7 @@ from services.ingest.cli import publish_files
 from stt_mesh.demo import SAMPLE_PII, sample_metadata
 from tests.e2e.conftest import SINK_PORT, sample_dir
 from tests.e2e.test_transcribe import MAX_WER
+from tests.service_process import terminate
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -286,8 +287,7 @@ def test_http_intake_answers_status_until_the_transcript_is_done(mesh_data, stac
         assert seen[0] in ("queued", "processing")
         assert result["transcript"]["segments"] and result["quality"]["verdict"]
     finally:
-        intake.terminate()
-        intake.wait(30)
+        terminate(intake)
 
 
 def test_sink_lag_is_measured(mesh_data) -> None:

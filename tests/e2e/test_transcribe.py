@@ -13,6 +13,7 @@ from services.asr import repetition
 from services.ingest.cli import publish_files
 from tests.e2e.conftest import SINK_PORT, sample_dir, stm_text
 from tests.kafka_helpers import wait_for
+from tests.service_process import terminate
 
 pytestmark = pytest.mark.e2e
 
@@ -142,8 +143,7 @@ def test_the_http_intake_accepts_a_call_that_then_flows_through_kafka(stack, eve
         text = " ".join(s["text"] for c in chunk_transcripts(ev, rid) for s in c["segments"]).lower()
         assert "fox" in text and "lazy dog" in text
     finally:
-        intake.terminate()
-        intake.wait(30)
+        terminate(intake)
 
 
 def healthy(url: str) -> bool:

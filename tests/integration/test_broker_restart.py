@@ -33,6 +33,7 @@ from confluent_kafka.admin import AdminClient
 from infra.local import LocalKafka, create_topics
 from mesh import DeliveryError, MeshSettings, Output, Publisher
 from tests.kafka_helpers import read_all, wait_for
+from tests.service_process import terminate
 
 pytestmark = pytest.mark.integration
 
@@ -122,12 +123,8 @@ class Worker:
         return sum(map(float, values)) if status == 200 and values else -1.0
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc is not None:
+            terminate(self.proc)
 
 
 class Load:

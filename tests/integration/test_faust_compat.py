@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.kafka_helpers import read_all
+from tests.service_process import terminate
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -79,16 +80,14 @@ def test_faust_agent_and_table_work_and_the_table_restores_after_restart(
         send(3)
         assert len(counts(kafka_bootstrap, topic, expect=3)) >= 3
     finally:
-        worker.terminate()
-        worker.wait(60)
+        terminate(worker, 60)
     # a new process (empty memory store) must rebuild the table from its changelog
     worker = start_worker(app_file, env, 18000 + int(unique[:3], 16) % 1000)
     try:
         send(1)  # the group resumes from its committed offset, so no wait for the join is needed
         assert len(counts(kafka_bootstrap, topic, expect=4)) >= 4
     finally:
-        worker.terminate()
-        worker.wait(60)
+        terminate(worker, 60)
     values = counts(kafka_bootstrap, topic, expect=4)
     # A restored table keeps counting (..., 3, 4); an empty one would start again at 1. The
     # last message before the stop may be counted twice (at-least-once), hence >= 4 values.
