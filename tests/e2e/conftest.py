@@ -7,6 +7,7 @@ per module that asks for it) and tell their recordings apart by recording_id.
 from __future__ import annotations
 
 import importlib.resources
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,13 @@ E2E_ENV = {
 
 def sample_dir() -> Path:
     return Path(str(importlib.resources.files("pyannote.audio") / "sample"))
+
+
+def sox_noise(path: Path, seconds: float, color: str = "whitenoise", volume: float = 0.003) -> Path:
+    """A 16 kHz mono 16-bit WAV of sox's ``color`` noise (whitenoise, pinknoise ...) at ``volume``."""
+    args = ["-r", "16000", "-c", "1", "-b", "16", str(path), "synth", str(seconds), color, "vol", str(volume)]
+    subprocess.run(["sox", "-n", *args], check=True)
+    return path
 
 
 def stm_text(path: Path) -> str:

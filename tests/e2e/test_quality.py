@@ -4,8 +4,6 @@ its true WER and the redaction counts; a silence probe gets one with no hallucin
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from mesh import topics
@@ -13,7 +11,7 @@ from services.ingest.cli import publish_files
 from services.quality import join
 from services.quality.config import QualitySettings
 from services.quality.proxy import WerProxy
-from tests.e2e.conftest import sample_dir, stm_text
+from tests.e2e.conftest import sample_dir, sox_noise, stm_text
 from tests.e2e.test_transcribe import MAX_WER
 
 pytestmark = pytest.mark.e2e
@@ -56,26 +54,7 @@ def test_a_call_with_its_reference_gets_a_recording_quality_report(publisher, ev
 
 
 def test_a_silence_probe_is_reported_with_no_hallucinated_words(publisher, events, tmp_path):
-    probe = tmp_path / "silence.wav"
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(probe),
-            "synth",
-            "8",
-            "whitenoise",
-            "vol",
-            "0.003",
-        ],
-        check=True,
-    )
+    probe = sox_noise(tmp_path / "silence.wav", 8, "whitenoise", 0.003)
     ev = events(topics.QUALITY)
     [(rid, _)] = publish_files(
         [probe],

@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from mesh import topics
 from services.ingest.cli import publish_files
 from stt_mesh.demo import SAMPLE_PII, sample_metadata
-from tests.e2e.conftest import SINK_PORT, sample_dir
+from tests.e2e.conftest import SINK_PORT, sample_dir, sox_noise
 from tests.e2e.test_transcribe import MAX_WER
 from tests.service_process import terminate
 
@@ -68,25 +68,7 @@ def mesh_data(stack: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     tmp = tmp_path_factory.mktemp("sink-e2e")
     wav = sample_dir() / "sample.wav"
     subprocess.run(["sox", str(wav), "-r", "8000", "-e", "u-law", str(tmp / "telephone.wav")], check=True)
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(tmp / "noise.wav"),
-            "synth",
-            "30",
-            "pinknoise",
-            "vol",
-            "0.5",
-        ],
-        check=True,
-    )
+    sox_noise(tmp / "noise.wav", 30, "pinknoise", 0.5)
     subprocess.run(["sox", "-m", str(wav), str(tmp / "noise.wav"), str(tmp / "noisy.wav")], check=True)
     (tmp / "notes.wav").write_text("this is a text file, not a recording\n")
     meta = sample_metadata()  # the reference and summary checklist `make run` gives the call
