@@ -219,7 +219,11 @@ def test_the_heap_is_trimmed_after_each_batch_unless_switched_off(monkeypatch):
         assert len(trims) == expected
 
 
-def test_trimming_the_heap_works_on_this_libc_or_says_it_cannot():
+def test_trimming_the_heap_works_on_glibc_and_is_a_no_op_elsewhere():
+    import platform
+
     from services.asr import heap
 
-    assert heap.trim() in (True, False)
+    # glibc has malloc_trim: the service must find it (the images and CI are glibc); musl and
+    # macOS have none, where trim() says so rather than raising
+    assert heap.trim() is (platform.libc_ver()[0] == "glibc")
