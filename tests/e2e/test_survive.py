@@ -467,6 +467,15 @@ def finished(ev: dict[str, list[dict[str, Any]]]) -> bool:
     return bool(final and quality and ev["LlmOutcome"])
 
 
+def all_chunks_seen(ev: dict[str, list[dict[str, Any]]]) -> bool:
+    """Every chunk seq the recording's metadata announces, on the chunk topic and transcribed."""
+    counts = {m["chunk_count"] for m in ev["RecordingMetadata"]}
+    if len(counts) != 1:
+        return False
+    want = set(range(counts.pop()))
+    return {c["seq"] for c in ev["AudioChunk"]} == want == {t["seq"] for t in ev["ChunkTranscript"]}
+
+
 CALL_SQL = """
 SELECT recording_id, trace_id, status, priority, tenant, duration_s, chunk_count, model,
        quality_partial, speaker_count, diarized_speakers, word_count, redaction_policy,
@@ -483,10 +492,11 @@ def drain(state: Survival, timeout_s: float) -> Events:
     settings = MeshSettings(bootstrap_servers=state.services["ingest"].bootstrap, metrics_port=None)
     events = Events(settings, FINAL_TOPICS, ids)
     deadline = time.monotonic() + timeout_s
-    # the chunk topics hold the biggest messages, so the follower may reach a recording's final
-    # events before its chunks: wait for those too (a chunk really lost still fails the test)
+    # the follower reads the topics' partitions in no set order, so it may reach a recording's
+    # final events before it has read all its chunks (the biggest messages) or chunk transcripts:
+    # wait for every one of them too (a chunk really lost still fails test_no_chunk_is_lost)
     done = events.wait(
-        lambda ev: all(finished(ev.by_id[r]) and ev.by_id[r]["AudioChunk"] for r in ids), timeout_s
+        lambda ev: all(finished(ev.by_id[r]) and all_chunks_seen(ev.by_id[r]) for r in ids), timeout_s
     )
     rows: list[dict[str, Any]] = []
     while done and time.monotonic() < deadline:
